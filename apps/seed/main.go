@@ -1,0 +1,62 @@
+// Command seed synthesizes the seed pipeline: a data processor behind a
+// Service and an Ingress, a batch job, a nightly job, a stateful cache and
+// the storage they share.
+package main
+
+import (
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"k8s.io/utils/ptr"
+)
+
+func main() {
+	app := cdk8s.NewApp(nil)
+	define(cdk8s.NewChart(app, jsii.String("seed"), nil))
+	stagecraft.Main(app, "seed")
+}
+
+// define declares the seed pipeline in chart.
+func define(chart cdk8s.Chart) {
+	p := stagecraft.NewPipeline(chart, "ai-pipeline", stagecraft.PipelineProps{})
+
+	data := stagecraft.NewPipelineStorage(p, "pipeline-data", stagecraft.PipelineStorageProps{
+		Size: "20Gi",
+	})
+
+	stagecraft.NewProcessorStage(p, "data-processor", stagecraft.ProcessorStageProps{
+		Workload: stagecraft.Workload{
+			Image:  "ghcr.io/stagecraft-dev/data-processor:1.0.0",
+			Env:    []stagecraft.EnvVar{stagecraft.Env("LOG_LEVEL", "info")},
+			Mounts: []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true}},
+		},
+		Replicas:  ptr.To[int32](1),
+		Ports:     []stagecraft.Port{{Name: "http", ContainerPort: 8080, ServicePort: 80}},
+		Readiness: &stagecraft.Probe{HTTPPath: "/healthz"},
+		Ingress:   &stagecraft.Ingress{Host: "data.example.com"},
+	})
+
+	stagecraft.NewBatchStage(p, "batch-job", stagecraft.BatchStageProps{
+		Workload: stagecraft.Workload{
+			Image:  "ghcr.io/stagecraft-dev/batch-worker:1.0.0",
+			Args:   []string{"--input", "/data/incoming", "--output", "/data/processed"},
+			Mounts: []stagecraft.Mount{{Storage: data, Path: "/data"}},
+		},
+		JobSettings: stagecraft.JobSettings{BackoffLimit: ptr.To[int32](4)},
+	})
+
+	stagecraft.NewScheduledStage(p, "nightly-cleanup", stagecraft.ScheduledStageProps{
+		Workload: stagecraft.Workload{
+			Image:  "ghcr.io/stagecraft-dev/batch-worker:1.0.0",
+			Args:   []string{"--cleanup", "/data/processed", "--older-than", "7d"},
+			Mounts: []stagecraft.Mount{{Storage: data, Path: "/data"}},
+		},
+		Schedule: "0 2 * * *",
+	})
+
+	stagecraft.NewProcessorStage(p, "state-store", stagecraft.ProcessorStageProps{
+		Workload: stagecraft.Workload{Image: "ghcr.io/stagecraft-dev/state-store:1.0.0"},
+		Ports:    []stagecraft.Port{{Name: "tcp", ContainerPort: 6379}},
+		Stateful: &stagecraft.Stateful{Volumes: []stagecraft.VolumeClaim{{Name: "state", Path: "/var/lib/state", Size: "5Gi"}}},
+	})
+}

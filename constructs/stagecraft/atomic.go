@@ -1,0 +1,132 @@
+package stagecraft
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// WriteDir replaces dir with a directory holding exactly files (name to
+// content), so that readers see the old content or the new, never a mix:
+// the files are written and synced into a temporary directory beside dir,
+// which then takes dir's place by rename. A crash between the two renames
+// leaves the old directory as ".<name>.old-*" beside dir; the next WriteDir
+// puts it back before it starts.
+func WriteDir(dir string, files map[string][]byte) (err error) {
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	if err := recoverDir(parent, base); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-")
+	if err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if n == "" || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
+			return fmt.Errorf("stagecraft: invalid output file name %q", n)
+		}
+		if err := writeSynced(filepath.Join(tmp, n), files[n]); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	if _, statErr := os.Lstat(dir); statErr == nil {
+		old, err := os.MkdirTemp(parent, "."+base+".old-")
+		if err != nil {
+			return fmt.Errorf("stagecraft: %w", err)
+		}
+		if err := os.Remove(old); err != nil { // keep the unique name only
+			return fmt.Errorf("stagecraft: %w", err)
+		}
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("stagecraft: %w", err)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			_ = os.Rename(old, dir)
+			return fmt.Errorf("stagecraft: %w", err)
+		}
+		_ = syncDir(parent)
+		return os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	return syncDir(parent)
+}
+
+// recoverDir cleans up after an interrupted WriteDir: it restores a moved
+// away old directory when dir itself is missing, and removes leftovers.
+func recoverDir(parent, base string) error {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	dir := filepath.Join(parent, base)
+	_, statErr := os.Lstat(dir)
+	missing := os.IsNotExist(statErr)
+	for _, e := range entries {
+		n := e.Name()
+		switch {
+		case strings.HasPrefix(n, "."+base+".old-"):
+			if missing {
+				if err := os.Rename(filepath.Join(parent, n), dir); err != nil {
+					return fmt.Errorf("stagecraft: restore %s: %w", n, err)
+				}
+				missing = false
+				continue
+			}
+			_ = os.RemoveAll(filepath.Join(parent, n))
+		case strings.HasPrefix(n, "."+base+".tmp-"):
+			_ = os.RemoveAll(filepath.Join(parent, n))
+		}
+	}
+	return nil
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("stagecraft: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("stagecraft: sync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package stagecraft
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// PipelineProps configures a Pipeline.
+type PipelineProps struct {
+	// Namespace is the namespace the pipeline creates and runs in. Default:
+	// the construct id.
+	Namespace string
+	// Labels are added to every object of the pipeline. Default: only
+	// stagecraft's recommended labels.
+	Labels map[string]string
+	// Defaults are inherited by every stage that does not set its own.
+	Defaults Defaults
+}
+
+// Defaults are the settings a pipeline's stages inherit. Each empty field
+// falls back to stagecraft's default, documented on Workload.
+type Defaults struct {
+	// Resources fills the empty fields of each stage's Resources.
+	Resources Resources
+	// ImagePullPolicy for stages that set none.
+	ImagePullPolicy string
+	// NodeSelector for stages that set none.
+	NodeSelector map[string]string
+	// ServiceAccountName for stages that set none.
+	ServiceAccountName string
+}
+
+// Pipeline is the root of one data pipeline: a namespace that enforces Pod
+// Security "restricted", and the stages and storage that run in it. Every
+// object of the pipeline carries the recommended app.kubernetes.io labels.
+type Pipeline struct {
+	constructs.Construct
+
+	path      string
+	namespace string
+	labels    map[string]string
+	defaults  Defaults
+	problems  problems
+	ids       map[string]bool
+	children  []renderer
+	app       *appState
+}
+
+// renderer is a construct of a pipeline that turns into Kubernetes objects.
+type renderer interface {
+	problemList() []Problem
+	objects() []object
+}
+
+// object is one Kubernetes object and where it goes in the construct tree.
+type object struct {
+	scope constructs.Construct
+	id    string
+	obj   runtime.Object
+}
+
+// NewPipeline creates a pipeline in scope, normally a cdk8s Chart owned by
+// the app. Problems with props are reported when the app is synthesized.
+func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pipeline {
+	parent := scope.Node().Path()
+	p := &Pipeline{
+		path:     joinPath(*parent, id),
+		ids:      map[string]bool{},
+		defaults: props.Defaults,
+	}
+	p.problems.construct = p.path
+	p.namespace = props.Namespace
+	if p.namespace == "" {
+		p.namespace = id
+	}
+	p.labels = copyMap(props.Labels)
+	p.validate(props)
+
+	p.app = registerApp(scope.Node().Root())
+	if child := scope.Node().TryFindChild(jsii.String(id)); child != nil {
+		p.problems.add(field.NewPath("id"), id, "a construct with this id already exists in "+*parent)
+		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.app.pipelines))
+	}
+	p.app.add(p)
+	constructs.NewConstruct_Override(p, scope, jsii.String(id))
+	return p
+}
+
+func (p *Pipeline) validate(props PipelineProps) {
+	ps := &p.problems
+	fld := field.NewPath("Namespace")
+	if props.Namespace == "" {
+		fld = field.NewPath("id")
+	}
+	ps.addAll(fld, p.namespace, validation.IsDNS1123Label(p.namespace))
+	validateLabels(ps, field.NewPath("Labels"), props.Labels)
+	for k := range props.Labels {
+		if k == labelName || k == labelPartOf || k == labelComponent || k == labelManagedBy {
+			ps.add(field.NewPath("Labels").Key(k), k, "this recommended label is set by stagecraft")
+		}
+	}
+	d := field.NewPath("Defaults")
+	validateResources(ps, d.Child("Resources"), props.Defaults.Resources, props.Defaults.Resources.merge(libraryResources))
+	validatePullPolicy(ps, d.Child("ImagePullPolicy"), props.Defaults.ImagePullPolicy)
+	validateLabels(ps, d.Child("NodeSelector"), props.Defaults.NodeSelector)
+	if sa := props.Defaults.ServiceAccountName; sa != "" {
+		ps.addAll(d.Child("ServiceAccountName"), sa, validation.IsDNS1123Subdomain(sa))
+	}
+}
+
+// Namespace returns the namespace the pipeline runs in.
+func (p *Pipeline) Namespace() string { return p.namespace }
+
+func (p *Pipeline) problemList() []Problem { return p.problems.list }
+
+func (p *Pipeline) objects() []object {
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.namespace, Labels: p.objectLabels(p.namespace, componentPipeline)},
+	}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		ns.Labels["pod-security.kubernetes.io/"+mode] = "restricted"
+		ns.Labels["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	return []object{{scope: p, id: "Namespace", obj: ns}}
+}
+
+// objectLabels returns the labels of an object of the pipeline: the
+// pipeline's labels, then the recommended ones.
+func (p *Pipeline) objectLabels(name, component string) map[string]string {
+	l := copyMap(p.labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[labelName] = name
+	l[labelPartOf] = p.namespace
+	l[labelComponent] = component
+	l[labelManagedBy] = managedBy
+	return l
+}
+
+// child registers a construct of the pipeline, checking that its id is
+// unique; it returns the id to create the construct with.
+func (p *Pipeline) child(r renderer, ps *problems, id string) string {
+	if p.ids[id] {
+		ps.add(field.NewPath("id"), id, "a construct with this id already exists in "+p.path+"; ids (and so resource names) must be unique in a pipeline")
+		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.children))
+	}
+	p.ids[id] = true
+	p.children = append(p.children, r)
+	return id
+}
+
+func joinPath(parent, id string) string {
+	if parent == "" {
+		return id
+	}
+	return parent + "/" + id
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// appState is what stagecraft knows of one cdk8s App: its pipelines, and
+// whether they have been rendered into the construct tree yet.
+type appState struct {
+	root      constructs.IConstruct
+	pipelines []*Pipeline
+	orphans   []renderer // stages created outside any pipeline
+	rendered  bool
+}
+
+var (
+	appsMu sync.Mutex
+	apps   = map[constructs.IConstruct]*appState{}
+)
+
+func registerApp(root constructs.IConstruct) *appState {
+	appsMu.Lock()
+	defer appsMu.Unlock()
+	a, ok := apps[root]
+	if !ok {
+		a = &appState{root: root}
+		apps[root] = a
+	}
+	return a
+}
+
+func lookupApp(root constructs.IConstruct) *appState {
+	appsMu.Lock()
+	defer appsMu.Unlock()
+	return apps[root]
+}
+
+func (a *appState) add(p *Pipeline) {
+	appsMu.Lock()
+	defer appsMu.Unlock()
+	a.pipelines = append(a.pipelines, p)
+}
+
+func (a *appState) addOrphan(r renderer) {
+	appsMu.Lock()
+	defer appsMu.Unlock()
+	a.orphans = append(a.orphans, r)
+}

@@ -1,0 +1,96 @@
+package stagecraft
+
+import (
+	"strconv"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// stage is what every construct of a pipeline shares: its pipeline, its
+// construct path and resource name, its labels and its problems.
+type stage struct {
+	pipeline  *Pipeline
+	path      string
+	name      string
+	component string
+	userLabel map[string]string
+	problems  problems
+}
+
+// initStage resolves the pipeline of scope and the construct path of id,
+// validates the id as a resource name of at most maxLen characters and
+// registers r with the pipeline. It returns the construct id to use.
+func (s *stage) init(r renderer, scope constructs.Construct, id, component string, maxLen int, labels map[string]string) string {
+	s.component = component
+	s.name = id
+	s.userLabel = labels
+	switch sc := scope.(type) {
+	case *Pipeline:
+		s.pipeline = sc
+		s.path = joinPath(sc.path, id)
+	default:
+		s.path = joinPath(*scope.Node().Path(), id)
+		scopes := *scope.Node().Scopes()
+		for i := len(scopes) - 1; i >= 0; i-- {
+			if p, ok := scopes[i].(*Pipeline); ok {
+				s.pipeline = p
+				break
+			}
+		}
+	}
+	s.problems.construct = s.path
+	fld := field.NewPath("id")
+	if msgs := validation.IsDNS1123Label(id); len(msgs) > 0 {
+		s.problems.addAll(fld, id, append(msgs, "the id is the name of the stage's Kubernetes objects"))
+	} else if len(id) > maxLen {
+		s.problems.add(fld, id, "must be no more than "+strconv.Itoa(maxLen)+" characters: Kubernetes derives longer names from it")
+	}
+	if s.pipeline == nil {
+		s.problems.add(fld, id, "a stage must be created inside a Pipeline (directly or within a construct of one)")
+		registerApp(scope.Node().Root()).addOrphan(r)
+		return id
+	}
+	if _, direct := scope.(*Pipeline); !direct {
+		if scope.Node().TryFindChild(jsii.String(id)) != nil {
+			s.problems.add(fld, id, "a construct with this id already exists in its scope")
+			id += "-duplicate"
+		}
+	}
+	return s.pipeline.child(r, &s.problems, id)
+}
+
+// labels returns the labels of the stage's objects and pods.
+func (s *stage) labels() map[string]string {
+	l := s.pipeline.objectLabels(s.name, s.component)
+	for k, v := range s.userLabel {
+		if _, reserved := l[k]; !reserved {
+			l[k] = v
+		}
+	}
+	return l
+}
+
+// selector returns the labels that select the stage's pods. They never
+// change, since a workload's selector is immutable.
+func (s *stage) selector() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{
+		labelName:   s.name,
+		labelPartOf: s.pipeline.namespace,
+	}}
+}
+
+func (s *stage) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: s.name, Namespace: s.pipeline.namespace, Labels: s.labels()}
+}
+
+func (s *stage) problemList() []Problem { return s.problems.list }
+
+// Name returns the name of the stage's Kubernetes objects.
+func (s *stage) Name() string { return s.name }
+
+// Path returns the stage's construct path, as used in error messages.
+func (s *stage) Path() string { return s.path }

@@ -1,0 +1,274 @@
+// Package l1 is the only bridge between stagecraft's Go model and cdk8s.
+//
+// stagecraft builds every Kubernetes object as a typed k8s.io/api value in
+// plain Go. This package turns such a value into the matching cdk8s-plus L1
+// object (k8s.KubeDeployment, k8s.KubeService, ...) with a single jsii call,
+// by converting the object's JSON form into the L1 props struct through
+// reflection. Quantity and IntOrString values, which jsii models as classes,
+// are created once per distinct value and reused, so they do not add a round
+// trip per object.
+package l1
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-plus-go/cdk8splus28/v2/k8s"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// ctor is one L1 constructor, func(scope, id *string, props *XProps) X.
+type ctor struct {
+	fn    reflect.Value
+	props reflect.Type // the props struct type (not the pointer)
+}
+
+func newCtor(f any) ctor {
+	v := reflect.ValueOf(f)
+	return ctor{fn: v, props: v.Type().In(2).Elem()}
+}
+
+// ctors maps every kind stagecraft emits to its L1 constructor.
+var ctors = map[schema.GroupVersionKind]ctor{
+	{Version: "v1", Kind: "Namespace"}:                                       newCtor(k8s.NewKubeNamespace),
+	{Version: "v1", Kind: "Service"}:                                         newCtor(k8s.NewKubeService),
+	{Version: "v1", Kind: "ServiceAccount"}:                                  newCtor(k8s.NewKubeServiceAccount),
+	{Version: "v1", Kind: "ConfigMap"}:                                       newCtor(k8s.NewKubeConfigMap),
+	{Version: "v1", Kind: "PersistentVolume"}:                                newCtor(k8s.NewKubePersistentVolume),
+	{Version: "v1", Kind: "PersistentVolumeClaim"}:                           newCtor(k8s.NewKubePersistentVolumeClaim),
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:                       newCtor(k8s.NewKubeDeployment),
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"}:                      newCtor(k8s.NewKubeStatefulSet),
+	{Group: "batch", Version: "v1", Kind: "Job"}:                             newCtor(k8s.NewKubeJob),
+	{Group: "batch", Version: "v1", Kind: "CronJob"}:                         newCtor(k8s.NewKubeCronJob),
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}:             newCtor(k8s.NewKubeIngress),
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}:       newCtor(k8s.NewKubeNetworkPolicy),
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"}:   newCtor(k8s.NewKubeHorizontalPodAutoscalerV2),
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:            newCtor(k8s.NewKubePodDisruptionBudget),
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}:        newCtor(k8s.NewKubeRole),
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}: newCtor(k8s.NewKubeRoleBinding),
+}
+
+// Create adds obj to the construct tree as a child of scope named id, in one
+// jsii call. obj must carry its TypeMeta (apiVersion and kind).
+func Create(scope constructs.Construct, id string, obj runtime.Object) error {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	c, ok := ctors[gvk]
+	if !ok {
+		return fmt.Errorf("l1: no cdk8s L1 constructor for %s", gvk)
+	}
+	m, err := ToMap(obj)
+	if err != nil {
+		return err
+	}
+	delete(m, "apiVersion")
+	delete(m, "kind")
+	props := reflect.New(c.props)
+	if err := fill(props.Elem(), m, gvk.Kind); err != nil {
+		return err
+	}
+	c.fn.Call([]reflect.Value{reflect.ValueOf(&scope).Elem(), reflect.ValueOf(jsii.String(id)), props})
+	return nil
+}
+
+// ToMap returns the JSON form of obj without the fields that a typed
+// k8s.io/api value always carries but a manifest should not: status, and
+// the null creationTimestamp of every ObjectMeta.
+func ToMap(obj runtime.Object) (map[string]any, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("l1: marshal %T: %w", obj, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("l1: unmarshal %T: %w", obj, err)
+	}
+	delete(m, "status")
+	prune(m)
+	return m, nil
+}
+
+// keepEmpty lists the fields whose empty object means something: an
+// emptyDir volume with defaults, or a selector that selects everything.
+var keepEmpty = map[string]bool{"emptyDir": true, "podSelector": true, "namespaceSelector": true}
+
+// prune drops null values and the empty objects that the non-pointer
+// structs of k8s.io/api always marshal ("resources: {}", "strategy: {}").
+func prune(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			prune(e)
+			if e == nil {
+				delete(t, k)
+			} else if em, ok := e.(map[string]any); ok && len(em) == 0 && !keepEmpty[k] {
+				delete(t, k)
+			}
+		}
+	case []any:
+		for _, e := range t {
+			prune(e)
+		}
+	}
+}
+
+var (
+	quantityType    = reflect.TypeOf((*k8s.Quantity)(nil)).Elem()
+	intOrStringType = reflect.TypeOf((*k8s.IntOrString)(nil)).Elem()
+	timeType        = reflect.TypeOf(time.Time{})
+)
+
+// fieldIndex caches, per L1 struct type, the field index of each JSON name
+// in lower case. The L1 names differ from the API's in case only
+// ("hostIpc" for "hostIPC").
+var fieldIndex sync.Map // reflect.Type -> map[string]int
+
+func fieldsOf(t reflect.Type) map[string]int {
+	if f, ok := fieldIndex.Load(t); ok {
+		return f.(map[string]int)
+	}
+	f := make(map[string]int, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" {
+			f[strings.ToLower(name)] = i
+		}
+	}
+	fieldIndex.Store(t, f)
+	return f
+}
+
+func fill(dst reflect.Value, src map[string]any, path string) error {
+	fields := fieldsOf(dst.Type())
+	for k, v := range src {
+		i, ok := fields[strings.ToLower(k)]
+		if !ok {
+			return fmt.Errorf("l1: %s.%s has no field in %s", path, k, dst.Type())
+		}
+		cv, err := convert(dst.Field(i).Type(), v, path+"."+k)
+		if err != nil {
+			return err
+		}
+		dst.Field(i).Set(cv)
+	}
+	return nil
+}
+
+func convert(t reflect.Type, v any, path string) (reflect.Value, error) {
+	switch t {
+	case quantityType:
+		return reflect.ValueOf(quantity(v)), nil
+	case intOrStringType:
+		return reflect.ValueOf(intOrString(v)), nil
+	}
+	switch t.Kind() {
+	case reflect.Interface: // free-form JSON (interface{})
+		if v == nil {
+			return reflect.Zero(t), nil
+		}
+		return reflect.ValueOf(v), nil
+	case reflect.Pointer:
+		e := t.Elem()
+		if e == timeType {
+			s, _ := v.(string)
+			tm, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return reflect.Value{}, fmt.Errorf("l1: %s: %w", path, err)
+			}
+			return reflect.ValueOf(&tm), nil
+		}
+		inner, err := convert(e, v, path)
+		if err != nil {
+			return reflect.Value{}, err
+		}
+		p := reflect.New(e)
+		p.Elem().Set(inner)
+		return p, nil
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf("l1: %s: want an object, got %T", path, v)
+		}
+		s := reflect.New(t).Elem()
+		return s, fill(s, m, path)
+	case reflect.Slice:
+		a, ok := v.([]any)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf("l1: %s: want a list, got %T", path, v)
+		}
+		s := reflect.MakeSlice(t, len(a), len(a))
+		for i, e := range a {
+			cv, err := convert(t.Elem(), e, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return reflect.Value{}, err
+			}
+			s.Index(i).Set(cv)
+		}
+		return s, nil
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return reflect.Value{}, fmt.Errorf("l1: %s: want a map, got %T", path, v)
+		}
+		out := reflect.MakeMapWithSize(t, len(m))
+		for k, e := range m {
+			cv, err := convert(t.Elem(), e, path+"."+k)
+			if err != nil {
+				return reflect.Value{}, err
+			}
+			out.SetMapIndex(reflect.ValueOf(k), cv)
+		}
+		return out, nil
+	case reflect.String, reflect.Float64, reflect.Bool:
+		rv := reflect.ValueOf(v)
+		if !rv.IsValid() || rv.Type() != t {
+			return reflect.Value{}, fmt.Errorf("l1: %s: want %s, got %T", path, t, v)
+		}
+		return rv, nil
+	}
+	return reflect.Value{}, fmt.Errorf("l1: %s: unsupported L1 type %s", path, t)
+}
+
+// jsii models Quantity and IntOrString as classes whose factories are
+// round trips to Node. They are immutable, so one instance serves every
+// object that uses the same value.
+var (
+	cacheMu          sync.Mutex
+	quantities       = map[string]k8s.Quantity{}
+	intOrStringCache = map[any]k8s.IntOrString{}
+)
+
+func quantity(v any) k8s.Quantity {
+	s := fmt.Sprint(v)
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	q, ok := quantities[s]
+	if !ok {
+		q = k8s.Quantity_FromString(jsii.String(s))
+		quantities[s] = q
+	}
+	return q
+}
+
+func intOrString(v any) k8s.IntOrString {
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if r, ok := intOrStringCache[v]; ok {
+		return r
+	}
+	var r k8s.IntOrString
+	switch t := v.(type) {
+	case float64:
+		r = k8s.IntOrString_FromNumber(jsii.Number(t))
+	default:
+		r = k8s.IntOrString_FromString(jsii.String(fmt.Sprint(t)))
+	}
+	intOrStringCache[v] = r
+	return r
+}
