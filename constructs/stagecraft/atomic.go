@@ -11,9 +11,10 @@ import (
 // WriteDir replaces dir with a directory holding exactly files (name to
 // content), so that readers see the old content or the new, never a mix:
 // the files are written and synced into a temporary directory beside dir,
-// which then takes dir's place by rename. A crash between the two renames
-// leaves the old directory as ".<name>.old-*" beside dir; the next WriteDir
-// puts it back before it starts.
+// which then takes dir's place in one atomic exchange (renameat2 on Linux).
+// Where the exchange is not available, two renames are used; a crash
+// between them leaves the old directory as ".<name>.old-*" beside dir, and
+// the next WriteDir puts it back before it starts.
 func WriteDir(dir string, files map[string][]byte) (err error) {
 	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -51,6 +52,10 @@ func WriteDir(dir string, files map[string][]byte) (err error) {
 		return err
 	}
 	if _, statErr := os.Lstat(dir); statErr == nil {
+		if exchange(tmp, dir) == nil {
+			_ = syncDir(parent)
+			return os.RemoveAll(tmp) // now holds the previous output
+		}
 		old, err := os.MkdirTemp(parent, "."+base+".old-")
 		if err != nil {
 			return fmt.Errorf("stagecraft: %w", err)

@@ -1,0 +1,147 @@
+package stagecraft_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+)
+
+// readTree returns every file under dir, by relative path.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs an app")
+	}
+	bin := filepath.Join(t.TempDir(), "app")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/app")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dist := filepath.Join(t.TempDir(), "dist")
+	run := func(broken bool) (string, error) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), stagecraft.DistEnv+"="+dist, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
+		if broken {
+			cmd.Env = append(cmd.Env, "BROKEN=1")
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		return stderr.String(), err
+	}
+
+	if stderr, err := run(false); err != nil {
+		t.Fatalf("good app failed: %v\n%s", err, stderr)
+	}
+	good := readTree(t, dist)
+	if len(good) != 1 || !strings.Contains(good["demo/demo.k8s.yaml"], "kind: Deployment") {
+		t.Fatalf("unexpected output of the good app: %v", good)
+	}
+
+	stderr, err := run(true)
+	exit, ok := err.(*exec.ExitError)
+	if !ok || exit.ExitCode() != 1 {
+		t.Fatalf("broken app: want exit status 1, got %v\n%s", err, stderr)
+	}
+	for _, want := range []string{
+		"stagecraft: app demo: 2 invalid inputs",
+		`demo/demo/api: Image: invalid value "ghcr.io/acme/api": image has no tag or digest`,
+		"demo/demo/api: Ports[0].ContainerPort: invalid value 0: must be between 1 and 65535",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "goroutine") || strings.Contains(stderr, "panic") {
+		t.Errorf("stderr holds a stack trace:\n%s", stderr)
+	}
+	if after := readTree(t, dist); !equalTrees(good, after) {
+		t.Errorf("failed synth changed dist/:\nbefore %v\nafter  %v", good, after)
+	}
+}
+
+func equalTrees(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestWriteDirReplacesWholeDirectory(t *testing.T) {
+	dist := t.TempDir()
+	dir := filepath.Join(dist, "app")
+	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a"), "b.yaml": []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a2")}); err != nil {
+		t.Fatal(err)
+	}
+	got := readTree(t, dist)
+	if len(got) != 1 || got["app/a.yaml"] != "a2" {
+		t.Errorf("want only app/a.yaml = a2, got %v", got)
+	}
+}
+
+func TestWriteDirRejectsBadNamesWithoutTouchingOutput(t *testing.T) {
+	dist := t.TempDir()
+	dir := filepath.Join(dist, "app")
+	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stagecraft.WriteDir(dir, map[string][]byte{"ok.yaml": []byte("x"), "../escape.yaml": []byte("x")}); err == nil {
+		t.Fatal("want an error for a file name with a path separator")
+	}
+	if got := readTree(t, dist); len(got) != 1 || got["app/a.yaml"] != "a" {
+		t.Errorf("output changed or temporary files left behind: %v", got)
+	}
+}
+
+func TestWriteDirRecoversFromCrashBetweenRenames(t *testing.T) {
+	dist := t.TempDir()
+	// A crash after the old directory was moved away and before the new
+	// one took its place leaves only the moved-away copy.
+	old := filepath.Join(dist, ".app.old-123")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "a.yaml"), []byte("previous"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dist, ".app.tmp-456")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := stagecraft.WriteDir(filepath.Join(dist, "app"), map[string][]byte{"a.yaml": []byte("next")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, dist); len(got) != 1 || got["app/a.yaml"] != "next" {
+		t.Errorf("want only app/a.yaml = next, got %v", got)
+	}
+}
