@@ -89,14 +89,3 @@ func (ps *problems) addAll(fld *field.Path, value any, msgs []string) {
 		ps.add(fld, value, m)
 	}
 }
-
-// fieldErrors adds apimachinery field errors found for fld.
-func (ps *problems) fieldErrors(errs field.ErrorList) {
-	for _, e := range errs {
-		var v any
-		if e.Type != field.ErrorTypeRequired {
-			v = e.BadValue
-		}
-		ps.list = append(ps.list, Problem{Construct: ps.construct, Field: e.Field, Value: v, Detail: e.Detail})
-	}
-}
