@@ -7,6 +7,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 GO        ?= go
 STATICCHECK_VERSION := v0.8.2
+# Our packages. Not ./...: node_modules/ holds a Go package of its own.
+PKGS        := ./constructs/... ./apps/... ./internal/...
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
@@ -28,15 +30,15 @@ cdk8s-synth: setup ## synthesize through the pinned cdk8s CLI (same result as sy
 	npx --no-install cdk8s synth
 
 test: ## run every test (unit, golden, examples, validation)
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(PKGS)
 
 update: ## rewrite golden files from the current code; review the diff before committing
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^imports/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
 check: lint test ## lint, test, synth, and fail if dist/ differs from what is committed
 	$(MAKE) synth
