@@ -32,6 +32,12 @@ func define(chart cdk8s.Chart) {
 		Size:             "200Gi",
 		StorageClassName: "shared-files",
 	})
+	// The model cache: one batch stage fills it, the GPU stages read it.
+	models := stagecraft.NewPipelineStorage(p, "models", stagecraft.PipelineStorageProps{
+		Size:             "100Gi",
+		StorageClassName: "shared-files",
+	})
+	gpu := &stagecraft.Accelerators{Count: 1, Product: "NVIDIA-L4"}
 
 	stagecraft.NewScheduledStage(p, "ingest", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{
@@ -48,17 +54,36 @@ func define(chart cdk8s.Chart) {
 		TimeZone:    "Europe/Berlin",
 	})
 
+	stagecraft.NewBatchStage(p, "fetch-models", stagecraft.BatchStageProps{
+		Workload: stagecraft.Workload{
+			Image:  "ghcr.io/acme/model-fetch:1.4.0",
+			Args:   []string{"--models", "bge-large-en-v1.5,bge-reranker-large", "--dest", "/models"},
+			Env:    []stagecraft.EnvVar{stagecraft.EnvFromSecret("HF_TOKEN", "model-hub", "token")},
+			Mounts: []stagecraft.Mount{{Storage: models, Path: "/models"}},
+		},
+		JobSettings: stagecraft.JobSettings{ActiveDeadline: time.Hour},
+	})
+
+	// Embedding is sharded four ways on GPUs, queued by Kueue.
 	stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{
 		Workload: stagecraft.Workload{
-			Image:     "ghcr.io/acme/rag-embed:2.3.1",
-			Args:      []string{"--input", "/data/raw", "--index", "http://vector-index.rag.svc:6333"},
-			Resources: stagecraft.Resources{CPURequest: "2", CPULimit: "4", MemoryRequest: "8Gi", MemoryLimit: "8Gi"},
-			Mounts:    []stagecraft.Mount{{Storage: docs, Path: "/data", SubPath: "corpus", ReadOnly: true}},
+			Image:        "ghcr.io/acme/rag-embed:2.3.1",
+			Args:         []string{"--input", "/data/raw", "--shards", "4", "--index", "http://vector-index.rag.svc:6333"},
+			Resources:    stagecraft.Resources{CPURequest: "4", CPULimit: "8", MemoryRequest: "16Gi", MemoryLimit: "16Gi"},
+			Accelerators: gpu,
+			Mounts: []stagecraft.Mount{
+				{Storage: docs, Path: "/data", SubPath: "corpus", ReadOnly: true},
+				{Storage: models, Path: "/models", ReadOnly: true},
+			},
 		},
 		JobSettings: stagecraft.JobSettings{
-			Parallelism:    ptr.To[int32](4),
-			Completions:    ptr.To[int32](4),
-			ActiveDeadline: 6 * time.Hour,
+			Indexed:              true,
+			Parallelism:          ptr.To[int32](4),
+			Completions:          ptr.To[int32](4),
+			BackoffLimitPerIndex: ptr.To[int32](2),
+			FailFastExitCodes:    []int32{3},
+			ActiveDeadline:       6 * time.Hour,
+			Queue:                "gpu-batch",
 		},
 	})
 
@@ -76,20 +101,34 @@ func define(chart cdk8s.Chart) {
 		},
 	})
 
+	stagecraft.NewProcessorStage(p, "reranker", stagecraft.ProcessorStageProps{
+		Workload: stagecraft.Workload{
+			Image:        "ghcr.io/acme/rag-reranker:2.3.1",
+			Resources:    stagecraft.Resources{CPURequest: "2", CPULimit: "4", MemoryRequest: "8Gi", MemoryLimit: "8Gi"},
+			Accelerators: gpu,
+			Mounts:       []stagecraft.Mount{{Storage: models, Path: "/models", ReadOnly: true}},
+		},
+		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
+		Readiness:   &stagecraft.Probe{HTTPPath: "/ready"},
+		Startup:     &stagecraft.Probe{HTTPPath: "/ready", Period: 10 * time.Second, FailureThreshold: 60},
+		Autoscaling: &stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 4, CPUUtilization: 70},
+	})
+
 	stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
 			Image: "ghcr.io/acme/rag-api:2.3.1",
 			Env: []stagecraft.EnvVar{
 				stagecraft.Env("VECTOR_INDEX_URL", "http://vector-index.rag.svc:6333"),
+				stagecraft.Env("RERANKER_URL", "http://reranker.rag.svc:8080"),
 				stagecraft.EnvFromSecret("LLM_API_KEY", "llm-credentials", "api-key"),
 				stagecraft.EnvFromConfigMap("PROMPT_TEMPLATE", "rag-prompts", "answer"),
 			},
 		},
-		Replicas:  ptr.To[int32](2),
-		Ports:     []stagecraft.Port{{Name: "http", ContainerPort: 8000, ServicePort: 80}},
-		Readiness: &stagecraft.Probe{HTTPPath: "/ready", Period: 5 * time.Second},
-		Liveness:  &stagecraft.Probe{HTTPPath: "/live", Period: 20 * time.Second, FailureThreshold: 3},
-		Startup:   &stagecraft.Probe{HTTPPath: "/live", Period: 5 * time.Second, FailureThreshold: 60},
+		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8000, ServicePort: 80}},
+		Readiness:   &stagecraft.Probe{HTTPPath: "/ready", Period: 5 * time.Second},
+		Liveness:    &stagecraft.Probe{HTTPPath: "/live", Period: 20 * time.Second, FailureThreshold: 3},
+		Startup:     &stagecraft.Probe{HTTPPath: "/live", Period: 5 * time.Second, FailureThreshold: 60},
+		Autoscaling: &stagecraft.Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUUtilization: 70, ScaleDownStabilization: 10 * time.Minute},
 		Ingress: &stagecraft.Ingress{
 			Host:          "rag.example.com",
 			ClassName:     "nginx",

@@ -118,6 +118,7 @@ func ExampleNewProcessorStage() {
 	// Deployment serving/api
 	//   spec.replicas: 2
 	// Ingress serving/api
+	// PodDisruptionBudget serving/api
 }
 
 func ExampleNewProcessorStage_stateful() {

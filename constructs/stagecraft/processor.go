@@ -40,6 +40,17 @@ type ProcessorStageProps struct {
 	// a volume per replica, for stages that keep state (a vector index, a
 	// queue). Default: nil, a Deployment.
 	Stateful *Stateful
+	// Autoscaling adds a HorizontalPodAutoscaler; it replaces Replicas.
+	// Default: none, a fixed number of replicas.
+	Autoscaling *Autoscaling
+	// DisruptionBudget limits evictions of the stage's pods. Default: a
+	// PodDisruptionBudget with maxUnavailable 1 when the stage runs more
+	// than one pod (Replicas, or the autoscaler's minimum); none otherwise.
+	DisruptionBudget *DisruptionBudget
+	// Spread places the pods across nodes and zones. Default: when the
+	// stage may run more than one pod, a preferred spread (maxSkew 1)
+	// across nodes and across zones.
+	Spread *Spread
 }
 
 // Port is a named container port, exposed by the stage's Service.
@@ -157,10 +168,17 @@ func NewProcessorStage(scope constructs.Construct, id string, props ProcessorSta
 func resolveProcessor(p ProcessorStageProps, d Defaults) ProcessorStageProps {
 	r := p
 	r.Workload = resolveWorkload(p.Workload, d)
-	if r.Replicas == nil {
+	switch {
+	case p.Autoscaling != nil:
+		r.Replicas = nil // owned by the autoscaler
+	case p.Replicas == nil:
 		r.Replicas = ptr.To[int32](1)
-	} else {
+	default:
 		r.Replicas = ptr.To(*p.Replicas)
+	}
+	r.Autoscaling = resolveAutoscaling(p.Autoscaling)
+	if r.TerminationGracePeriod == 0 {
+		r.TerminationGracePeriod = defaultProcessorGrace
 	}
 	r.Ports = append([]Port(nil), p.Ports...)
 	if r.Readiness == nil && len(r.Ports) > 0 {
@@ -188,6 +206,9 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 	if p.Replicas != nil && *p.Replicas < 0 {
 		ps.add(field.NewPath("Replicas"), *p.Replicas, "must be zero or more")
 	}
+	validateAutoscaling(ps, p)
+	min, _ := s.podCounts()
+	validateDisruptionBudget(ps, p, min)
 	names := map[string]int{}
 	numbers := map[string]int{}
 	svcPorts := map[int32]int{}
@@ -331,6 +352,11 @@ func (s *ProcessorStage) objects() []object {
 		}
 	}
 	tmpl := podTemplate(&s.stage, p.Workload, p.Ports, [3]*Probe{p.Readiness, p.Liveness, p.Startup}, "", mounts)
+	tmpl.Spec.TopologySpreadConstraints = s.spread(p.Stateful != nil)
+	kind := "Deployment"
+	if p.Stateful != nil {
+		kind = "StatefulSet"
+	}
 	svc := s.service(p.Stateful != nil)
 	if p.Stateful == nil {
 		if svc != nil {
@@ -375,7 +401,7 @@ func (s *ProcessorStage) objects() []object {
 	if in := p.Ingress; in != nil {
 		out = append(out, object{scope: s, id: "Ingress", obj: s.ingress(in)})
 	}
-	return out
+	return append(out, s.scalingObjects(kind)...)
 }
 
 // strategy returns Recreate when the stage mounts storage that attaches to

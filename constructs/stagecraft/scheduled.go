@@ -135,7 +135,7 @@ func (s *ScheduledStage) objects() []object {
 		SuccessfulJobsHistoryLimit: p.SuccessfulJobsHistoryLimit,
 		FailedJobsHistoryLimit:     p.FailedJobsHistoryLimit,
 		JobTemplate: batchv1.JobTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: s.labels()},
+			ObjectMeta: metav1.ObjectMeta{Labels: jobLabels(&s.stage, p.JobSettings)},
 			Spec:       jobSpec(&s.stage, p.Workload, p.JobSettings),
 		},
 	}

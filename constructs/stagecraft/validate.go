@@ -93,10 +93,8 @@ func onlyMode(st *PipelineStorage, mode corev1.PersistentVolumeAccessMode) bool 
 
 func (s *ProcessorStage) mounts() []Mount { return s.props.Mounts }
 func (s *ProcessorStage) maxPods() int32 {
-	if s.props.Replicas == nil {
-		return 1
-	}
-	return *s.props.Replicas
+	_, max := s.podCounts()
+	return max
 }
 
 func (s *BatchStage) mounts() []Mount { return s.props.Mounts }

@@ -58,6 +58,20 @@ type Workload struct {
 	ServiceAccountToken bool
 	// Security overrides the pods' secure defaults.
 	Security Security
+	// Accelerators asks for GPUs or other accelerators. Default: none.
+	Accelerators *Accelerators
+	// SharedMemory mounts a memory-backed /dev/shm of this size (PyTorch
+	// data loaders exchange batches through it). Default: none, or for a
+	// stage with Accelerators half of its memory limit.
+	SharedMemory string
+	// PriorityClassName gives the pods this PriorityClass, so that the
+	// scheduler may preempt lower-priority pods for them. Default: the
+	// cluster's default priority.
+	PriorityClassName string
+	// TerminationGracePeriod is how long a stopping pod has to finish its
+	// work after SIGTERM. Default: 60s for a ProcessorStage (time to drain
+	// in-flight requests), Kubernetes' 30s for other stages.
+	TerminationGracePeriod time.Duration
 }
 
 // Resources are a container's requests and limits, as Kubernetes quantities
@@ -172,6 +186,7 @@ const (
 	defaultImagePull    = corev1.PullIfNotPresent
 	defaultScratchSize  = "1Gi"
 	defaultScratchPath  = "/tmp"
+	sharedMemoryPath    = "/dev/shm"
 	managedBy           = "stagecraft"
 	labelName           = "app.kubernetes.io/name"
 	labelPartOf         = "app.kubernetes.io/part-of"
@@ -248,6 +263,8 @@ func resolveWorkload(w Workload, d Defaults) Workload {
 	if s.ScratchSize == "" {
 		s.ScratchSize = defaultScratchSize
 	}
+	r.Accelerators = resolveAccelerators(w.Accelerators)
+	r.SharedMemory = sharedMemorySize(r)
 	return r
 }
 
@@ -292,6 +309,17 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 	}
 	if w.Security.ScratchSize != "" {
 		validateQuantity(ps, sec.Child("ScratchSize"), w.Security.ScratchSize)
+	}
+	validateAccelerators(ps, field.NewPath("Accelerators"), w.Accelerators)
+	validateSharedMemory(ps, w, r)
+	if r.SharedMemory != "" {
+		claim(field.NewPath("SharedMemory"), sharedMemoryPath)
+	}
+	if w.PriorityClassName != "" {
+		ps.addAll(field.NewPath("PriorityClassName"), w.PriorityClassName, validation.IsDNS1123Subdomain(w.PriorityClassName))
+	}
+	if g := w.TerminationGracePeriod; g < 0 || g%time.Second != 0 {
+		ps.add(field.NewPath("TerminationGracePeriod"), g.String(), "must be zero (the default) or a positive whole number of seconds")
 	}
 	for i, m := range w.Mounts {
 		fld := field.NewPath("Mounts").Index(i)
@@ -582,6 +610,13 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: m.Path, SubPath: m.SubPath, ReadOnly: m.ReadOnly})
 	}
 	c.VolumeMounts = append(c.VolumeMounts, extraMounts...)
+	if w.SharedMemory != "" {
+		shm := resource.MustParse(w.SharedMemory)
+		volumes = append(volumes, corev1.Volume{Name: "shm", VolumeSource: corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &shm},
+		}})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "shm", MountPath: sharedMemoryPath})
+	}
 
 	spec := corev1.PodSpec{
 		Containers:                   []corev1.Container{c},
@@ -599,6 +634,13 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+	if w.PriorityClassName != "" {
+		spec.PriorityClassName = w.PriorityClassName
+	}
+	if w.TerminationGracePeriod > 0 {
+		spec.TerminationGracePeriodSeconds = ptr.To(int64(w.TerminationGracePeriod / time.Second))
+	}
+	applyAccelerators(&spec, w.Accelerators)
 	tmpl := corev1.PodTemplateSpec{Spec: spec}
 	tmpl.Labels = s.labels()
 	if len(w.Annotations) > 0 {

@@ -149,7 +149,7 @@ func TestGoldenMismatchNamesChangedObjects(t *testing.T) {
 		"-      - image: ghcr.io/team/api:1.0.0\n",
 		"+      - image: ghcr.io/team/api:1.1.0\n",
 		"+ CronJob team/report\n",
-		"- Job team/import (lines 106-162 of the golden file)\n",
+		"- Job team/import (lines ",
 		"-update",
 	)
 	if strings.Contains(f.text(), "Service team/api") {
@@ -372,7 +372,7 @@ func TestFindGetObjects(t *testing.T) {
 	for _, o := range m.Objects("") {
 		kinds = append(kinds, o.GetKind())
 	}
-	if got := strings.Join(kinds, " "); got != "Namespace Service Deployment" {
+	if got := strings.Join(kinds, " "); got != "Namespace Service Deployment PodDisruptionBudget" {
 		t.Errorf("objects in order: %s", got)
 	}
 

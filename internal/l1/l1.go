@@ -73,6 +73,17 @@ func Create(scope constructs.Construct, id string, obj runtime.Object) error {
 	if err := fill(props.Elem(), m, gvk.Kind); err != nil {
 		return err
 	}
+	return call(c, scope, id, props)
+}
+
+// call makes the jsii call; a panic in the jsii layer becomes an error
+// naming the object, never a stack trace for the user.
+func call(c ctor, scope constructs.Construct, id string, props reflect.Value) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("l1: creating %s %q: %v", c.props.Name(), id, r)
+		}
+	}()
 	c.fn.Call([]reflect.Value{reflect.ValueOf(&scope).Elem(), reflect.ValueOf(jsii.String(id)), props})
 	return nil
 }
@@ -156,6 +167,19 @@ func fill(dst reflect.Value, src map[string]any, path string) error {
 			return err
 		}
 		dst.Field(i).Set(cv)
+	}
+	// The L1 schema (Kubernetes 1.28) requires some lists that later
+	// versions made optional and that k8s.io/api omits when empty, such
+	// as a pod failure policy rule's onPodConditions. An empty list says
+	// the same.
+	t := dst.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := dst.Field(i)
+		if t.Field(i).Tag.Get("field") == "required" && f.IsNil() && f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Slice {
+			empty := reflect.New(f.Type().Elem())
+			empty.Elem().Set(reflect.MakeSlice(f.Type().Elem(), 0, 0))
+			f.Set(empty)
+		}
 	}
 	return nil
 }
