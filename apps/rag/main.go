@@ -39,6 +39,10 @@ func define(chart cdk8s.Chart) {
 	})
 	gpu := &stagecraft.Accelerators{Count: 1, Product: "NVIDIA-L4"}
 
+	// Stages that call services outside the cluster (object storage, the
+	// model hub, the LLM provider) may reach them on HTTPS only.
+	https := []stagecraft.EgressRule{{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, Ports: []int32{443}}}
+
 	stagecraft.NewScheduledStage(p, "ingest", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{
 			Image: "ghcr.io/acme/rag-ingest:2.3.1",
@@ -48,6 +52,7 @@ func define(chart cdk8s.Chart) {
 				stagecraft.EnvFromSecret("AWS_SECRET_ACCESS_KEY", "docs-bucket", "secret-access-key"),
 			},
 			Mounts: []stagecraft.Mount{{Storage: docs, Path: "/data", SubPath: "corpus"}},
+			Egress: https,
 		},
 		JobSettings: stagecraft.JobSettings{ActiveDeadline: 2 * time.Hour},
 		Schedule:    "30 1 * * *",
@@ -60,15 +65,16 @@ func define(chart cdk8s.Chart) {
 			Args:   []string{"--models", "bge-large-en-v1.5,bge-reranker-large", "--dest", "/models"},
 			Env:    []stagecraft.EnvVar{stagecraft.EnvFromSecret("HF_TOKEN", "model-hub", "token")},
 			Mounts: []stagecraft.Mount{{Storage: models, Path: "/models"}},
+			Egress: https,
 		},
 		JobSettings: stagecraft.JobSettings{ActiveDeadline: time.Hour},
 	})
 
 	// Embedding is sharded four ways on GPUs, queued by Kueue.
-	stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{
+	embed := stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{
 		Workload: stagecraft.Workload{
 			Image:        "ghcr.io/acme/rag-embed:2.3.1",
-			Args:         []string{"--input", "/data/raw", "--shards", "4", "--index", "http://vector-index.rag.svc:6333"},
+			Args:         []string{"--input", "/data/raw", "--shards", "4"},
 			Resources:    stagecraft.Resources{CPURequest: "4", CPULimit: "8", MemoryRequest: "16Gi", MemoryLimit: "16Gi"},
 			Accelerators: gpu,
 			Mounts: []stagecraft.Mount{
@@ -87,7 +93,7 @@ func define(chart cdk8s.Chart) {
 		},
 	})
 
-	stagecraft.NewProcessorStage(p, "vector-index", stagecraft.ProcessorStageProps{
+	index := stagecraft.NewProcessorStage(p, "vector-index", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
 			Image:     "docker.io/qdrant/qdrant:v1.12.4",
 			Resources: stagecraft.Resources{CPURequest: "1", CPULimit: "2", MemoryRequest: "4Gi", MemoryLimit: "4Gi"},
@@ -101,7 +107,7 @@ func define(chart cdk8s.Chart) {
 		},
 	})
 
-	stagecraft.NewProcessorStage(p, "reranker", stagecraft.ProcessorStageProps{
+	reranker := stagecraft.NewProcessorStage(p, "reranker", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
 			Image:        "ghcr.io/acme/rag-reranker:2.3.1",
 			Resources:    stagecraft.Resources{CPURequest: "2", CPULimit: "4", MemoryRequest: "8Gi", MemoryLimit: "8Gi"},
@@ -114,15 +120,14 @@ func define(chart cdk8s.Chart) {
 		Autoscaling: &stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 4, CPUUtilization: 70},
 	})
 
-	stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
+	api := stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
 			Image: "ghcr.io/acme/rag-api:2.3.1",
 			Env: []stagecraft.EnvVar{
-				stagecraft.Env("VECTOR_INDEX_URL", "http://vector-index.rag.svc:6333"),
-				stagecraft.Env("RERANKER_URL", "http://reranker.rag.svc:8080"),
 				stagecraft.EnvFromSecret("LLM_API_KEY", "llm-credentials", "api-key"),
 				stagecraft.EnvFromConfigMap("PROMPT_TEMPLATE", "rag-prompts", "answer"),
 			},
+			Egress: https,
 		},
 		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8000, ServicePort: 80}},
 		Readiness:   &stagecraft.Probe{HTTPPath: "/ready", Period: 5 * time.Second},
@@ -135,4 +140,10 @@ func define(chart cdk8s.Chart) {
 			TLSSecretName: "rag-example-com-tls",
 		},
 	})
+
+	// The wiring: who calls whom. Storage adds the rest of the order:
+	// ingest and fetch-models write what embed and reranker read.
+	embed.Calls(index)
+	api.Calls(index)
+	api.Calls(reranker)
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"testing"
 
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagetest"
 )
 
@@ -14,4 +17,20 @@ func TestApp(t *testing.T) {
 	m := stagetest.SynthChart(t, "rag", define)
 	m.Golden(t, "rag")
 	m.AssertRestricted(t)
+}
+
+// TestDiagram compares the pipeline's Mermaid diagram (dist/rag/pipeline.md)
+// with testdata/rag-diagram.golden.yaml.
+func TestDiagram(t *testing.T) {
+	var diagram string
+	var err error
+	stagetest.Do(func() {
+		app := cdk8s.NewApp(nil)
+		define(cdk8s.NewChart(app, jsii.String("rag"), nil))
+		diagram, err = stagecraft.Diagram(app)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stagetest.AssertGolden(t, "rag-diagram", []byte(diagram))
 }

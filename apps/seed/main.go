@@ -24,7 +24,7 @@ func define(chart cdk8s.Chart) {
 		Size: "20Gi",
 	})
 
-	stagecraft.NewProcessorStage(p, "data-processor", stagecraft.ProcessorStageProps{
+	processor := stagecraft.NewProcessorStage(p, "data-processor", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
 			Image:  "ghcr.io/stagecraft-dev/data-processor:1.0.0",
 			Env:    []stagecraft.EnvVar{stagecraft.Env("LOG_LEVEL", "info")},
@@ -36,7 +36,7 @@ func define(chart cdk8s.Chart) {
 		Ingress:   &stagecraft.Ingress{Host: "data.example.com"},
 	})
 
-	stagecraft.NewBatchStage(p, "batch-job", stagecraft.BatchStageProps{
+	batch := stagecraft.NewBatchStage(p, "batch-job", stagecraft.BatchStageProps{
 		Workload: stagecraft.Workload{
 			Image:  "ghcr.io/stagecraft-dev/batch-worker:1.0.0",
 			Args:   []string{"--input", "/data/incoming", "--output", "/data/processed"},
@@ -45,7 +45,7 @@ func define(chart cdk8s.Chart) {
 		JobSettings: stagecraft.JobSettings{BackoffLimit: ptr.To[int32](4)},
 	})
 
-	stagecraft.NewScheduledStage(p, "nightly-cleanup", stagecraft.ScheduledStageProps{
+	cleanup := stagecraft.NewScheduledStage(p, "nightly-cleanup", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{
 			Image:  "ghcr.io/stagecraft-dev/batch-worker:1.0.0",
 			Args:   []string{"--cleanup", "/data/processed", "--older-than", "7d"},
@@ -54,9 +54,12 @@ func define(chart cdk8s.Chart) {
 		Schedule: "0 2 * * *",
 	})
 
-	stagecraft.NewProcessorStage(p, "state-store", stagecraft.ProcessorStageProps{
+	store := stagecraft.NewProcessorStage(p, "state-store", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{Image: "ghcr.io/stagecraft-dev/state-store:1.0.0"},
 		Ports:    []stagecraft.Port{{Name: "tcp", ContainerPort: 6379}},
 		Stateful: &stagecraft.Stateful{Volumes: []stagecraft.VolumeClaim{{Name: "state", Path: "/var/lib/state", Size: "5Gi"}}},
 	})
+
+	processor.Calls(store)
+	cleanup.RunsAfter(batch)
 }

@@ -238,6 +238,10 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 }
 
 func (s *BatchStage) objects() []object {
+	return append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+}
+
+func (s *BatchStage) workloadObjects() []object {
 	meta := s.meta()
 	meta.Labels = jobLabels(&s.stage, s.props.JobSettings)
 	return []object{{scope: s, id: "Job", obj: &batchv1.Job{

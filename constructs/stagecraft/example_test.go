@@ -79,6 +79,10 @@ func ExampleNewPipeline() {
 	// Output:
 	// Namespace ingest
 	//   metadata.labels.team: search
+	// NetworkPolicy ingest/default-deny
+	//   metadata.labels.team: search
+	// NetworkPolicy ingest/allow-dns
+	//   metadata.labels.team: search
 }
 
 func ExampleNewPipelineStorage() {
@@ -93,6 +97,8 @@ func ExampleNewPipelineStorage() {
 	summarize(app, "spec.persistentVolumeReclaimPolicy", "spec.volumeName")
 	// Output:
 	// Namespace ml
+	// NetworkPolicy ml/default-deny
+	// NetworkPolicy ml/allow-dns
 	// PersistentVolume ml-datasets
 	//   spec.persistentVolumeReclaimPolicy: Retain
 	// PersistentVolumeClaim ml/datasets
@@ -114,6 +120,9 @@ func ExampleNewProcessorStage() {
 	// Output:
 	// endpoint: api.serving.svc:80
 	// Namespace serving
+	// NetworkPolicy serving/default-deny
+	// NetworkPolicy serving/allow-dns
+	// NetworkPolicy serving/api
 	// Service serving/api
 	// Deployment serving/api
 	//   spec.replicas: 2
@@ -132,6 +141,8 @@ func ExampleNewProcessorStage_stateful() {
 	summarize(app, "spec.clusterIP", "spec.serviceName")
 	// Output:
 	// Namespace search
+	// NetworkPolicy search/default-deny
+	// NetworkPolicy search/allow-dns
 	// Service search/index
 	//   spec.clusterIP: None
 	// StatefulSet search/index
@@ -148,6 +159,8 @@ func ExampleNewBatchStage() {
 	summarize(app, "spec.backoffLimit", "spec.activeDeadlineSeconds")
 	// Output:
 	// Namespace training
+	// NetworkPolicy training/default-deny
+	// NetworkPolicy training/allow-dns
 	// Job training/prepare
 	//   spec.backoffLimit: 4
 	//   spec.activeDeadlineSeconds: 3600
@@ -164,6 +177,8 @@ func ExampleNewScheduledStage() {
 	summarize(app, "spec.schedule", "spec.timeZone", "spec.concurrencyPolicy")
 	// Output:
 	// Namespace reports
+	// NetworkPolicy reports/default-deny
+	// NetworkPolicy reports/allow-dns
 	// CronJob reports/nightly
 	//   spec.schedule: 0 3 * * *
 	//   spec.timeZone: Europe/Berlin

@@ -2,11 +2,14 @@ package stagecraft
 
 import (
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -23,6 +26,40 @@ type PipelineProps struct {
 	Labels map[string]string
 	// Defaults are inherited by every stage that does not set its own.
 	Defaults Defaults
+	// Network configures the pipeline's NetworkPolicies.
+	Network Network
+	// WaitImage is the image of the init container that makes a stage wait
+	// for an upstream Job (it runs "kubectl wait"). Default:
+	// "registry.k8s.io/kubectl:v1.36.3".
+	WaitImage string
+	// WaitTimeout is how long a stage waits for an upstream Job before its
+	// pod fails (and is retried). Default: 24h.
+	WaitTimeout time.Duration
+}
+
+// Network configures a pipeline's network isolation. Every pipeline denies
+// all ingress and egress by default, allows DNS, and allows exactly the
+// traffic its stages declare: calls (Calls), traffic from the ingress
+// controller to stages with an Ingress, the Kubernetes API for stages that
+// wait for upstream Jobs, and each stage's Egress allow-list.
+type Network struct {
+	// IngressControllerNamespace is the namespace of the ingress
+	// controller, allowed to reach stages that have an Ingress. Default:
+	// "ingress-nginx".
+	IngressControllerNamespace string
+	// DNSNamespace is the namespace of the cluster's DNS service, allowed
+	// on port 53 from every pod. Default: "kube-system".
+	DNSNamespace string
+	// APIServerCIDRs are the addresses of the Kubernetes API server, which
+	// stages that wait for upstream Jobs must reach. Default: "0.0.0.0/0"
+	// (any address, on the API ports only); set your control plane's range
+	// to narrow it.
+	APIServerCIDRs []string
+	// APIServerPorts are the API server's ports as pods reach them, after
+	// the kubernetes Service's address translation. Default: 443 and 6443.
+	APIServerPorts []int32
+	// Disabled creates no NetworkPolicies. Default: false.
+	Disabled bool
 }
 
 // Defaults are the settings a pipeline's stages inherit. Each empty field
@@ -52,6 +89,10 @@ type Pipeline struct {
 	ids       map[string]bool
 	children  []renderer
 	app       *appState
+	network   Network
+	waitImage string
+	waitFor   time.Duration
+	graph     *graph // set by Validate
 }
 
 // renderer is a construct of a pipeline that turns into Kubernetes objects.
@@ -82,6 +123,14 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 		p.namespace = id
 	}
 	p.labels = copyMap(props.Labels)
+	p.network = resolveNetwork(props.Network)
+	p.waitImage, p.waitFor = props.WaitImage, props.WaitTimeout
+	if p.waitImage == "" {
+		p.waitImage = defaultWaitImage
+	}
+	if p.waitFor == 0 {
+		p.waitFor = defaultWaitTimeout
+	}
 	p.validate(props)
 
 	p.app = registerApp(scope.Node().Root())
@@ -114,12 +163,73 @@ func (p *Pipeline) validate(props PipelineProps) {
 	if sa := props.Defaults.ServiceAccountName; sa != "" {
 		ps.addAll(d.Child("ServiceAccountName"), sa, validation.IsDNS1123Subdomain(sa))
 	}
+	validateNetwork(ps, props.Network)
+	if props.WaitImage != "" {
+		validateImage(ps, field.NewPath("WaitImage"), props.WaitImage, false)
+	}
+	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
+		ps.add(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds")
+	}
 }
 
 // Namespace returns the namespace the pipeline runs in.
 func (p *Pipeline) Namespace() string { return p.namespace }
 
 func (p *Pipeline) problemList() []Problem { return p.problems.list }
+
+// renderObjects returns every object of the pipeline in the order they
+// are written: the namespace and network policies, storage, then each
+// stage's objects in dependency order; each carries its Argo CD sync wave.
+func (p *Pipeline) renderObjects() []object {
+	g := p.graph
+	out := p.objects()
+	for i := range out {
+		setWave(out[i].obj, -1)
+	}
+	for _, o := range p.networkPolicies(g) {
+		wave := -1
+		if st, ok := o.scope.(Stage); ok {
+			wave = g.level[st.base()]
+		}
+		setWave(o.obj, wave)
+		out = append(out, o)
+	}
+	for _, c := range p.children {
+		st, ok := c.(*PipelineStorage)
+		if !ok {
+			continue
+		}
+		wave := g.storageWave(st)
+		for _, o := range st.objects() {
+			setWave(o.obj, wave)
+			out = append(out, o)
+		}
+	}
+	for _, s := range g.order {
+		for _, o := range s.(renderer).objects() {
+			setWave(o.obj, g.level[s.base()])
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// syncWaveAnnotation orders the pipeline's objects when Argo CD syncs it:
+// a wave starts when the previous one is healthy (Jobs complete).
+const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
+
+func setWave(obj runtime.Object, wave int) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	a := m.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[syncWaveAnnotation] = strconv.Itoa(wave)
+	m.SetAnnotations(a)
+}
 
 func (p *Pipeline) objects() []object {
 	ns := &corev1.Namespace{

@@ -324,6 +324,10 @@ func (s *ProcessorStage) Endpoint(portName ...string) Endpoint {
 }
 
 func (s *ProcessorStage) objects() []object {
+	return append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+}
+
+func (s *ProcessorStage) workloadObjects() []object {
 	p := s.props
 	var out []object
 	var claims []corev1.PersistentVolumeClaim

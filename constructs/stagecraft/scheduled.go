@@ -127,6 +127,10 @@ func validateSchedule(ps *problems, p ScheduledStageProps) {
 }
 
 func (s *ScheduledStage) objects() []object {
+	return append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+}
+
+func (s *ScheduledStage) workloadObjects() []object {
 	p := s.props
 	spec := batchv1.CronJobSpec{
 		Schedule:                   p.Schedule,

@@ -19,6 +19,9 @@ type stage struct {
 	component string
 	userLabel map[string]string
 	problems  problems
+
+	calls []call  // declared with Calls
+	after []Stage // declared with RunsAfter
 }
 
 // initStage resolves the pipeline of scope and the construct path of id,

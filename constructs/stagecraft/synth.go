@@ -20,6 +20,10 @@ import (
 // write to. Default: "dist", relative to the working directory.
 const DistEnv = "STAGECRAFT_DIST"
 
+// DiagramFile is the name of the Mermaid diagram Synth writes beside the
+// manifests.
+const DiagramFile = "pipeline.md"
+
 // Validate returns a *ValidationError listing every problem in the
 // pipelines of app, or nil. It makes no call into the cdk8s runtime.
 func Validate(app constructs.Construct) error {
@@ -89,17 +93,14 @@ func Manifests(app constructs.Construct) (map[string][]byte, error) {
 func (a *appState) render(order map[string]int) error {
 	n := 0
 	for _, p := range a.pipelines {
-		rs := append([]renderer{p}, p.children...)
-		for _, r := range rs {
-			for _, o := range r.objects() {
-				if !a.rendered {
-					if err := l1.Create(o.scope, o.id, o.obj); err != nil {
-						return err
-					}
+		for _, o := range p.renderObjects() {
+			if !a.rendered {
+				if err := l1.Create(o.scope, o.id, o.obj); err != nil {
+					return err
 				}
-				order[objectKey(o)] = n
-				n++
 			}
+			order[objectKey(o)] = n
+			n++
 		}
 	}
 	a.rendered = true
@@ -149,6 +150,11 @@ func Synth(app constructs.Construct, name string) error {
 	if err != nil {
 		return err
 	}
+	diagram, err := Diagram(app)
+	if err != nil {
+		return err
+	}
+	files[DiagramFile] = []byte(diagram)
 	dist := os.Getenv(DistEnv)
 	if dist == "" {
 		dist = "dist"

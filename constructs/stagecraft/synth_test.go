@@ -56,7 +56,7 @@ func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
 		t.Fatalf("good app failed: %v\n%s", err, stderr)
 	}
 	good := readTree(t, dist)
-	if len(good) != 1 || !strings.Contains(good["demo/demo.k8s.yaml"], "kind: Deployment") {
+	if len(good) != 2 || !strings.Contains(good["demo/demo.k8s.yaml"], "kind: Deployment") || !strings.Contains(good["demo/pipeline.md"], "```mermaid") {
 		t.Fatalf("unexpected output of the good app: %v", good)
 	}
 

@@ -20,6 +20,11 @@ func crossChecks(a *appState) []Problem {
 		}
 		byNS[p.namespace] = p
 		out = append(out, storageUse(p)...)
+		g, problems := p.analyze()
+		out = append(out, problems...)
+		if len(problems) == 0 {
+			p.graph = g
+		}
 	}
 	return out
 }

@@ -68,6 +68,10 @@ type Workload struct {
 	// scheduler may preempt lower-priority pods for them. Default: the
 	// cluster's default priority.
 	PriorityClassName string
+	// Egress lets the stage reach addresses outside the cluster (object
+	// stores, model hubs, LLM APIs); all other egress is denied, except DNS
+	// and the calls declared with Calls. Default: none.
+	Egress []EgressRule
 	// TerminationGracePeriod is how long a stopping pod has to finish its
 	// work after SIGTERM. Default: 60s for a ProcessorStage (time to drain
 	// in-flight requests), Kubernetes' 30s for other stages.
@@ -232,6 +236,7 @@ func resolveWorkload(w Workload, d Defaults) Workload {
 	r.Args = append([]string(nil), w.Args...)
 	r.Env = append([]EnvVar(nil), w.Env...)
 	r.Mounts = append([]Mount(nil), w.Mounts...)
+	r.Egress = append([]EgressRule(nil), w.Egress...)
 	r.Resources = w.Resources.merge(d.Resources).merge(libraryResources)
 	if r.ImagePullPolicy == "" {
 		r.ImagePullPolicy = d.ImagePullPolicy
@@ -311,6 +316,7 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 		validateQuantity(ps, sec.Child("ScratchSize"), w.Security.ScratchSize)
 	}
 	validateAccelerators(ps, field.NewPath("Accelerators"), w.Accelerators)
+	validateEgress(ps, w.Egress)
 	validateSharedMemory(ps, w, r)
 	if r.SharedMemory != "" {
 		claim(field.NewPath("SharedMemory"), sharedMemoryPath)
@@ -581,6 +587,9 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 	for _, e := range w.Env {
 		c.Env = append(c.Env, e.toEnvVar())
 	}
+	for _, cl := range s.calls {
+		c.Env = append(c.Env, cl.endpointEnv())
+	}
 	for _, p := range ports {
 		c.Ports = append(c.Ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: corev1.Protocol(p.protocol())})
 	}
@@ -641,6 +650,7 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 		spec.TerminationGracePeriodSeconds = ptr.To(int64(w.TerminationGracePeriod / time.Second))
 	}
 	applyAccelerators(&spec, w.Accelerators)
+	s.addWait(&spec, w)
 	tmpl := corev1.PodTemplateSpec{Spec: spec}
 	tmpl.Labels = s.labels()
 	if len(w.Annotations) > 0 {

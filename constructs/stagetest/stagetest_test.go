@@ -372,7 +372,7 @@ func TestFindGetObjects(t *testing.T) {
 	for _, o := range m.Objects("") {
 		kinds = append(kinds, o.GetKind())
 	}
-	if got := strings.Join(kinds, " "); got != "Namespace Service Deployment PodDisruptionBudget" {
+	if got := strings.Join(kinds, " "); got != "Namespace NetworkPolicy NetworkPolicy Service Deployment PodDisruptionBudget" {
 		t.Errorf("objects in order: %s", got)
 	}
 
@@ -474,8 +474,9 @@ func TestParallelSynth(t *testing.T) {
 				})
 			})
 			m.Find(t, "Job", ns, "job")
-			if n := len(m.Objects("")); n != 2 {
-				t.Errorf("%d objects; want 2", n)
+			// The namespace, its two network policies and the Job.
+			if n := len(m.Objects("")); n != 4 {
+				t.Errorf("%d objects; want 4", n)
 			}
 		})
 	}
