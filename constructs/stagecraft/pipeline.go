@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,6 +94,8 @@ type Pipeline struct {
 	waitImage string
 	waitFor   time.Duration
 	graph     *graph // set by Validate
+	chart     cdk8s.Chart
+	overrides []func(runtime.Object)
 }
 
 // renderer is a construct of a pipeline that turns into Kubernetes objects.
@@ -134,6 +137,7 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 	p.validate(props)
 
 	p.app = registerApp(scope.Node().Root())
+	p.chart = cdk8s.Chart_Of(scope)
 	if child := scope.Node().TryFindChild(jsii.String(id)); child != nil {
 		p.problems.add(field.NewPath("id"), id, "a construct with this id already exists in "+*parent)
 		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.app.pipelines))
@@ -182,37 +186,41 @@ func (p *Pipeline) problemList() []Problem { return p.problems.list }
 // stage's objects in dependency order; each carries its Argo CD sync wave.
 func (p *Pipeline) renderObjects() []object {
 	g := p.graph
-	out := p.objects()
-	for i := range out {
-		setWave(out[i].obj, -1)
-	}
-	for _, o := range p.networkPolicies(g) {
-		wave := -1
-		if st, ok := o.scope.(Stage); ok {
-			wave = g.level[st.base()]
+	var out []object
+	add := func(objs []object, wave int, overrides []func(runtime.Object)) {
+		for _, o := range objs {
+			setWave(o.obj, wave)
+			for _, f := range overrides {
+				f(o.obj)
+			}
+			out = append(out, o)
 		}
-		setWave(o.obj, wave)
-		out = append(out, o)
+	}
+	add(p.objects(), -1, p.overrides)
+	for _, o := range p.networkPolicies(g) {
+		if st, ok := o.scope.(Stage); ok {
+			add([]object{o}, g.level[st.base()], st.base().overrides)
+		} else {
+			add([]object{o}, -1, p.overrides)
+		}
 	}
 	for _, c := range p.children {
-		st, ok := c.(*PipelineStorage)
-		if !ok {
-			continue
-		}
-		wave := g.storageWave(st)
-		for _, o := range st.objects() {
-			setWave(o.obj, wave)
-			out = append(out, o)
+		if st, ok := c.(*PipelineStorage); ok {
+			add(st.objects(), g.storageWave(st), st.overrides)
 		}
 	}
 	for _, s := range g.order {
-		for _, o := range s.(renderer).objects() {
-			setWave(o.obj, g.level[s.base()])
-			out = append(out, o)
-		}
+		add(s.(renderer).objects(), g.level[s.base()], s.base().overrides)
 	}
 	return out
 }
+
+// Override registers f, which stagecraft calls with each Kubernetes object
+// of the pipeline itself (its Namespace and namespace-wide
+// NetworkPolicies) after it has built the object and before it is written.
+// It is the escape hatch for a field stagecraft has no prop for: f
+// type-switches on the object (*corev1.Namespace, ...) and changes it.
+func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }
 
 // syncWaveAnnotation orders the pipeline's objects when Argo CD syncs it:
 // a wave starts when the previous one is healthy (Jobs complete).

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -20,9 +21,24 @@ type stage struct {
 	userLabel map[string]string
 	problems  problems
 
-	calls []call  // declared with Calls
-	after []Stage // declared with RunsAfter
+	calls     []call  // declared with Calls
+	after     []Stage // declared with RunsAfter
+	overrides []func(runtime.Object)
 }
+
+// Override registers f, which stagecraft calls with each Kubernetes object
+// of the construct (a *appsv1.Deployment, *corev1.Service, ...) after it
+// has built the object and before it is written. It is the escape hatch
+// for a field stagecraft has no prop for:
+//
+//	api.Override(func(obj runtime.Object) {
+//		if d, ok := obj.(*appsv1.Deployment); ok {
+//			d.Spec.RevisionHistoryLimit = ptr.To[int32](3)
+//		}
+//	})
+//
+// The result is not validated again; the real-cluster tests are the check.
+func (s *stage) Override(f func(obj runtime.Object)) { s.overrides = append(s.overrides, f) }
 
 // initStage resolves the pipeline of scope and the construct path of id,
 // validates the id as a resource name of at most maxLen characters and

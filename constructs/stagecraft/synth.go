@@ -48,9 +48,19 @@ func Validate(app constructs.Construct) error {
 	return nil
 }
 
-// Manifests validates app, adds its pipelines' objects to the construct
-// tree, and returns the YAML of every chart of the app: file name
-// ("<chart>.k8s.yaml") to content. It writes nothing to disk.
+// RendererEnv names the environment variable that selects how objects
+// reach cdk8s. Unset (the default), stagecraft writes its objects itself,
+// in Go, next to the objects that other constructs add to the same chart
+// through cdk8s: one jsii call per chart instead of one per object. Set to
+// "l1", each object is created as a cdk8s L1 object first, which takes
+// about ten times as long; the output is the same (a test proves it).
+const RendererEnv = "STAGECRAFT_RENDERER"
+
+// Manifests validates app and returns the YAML of every chart of the app:
+// file name ("<chart>.k8s.yaml") to content. A chart's file holds the
+// objects of its pipelines, in dependency order, then the objects that
+// other constructs added to the chart through cdk8s. It writes nothing to
+// disk.
 func Manifests(app constructs.Construct) (map[string][]byte, error) {
 	capp, ok := app.(cdk8s.App)
 	if !ok {
@@ -59,19 +69,24 @@ func Manifests(app constructs.Construct) (map[string][]byte, error) {
 	if err := Validate(app); err != nil {
 		return nil, err
 	}
+	ours := map[cdk8s.Chart][]any{}
 	order := map[string]int{}
-	if st := lookupApp(app); st != nil {
-		if err := st.render(order); err != nil {
+	st := lookupApp(app)
+	useL1 := os.Getenv(RendererEnv) == "l1"
+	if st != nil {
+		if err := st.render(ours, order, useL1); err != nil {
 			return nil, err
 		}
 	}
 	files := map[string][]byte{}
 	for _, chart := range *capp.Charts() {
-		objs := *chart.ToJson()
+		objs := append(ours[chart], *chart.ToJson()...)
 		if len(objs) == 0 {
 			continue
 		}
-		sortObjects(objs, order)
+		if useL1 {
+			sortObjects(objs, order)
+		}
 		var buf bytes.Buffer
 		for i, o := range objs {
 			y, err := yaml.Marshal(o)
@@ -88,22 +103,32 @@ func Manifests(app constructs.Construct) (map[string][]byte, error) {
 	return files, nil
 }
 
-// render creates the Kubernetes objects of every pipeline in the construct
-// tree, once, and records the order they should be written in.
-func (a *appState) render(order map[string]int) error {
+// render turns every pipeline into its objects, in order. By default it
+// adds them to ours, by chart, as JSON-like maps. With useL1 it creates
+// them in the construct tree as cdk8s L1 objects instead (once per app),
+// recording their order.
+func (a *appState) render(ours map[cdk8s.Chart][]any, order map[string]int, useL1 bool) error {
 	n := 0
 	for _, p := range a.pipelines {
 		for _, o := range p.renderObjects() {
-			if !a.rendered {
-				if err := l1.Create(o.scope, o.id, o.obj); err != nil {
-					return err
+			if useL1 {
+				if !a.rendered {
+					if err := l1.Create(o.scope, o.id, o.obj); err != nil {
+						return err
+					}
 				}
+				order[objectKey(o)] = n
+				n++
+				continue
 			}
-			order[objectKey(o)] = n
-			n++
+			m, err := l1.ToMap(o.obj)
+			if err != nil {
+				return err
+			}
+			ours[p.chart] = append(ours[p.chart], m)
 		}
 	}
-	a.rendered = true
+	a.rendered = a.rendered || useL1
 	return nil
 }
 
