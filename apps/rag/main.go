@@ -5,8 +5,10 @@
 package main
 
 import (
+	"strings"
 	"time"
 
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
@@ -14,30 +16,78 @@ import (
 )
 
 func main() {
-	app := cdk8s.NewApp(nil)
-	define(cdk8s.NewChart(app, jsii.String("rag"), nil))
-	stagecraft.Main(app, "rag")
+	stagecraft.MainEnvironments("rag", []string{"dev", "prod"}, func(env string, app constructs.Construct) {
+		define(cdk8s.NewChart(app, jsii.String("rag"), nil), environments[env])
+	})
 }
 
-// define declares the RAG pipeline in chart.
-func define(chart cdk8s.Chart) {
+// settings are what differ between the app's environments.
+type settings struct {
+	Namespace      string
+	Host           string
+	IngestSchedule string
+	DocumentsSize  string
+	ModelsSize     string
+	IndexSize      string
+	IndexReplicas  int32
+	EmbedShards    int32
+	GPU            string // accelerator product
+	API            stagecraft.Autoscaling
+	Reranker       stagecraft.Autoscaling
+	APIResources   stagecraft.Resources
+}
+
+// environments holds the settings of each environment, in typed Go.
+var environments = map[string]settings{
+	"dev": {
+		Namespace:      "rag-dev",
+		Host:           "rag.dev.example.com",
+		IngestSchedule: "0 */6 * * *",
+		DocumentsSize:  "20Gi",
+		ModelsSize:     "50Gi",
+		IndexSize:      "10Gi",
+		IndexReplicas:  1,
+		EmbedShards:    1,
+		GPU:            "NVIDIA-L4",
+		API:            stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 2, CPUUtilization: 70},
+		Reranker:       stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 1, CPUUtilization: 70},
+	},
+	"prod": {
+		Namespace:      "rag-prod",
+		Host:           "rag.example.com",
+		IngestSchedule: "30 1 * * *",
+		DocumentsSize:  "200Gi",
+		ModelsSize:     "100Gi",
+		IndexSize:      "50Gi",
+		IndexReplicas:  3,
+		EmbedShards:    4,
+		GPU:            "NVIDIA-L4",
+		API:            stagecraft.Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUUtilization: 70, ScaleDownStabilization: 10 * time.Minute},
+		Reranker:       stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 4, CPUUtilization: 70},
+		APIResources:   stagecraft.Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "1Gi"},
+	},
+}
+
+// define declares the RAG pipeline in chart, with an environment's settings.
+func define(chart cdk8s.Chart, env settings) {
 	p := stagecraft.NewPipeline(chart, "rag", stagecraft.PipelineProps{
-		Labels: map[string]string{"team": "search"},
+		Namespace: env.Namespace,
+		Labels:    map[string]string{"team": "search"},
 		Defaults: stagecraft.Defaults{
 			Resources: stagecraft.Resources{CPURequest: "250m", MemoryRequest: "512Mi", MemoryLimit: "512Mi"},
 		},
 	})
 
 	docs := stagecraft.NewPipelineStorage(p, "documents", stagecraft.PipelineStorageProps{
-		Size:             "200Gi",
+		Size:             env.DocumentsSize,
 		StorageClassName: "shared-files",
 	})
 	// The model cache: one batch stage fills it, the GPU stages read it.
 	models := stagecraft.NewPipelineStorage(p, "models", stagecraft.PipelineStorageProps{
-		Size:             "100Gi",
+		Size:             env.ModelsSize,
 		StorageClassName: "shared-files",
 	})
-	gpu := &stagecraft.Accelerators{Count: 1, Product: "NVIDIA-L4"}
+	gpu := &stagecraft.Accelerators{Count: 1, Product: env.GPU}
 
 	// Stages that call services outside the cluster (object storage, the
 	// model hub, the LLM provider) may reach them on HTTPS only.
@@ -55,7 +105,7 @@ func define(chart cdk8s.Chart) {
 			Egress: https,
 		},
 		JobSettings: stagecraft.JobSettings{ActiveDeadline: 2 * time.Hour},
-		Schedule:    "30 1 * * *",
+		Schedule:    env.IngestSchedule,
 		TimeZone:    "Europe/Berlin",
 	})
 
@@ -74,7 +124,7 @@ func define(chart cdk8s.Chart) {
 	embed := stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{
 		Workload: stagecraft.Workload{
 			Image:        "ghcr.io/acme/rag-embed:2.3.1",
-			Args:         []string{"--input", "/data/raw", "--shards", "4"},
+			Args:         []string{"--input", "/data/raw"},
 			Resources:    stagecraft.Resources{CPURequest: "4", CPULimit: "8", MemoryRequest: "16Gi", MemoryLimit: "16Gi"},
 			Accelerators: gpu,
 			Mounts: []stagecraft.Mount{
@@ -84,8 +134,8 @@ func define(chart cdk8s.Chart) {
 		},
 		JobSettings: stagecraft.JobSettings{
 			Indexed:              true,
-			Parallelism:          ptr.To[int32](4),
-			Completions:          ptr.To[int32](4),
+			Parallelism:          ptr.To(env.EmbedShards),
+			Completions:          ptr.To(env.EmbedShards),
 			BackoffLimitPerIndex: ptr.To[int32](2),
 			FailFastExitCodes:    []int32{3},
 			ActiveDeadline:       6 * time.Hour,
@@ -98,11 +148,11 @@ func define(chart cdk8s.Chart) {
 			Image:     "docker.io/qdrant/qdrant:v1.12.4",
 			Resources: stagecraft.Resources{CPURequest: "1", CPULimit: "2", MemoryRequest: "4Gi", MemoryLimit: "4Gi"},
 		},
-		Replicas:  ptr.To[int32](3),
+		Replicas:  ptr.To(env.IndexReplicas),
 		Ports:     []stagecraft.Port{{Name: "http", ContainerPort: 6333}, {Name: "grpc", ContainerPort: 6334}},
 		Readiness: &stagecraft.Probe{HTTPPath: "/readyz"},
 		Stateful: &stagecraft.Stateful{
-			Volumes:       []stagecraft.VolumeClaim{{Name: "index", Path: "/qdrant/storage", Size: "50Gi"}},
+			Volumes:       []stagecraft.VolumeClaim{{Name: "index", Path: "/qdrant/storage", Size: env.IndexSize}},
 			ParallelStart: true,
 		},
 	})
@@ -117,12 +167,13 @@ func define(chart cdk8s.Chart) {
 		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
 		Readiness:   &stagecraft.Probe{HTTPPath: "/ready"},
 		Startup:     &stagecraft.Probe{HTTPPath: "/ready", Period: 10 * time.Second, FailureThreshold: 60},
-		Autoscaling: &stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 4, CPUUtilization: 70},
+		Autoscaling: &env.Reranker,
 	})
 
 	api := stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 		Workload: stagecraft.Workload{
-			Image: "ghcr.io/acme/rag-api:2.3.1",
+			Image:     "ghcr.io/acme/rag-api:2.3.1",
+			Resources: env.APIResources,
 			Env: []stagecraft.EnvVar{
 				stagecraft.EnvFromSecret("LLM_API_KEY", "llm-credentials", "api-key"),
 				stagecraft.EnvFromConfigMap("PROMPT_TEMPLATE", "rag-prompts", "answer"),
@@ -133,11 +184,11 @@ func define(chart cdk8s.Chart) {
 		Readiness:   &stagecraft.Probe{HTTPPath: "/ready", Period: 5 * time.Second},
 		Liveness:    &stagecraft.Probe{HTTPPath: "/live", Period: 20 * time.Second, FailureThreshold: 3},
 		Startup:     &stagecraft.Probe{HTTPPath: "/live", Period: 5 * time.Second, FailureThreshold: 60},
-		Autoscaling: &stagecraft.Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUUtilization: 70, ScaleDownStabilization: 10 * time.Minute},
+		Autoscaling: &env.API,
 		Ingress: &stagecraft.Ingress{
-			Host:          "rag.example.com",
+			Host:          env.Host,
 			ClassName:     "nginx",
-			TLSSecretName: "rag-example-com-tls",
+			TLSSecretName: strings.ReplaceAll(env.Host, ".", "-") + "-tls",
 		},
 	})
 

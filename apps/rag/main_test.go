@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/aws/jsii-runtime-go"
@@ -11,22 +12,47 @@ import (
 
 func TestMain(m *testing.M) { stagetest.Main(m) }
 
-// TestApp compares the app's whole output with testdata/rag.golden.yaml
-// (the same YAML as dist/rag/rag.k8s.yaml) and checks Pod Security.
-func TestApp(t *testing.T) {
-	m := stagetest.SynthChart(t, "rag", define)
-	m.Golden(t, "rag")
-	m.AssertRestricted(t)
+// synth synthesizes one environment of the app.
+func synth(t *testing.T, env string) *stagetest.Manifest {
+	return stagetest.SynthChart(t, "rag", func(chart cdk8s.Chart) { define(chart, environments[env]) })
 }
 
-// TestDiagram compares the pipeline's Mermaid diagram (dist/rag/pipeline.md)
-// with testdata/rag-diagram.golden.yaml.
+// TestApp compares each environment's whole output with
+// testdata/rag-<env>.golden.yaml (the same YAML as dist/rag/<env>/rag.k8s.yaml)
+// and checks Pod Security.
+func TestApp(t *testing.T) {
+	for env := range environments {
+		t.Run(env, func(t *testing.T) {
+			m := synth(t, env)
+			m.Golden(t, "rag-"+env)
+			m.AssertRestricted(t)
+		})
+	}
+}
+
+// TestEnvironmentsDifferOnlyInSettings pins the difference between dev and
+// prod: the reviewed diff in testdata/dev-vs-prod.golden.yaml must show
+// only what their settings change (host, schedule, sizes, replicas,
+// shards, autoscaling, resources). The namespaces differ by design; the
+// diff is taken with prod's namespace named as dev's, so that objects pair
+// up by name.
+func TestEnvironmentsDifferOnlyInSettings(t *testing.T) {
+	dev, prod := synth(t, "dev"), synth(t, "prod")
+	if dev.YAML == nil || bytes.Contains(dev.YAML, []byte(environments["prod"].Namespace)) {
+		t.Fatal("dev's output mentions prod's namespace")
+	}
+	same := bytes.ReplaceAll(prod.YAML, []byte(environments["prod"].Namespace), []byte(environments["dev"].Namespace))
+	stagetest.AssertGolden(t, "dev-vs-prod", []byte(stagetest.Diff(dev.YAML, same)))
+}
+
+// TestDiagram compares the pipeline's Mermaid diagram
+// (dist/rag/prod/pipeline.md) with testdata/rag-diagram.golden.yaml.
 func TestDiagram(t *testing.T) {
 	var diagram string
 	var err error
 	stagetest.Do(func() {
 		app := cdk8s.NewApp(nil)
-		define(cdk8s.NewChart(app, jsii.String("rag"), nil))
+		define(cdk8s.NewChart(app, jsii.String("rag"), nil), environments["prod"])
 		diagram, err = stagecraft.Diagram(app)
 	})
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// WriteDir replaces dir with a directory holding exactly files (name to
-// content), so that readers see the old content or the new, never a mix:
+// WriteDir replaces dir with a directory holding exactly files (relative,
+// slash-separated path to content), so that readers see the old content or the new, never a mix:
 // the files are written and synced into a temporary directory beside dir,
 // which then takes dir's place in one atomic exchange (renameat2 on Linux).
 // Where the exchange is not available, two renames are used; a crash
@@ -38,8 +38,13 @@ func WriteDir(dir string, files map[string][]byte) (err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if n == "" || strings.ContainsAny(n, `/\`) || strings.HasPrefix(n, ".") {
+		if !validFileName(n) {
 			return fmt.Errorf("stagecraft: invalid output file name %q", n)
+		}
+		if sub := filepath.Dir(n); sub != "." {
+			if err := os.MkdirAll(filepath.Join(tmp, sub), 0o755); err != nil {
+				return fmt.Errorf("stagecraft: %w", err)
+			}
 		}
 		if err := writeSynced(filepath.Join(tmp, n), files[n]); err != nil {
 			return err
@@ -77,6 +82,20 @@ func WriteDir(dir string, files map[string][]byte) (err error) {
 		return fmt.Errorf("stagecraft: %w", err)
 	}
 	return syncDir(parent)
+}
+
+// validFileName accepts a relative, slash-separated path whose parts are
+// plain names that do not start with a dot.
+func validFileName(n string) bool {
+	if n == "" || strings.Contains(n, `\`) {
+		return false
+	}
+	for _, part := range strings.Split(n, "/") {
+		if part == "" || strings.HasPrefix(part, ".") {
+			return false
+		}
+	}
+	return true
 }
 
 // recoverDir cleans up after an interrupted WriteDir: it restores a moved

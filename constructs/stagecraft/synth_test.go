@@ -56,7 +56,8 @@ func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
 		t.Fatalf("good app failed: %v\n%s", err, stderr)
 	}
 	good := readTree(t, dist)
-	if len(good) != 2 || !strings.Contains(good["demo/demo.k8s.yaml"], "kind: Deployment") || !strings.Contains(good["demo/pipeline.md"], "```mermaid") {
+	if len(good) != 3 || !strings.Contains(good["demo/demo.k8s.yaml"], "kind: Deployment") ||
+		!strings.Contains(good["demo/pipeline.md"], "```mermaid") || !strings.Contains(good["demo/kustomization.yaml"], "- demo.k8s.yaml") {
 		t.Fatalf("unexpected output of the good app: %v", good)
 	}
 
@@ -115,11 +116,24 @@ func TestWriteDirRejectsBadNamesWithoutTouchingOutput(t *testing.T) {
 	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stagecraft.WriteDir(dir, map[string][]byte{"ok.yaml": []byte("x"), "../escape.yaml": []byte("x")}); err == nil {
-		t.Fatal("want an error for a file name with a path separator")
+	for _, bad := range []string{"../escape.yaml", "/abs.yaml", "sub/../x.yaml", ".hidden", "a//b.yaml", `a\b.yaml`} {
+		if err := stagecraft.WriteDir(dir, map[string][]byte{"ok.yaml": []byte("x"), bad: []byte("x")}); err == nil {
+			t.Errorf("want an error for the file name %q", bad)
+		}
 	}
 	if got := readTree(t, dist); len(got) != 1 || got["app/a.yaml"] != "a" {
 		t.Errorf("output changed or temporary files left behind: %v", got)
+	}
+}
+
+func TestWriteDirWritesSubdirectories(t *testing.T) {
+	dist := t.TempDir()
+	dir := filepath.Join(dist, "app")
+	if err := stagecraft.WriteDir(dir, map[string][]byte{"dev/a.yaml": []byte("d"), "prod/a.yaml": []byte("p")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, dist); len(got) != 2 || got["app/dev/a.yaml"] != "d" || got["app/prod/a.yaml"] != "p" {
+		t.Errorf("got %v", got)
 	}
 }
 
