@@ -12,7 +12,10 @@ PKGS        := ./constructs/... ./apps/... ./internal/...
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth test update lint check e2e clean
+.PHONY: help setup synth cdk8s-synth test update fuzz lint check e2e clean
+
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzProcessor FuzzBatch FuzzScheduled FuzzStorage
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,6 +37,12 @@ test: ## run every test (unit, golden, examples, validation)
 
 update: ## rewrite golden files from the current code; review the diff before committing
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
+
+fuzz: ## fuzz every construct's props for FUZZTIME each (default 20s)
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzzing $$f for $(FUZZTIME)"; \
+		$(GO) test ./constructs/stagecraft -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^imports/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

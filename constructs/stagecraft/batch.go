@@ -86,14 +86,10 @@ func validateJob(ps *problems, j JobSettings) {
 		}
 	}
 	if j.Completions != nil && *j.Completions == 0 {
-		ps.add(field.NewPath("Completions"), 0, "must be at least 1 (leave it unset for a single completion)")
+		ps.add(field.NewPath("Completions"), int32(0), "must be at least 1 (leave it unset for a single completion)")
 	}
-	if j.ActiveDeadline < 0 || j.ActiveDeadline%time.Second != 0 {
-		ps.add(field.NewPath("ActiveDeadline"), j.ActiveDeadline.String(), "must be zero (none) or a positive whole number of seconds")
-	}
-	if j.TTLAfterFinished < 0 || j.TTLAfterFinished%time.Second != 0 {
-		ps.add(field.NewPath("TTLAfterFinished"), j.TTLAfterFinished.String(), "must be zero (keep the Job) or a positive whole number of seconds")
-	}
+	validateSeconds(ps, field.NewPath("ActiveDeadline"), j.ActiveDeadline, "must be zero (none) or a positive whole number of seconds")
+	validateSeconds(ps, field.NewPath("TTLAfterFinished"), j.TTLAfterFinished, "must be zero (keep the Job) or a positive whole number of seconds")
 	if j.Indexed {
 		switch {
 		case j.Completions == nil:
@@ -232,6 +228,7 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 		}
 		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
 		validateJob(&s.problems, props.JobSettings)
+		validateText(&s.problems, props)
 	}
 	constructs.NewConstruct_Override(s, scope, &cid)
 	return s

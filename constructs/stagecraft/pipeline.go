@@ -3,6 +3,7 @@ package stagecraft
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,6 +139,10 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 
 	p.app = registerApp(scope.Node().Root())
 	p.chart = cdk8s.Chart_Of(scope)
+	if id == "" {
+		p.problems.required(field.NewPath("id"), "a construct id")
+		id = "empty-id" // the construct needs one; the problem is reported
+	}
 	if child := scope.Node().TryFindChild(jsii.String(id)); child != nil {
 		p.problems.add(field.NewPath("id"), id, "a construct with this id already exists in "+*parent)
 		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.app.pipelines))
@@ -149,11 +154,15 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 
 func (p *Pipeline) validate(props PipelineProps) {
 	ps := &p.problems
+	validateText(ps, props)
 	fld := field.NewPath("Namespace")
 	if props.Namespace == "" {
 		fld = field.NewPath("id")
 	}
 	ps.addAll(fld, p.namespace, validation.IsDNS1123Label(p.namespace))
+	if p.namespace == "default" || strings.HasPrefix(p.namespace, "kube-") {
+		ps.add(fld, p.namespace, "a pipeline needs a namespace of its own: stagecraft labels it to enforce Pod Security \"restricted\" and denies its traffic by default")
+	}
 	validateLabels(ps, field.NewPath("Labels"), props.Labels)
 	for k := range props.Labels {
 		if k == labelName || k == labelPartOf || k == labelComponent || k == labelManagedBy {

@@ -2,6 +2,7 @@ package stagecraft
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -202,7 +203,14 @@ func resolveProcessor(p ProcessorStageProps, d Defaults) ProcessorStageProps {
 
 func (s *ProcessorStage) validate(p ProcessorStageProps) {
 	ps := &s.problems
-	validateWorkload(ps, s.pipeline, p.Workload, s.props.Workload)
+	var claims []namedPath
+	if p.Stateful != nil {
+		for i, v := range p.Stateful.Volumes {
+			claims = append(claims, namedPath{field.NewPath("Stateful", "Volumes").Index(i).Child("Path"), v.Path})
+		}
+	}
+	validateWorkload(ps, s.pipeline, p.Workload, s.props.Workload, claims...)
+	validateText(ps, p)
 	if p.Replicas != nil && *p.Replicas < 0 {
 		ps.add(field.NewPath("Replicas"), *p.Replicas, "must be zero or more")
 	}
@@ -211,7 +219,7 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 	validateDisruptionBudget(ps, p, min)
 	names := map[string]int{}
 	numbers := map[string]int{}
-	svcPorts := map[int32]int{}
+	svcPorts := map[string]int{}
 	for i, port := range p.Ports {
 		fld := field.NewPath("Ports").Index(i)
 		if port.Name == "" {
@@ -232,10 +240,16 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 		if port.ServicePort != 0 {
 			ps.addAll(fld.Child("ServicePort"), port.ServicePort, validation.IsValidPortNum(int(port.ServicePort)))
 		}
-		if j, ok := svcPorts[port.servicePort()]; ok && port.ServicePort != 0 {
-			ps.add(fld.Child("ServicePort"), port.ServicePort, fmt.Sprintf("duplicates the Service port of Ports[%d]", j))
+		// A Service port is unique by number and protocol.
+		svcKey := fmt.Sprintf("%d/%s", port.servicePort(), port.protocol())
+		if j, ok := svcPorts[svcKey]; ok && port.ContainerPort > 0 {
+			if port.ServicePort != 0 {
+				ps.add(fld.Child("ServicePort"), port.ServicePort, fmt.Sprintf("duplicates the Service port of Ports[%d]", j))
+			} else {
+				ps.add(fld, port.Name, fmt.Sprintf("its Service port defaults to its ContainerPort %d, which duplicates the Service port of Ports[%d]; set ServicePort", port.ContainerPort, j))
+			}
 		}
-		svcPorts[port.servicePort()] = i
+		svcPorts[svcKey] = i
 		switch corev1.Protocol(port.Protocol) {
 		case "", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
 		default:
@@ -254,12 +268,13 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 			ps.add(fld.Child("Port"), in.Port, "the stage has no port of that name; allowed: "+portNames(p.Ports))
 		}
 		if in.Host != "" {
-			msgs := validation.IsDNS1123Subdomain(strings.TrimPrefix(in.Host, "*."))
-			ps.addAll(fld.Child("Host"), in.Host, msgs)
+			if net.ParseIP(in.Host) != nil {
+				ps.add(fld.Child("Host"), in.Host, "must be a DNS name, not an IP address")
+			} else {
+				ps.addAll(fld.Child("Host"), in.Host, validation.IsDNS1123Subdomain(strings.TrimPrefix(in.Host, "*.")))
+			}
 		}
-		if in.Path != "" && !strings.HasPrefix(in.Path, "/") {
-			ps.add(fld.Child("Path"), in.Path, "must start with '/'")
-		}
+		validateIngressPath(ps, fld.Child("Path"), in.Path, in.PathType)
 		switch networkingv1.PathType(in.PathType) {
 		case "", networkingv1.PathTypePrefix, networkingv1.PathTypeExact, networkingv1.PathTypeImplementationSpecific:
 		default:
@@ -296,12 +311,9 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 			} else {
 				validateQuantity(ps, f.Child("Size"), v.Size)
 			}
-			for j, m := range v.AccessModes {
-				switch corev1.PersistentVolumeAccessMode(m) {
-				case corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOncePod:
-				default:
-					ps.add(f.Child("AccessModes").Index(j), m, "must be one of \"ReadWriteOnce\", \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOncePod\"")
-				}
+			validateAccessModes(ps, f.Child("AccessModes"), v.AccessModes)
+			if reservedVolumeName(v.Name) {
+				ps.add(f.Child("Name"), v.Name, "names \"scratch*\", \"storage-*\", \"kube-api-access-*\", \"shm\" and \"wait-tmp\" are stagecraft's own pod volumes")
 			}
 			if v.StorageClassName != "" {
 				ps.addAll(f.Child("StorageClassName"), v.StorageClassName, validation.IsDNS1123Subdomain(v.StorageClassName))
@@ -476,4 +488,31 @@ func (s *ProcessorStage) ingress(in *Ingress) *networkingv1.Ingress {
 		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{in.Host}, SecretName: in.TLSSecretName}}
 	}
 	return ing
+}
+
+// validateIngressPath applies the API server's rules for Prefix and Exact
+// paths.
+func validateIngressPath(ps *problems, fld *field.Path, p, pathType string) {
+	if p == "" {
+		return
+	}
+	if !strings.HasPrefix(p, "/") {
+		ps.add(fld, p, "must start with '/'")
+		return
+	}
+	if pathType == string(networkingv1.PathTypeImplementationSpecific) {
+		return
+	}
+	bad := strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+	for _, s := range []string{"//", "/./", "/../", "%2f", "%2F"} {
+		bad = bad || strings.Contains(p, s)
+	}
+	if bad {
+		ps.add(fld, p, "a Prefix or Exact path must not contain '//', '/./', '/../' or '%2f', nor end in '/.' or '/..'")
+	}
+}
+
+// reservedVolumeName reports names of the pod volumes stagecraft adds.
+func reservedVolumeName(n string) bool {
+	return strings.HasPrefix(n, "scratch") || strings.HasPrefix(n, "storage-") || strings.HasPrefix(n, "kube-api-access-") || n == "shm" || n == "wait-tmp"
 }

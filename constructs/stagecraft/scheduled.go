@@ -61,6 +61,7 @@ func NewScheduledStage(scope constructs.Construct, id string, props ScheduledSta
 		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
 		validateJob(&s.problems, props.JobSettings)
 		validateSchedule(&s.problems, props)
+		validateText(&s.problems, props)
 	}
 	constructs.NewConstruct_Override(s, scope, &cid)
 	return s
@@ -113,9 +114,7 @@ func validateSchedule(ps *problems, p ScheduledStageProps) {
 	default:
 		ps.add(field.NewPath("ConcurrencyPolicy"), p.ConcurrencyPolicy, "must be \"Forbid\", \"Allow\" or \"Replace\"")
 	}
-	if p.StartingDeadline < 0 || p.StartingDeadline%time.Second != 0 {
-		ps.add(field.NewPath("StartingDeadline"), p.StartingDeadline.String(), "must be zero (none) or a positive whole number of seconds")
-	}
+	validateSeconds(ps, field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (none) or a positive whole number of seconds")
 	for _, v := range []struct {
 		name string
 		p    *int32

@@ -71,7 +71,13 @@ func (s *stage) init(r renderer, scope constructs.Construct, id, component strin
 	if s.pipeline == nil {
 		s.problems.add(fld, id, "a stage must be created inside a Pipeline (directly or within a construct of one)")
 		registerApp(scope.Node().Root()).addOrphan(r)
+		if id == "" {
+			return "empty-id"
+		}
 		return id
+	}
+	if id == "" {
+		id = "empty-id" // the construct needs one; the problem is reported
 	}
 	if _, direct := scope.(*Pipeline); !direct {
 		if scope.Node().TryFindChild(jsii.String(id)) != nil {

@@ -1,6 +1,8 @@
 package stagecraft
 
 import (
+	"strings"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -64,6 +66,29 @@ type CSIVolume struct {
 	VolumeAttributes map[string]string
 }
 
+// storageNameMax leaves room for the "storage-" prefix of the pod volume
+// that mounts the claim (a 63-character label).
+const storageNameMax = 63 - len("storage-")
+
+// validateAccessModes checks a claim's access modes.
+func validateAccessModes(ps *problems, fld *field.Path, modes []string) {
+	seen := map[string]bool{}
+	for i, m := range modes {
+		switch corev1.PersistentVolumeAccessMode(m) {
+		case corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOncePod:
+		default:
+			ps.add(fld.Index(i), m, "must be one of \"ReadWriteOnce\", \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOncePod\"")
+		}
+		if seen[m] {
+			ps.add(fld.Index(i), m, "listed twice")
+		}
+		seen[m] = true
+	}
+	if seen[string(corev1.ReadWriteOncePod)] && len(modes) > 1 {
+		ps.add(fld, modes, "ReadWriteOncePod cannot be combined with other access modes")
+	}
+}
+
 // PipelineStorage is persistent data shared by a pipeline's stages: a
 // PersistentVolumeClaim and, for existing storage, the PersistentVolume it
 // binds to. Stages attach it through Workload.Mounts.
@@ -77,7 +102,7 @@ type PipelineStorage struct {
 // name.
 func NewPipelineStorage(scope constructs.Construct, id string, props PipelineStorageProps) *PipelineStorage {
 	s := &PipelineStorage{}
-	cid := s.init(s, scope, id, componentStorage, validation.DNS1123LabelMaxLength, props.Labels)
+	cid := s.init(s, scope, id, componentStorage, storageNameMax, props.Labels)
 	s.props = resolveStorage(props)
 	s.validate(props)
 	constructs.NewConstruct_Override(s, scope, &cid)
@@ -98,26 +123,13 @@ func resolveStorage(p PipelineStorageProps) PipelineStorageProps {
 
 func (s *PipelineStorage) validate(p PipelineStorageProps) {
 	ps := &s.problems
+	validateText(ps, p)
 	if p.Size == "" {
 		ps.required(field.NewPath("Size"), "the capacity, for example \"100Gi\"")
 	} else {
 		validateQuantity(ps, field.NewPath("Size"), p.Size)
 	}
-	seen := map[string]bool{}
-	for i, m := range p.AccessModes {
-		switch corev1.PersistentVolumeAccessMode(m) {
-		case corev1.ReadWriteOnce, corev1.ReadOnlyMany, corev1.ReadWriteMany, corev1.ReadWriteOncePod:
-		default:
-			ps.add(field.NewPath("AccessModes").Index(i), m, "must be one of \"ReadWriteOnce\", \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOncePod\"")
-		}
-		if seen[m] {
-			ps.add(field.NewPath("AccessModes").Index(i), m, "listed twice")
-		}
-		seen[m] = true
-	}
-	if seen[string(corev1.ReadWriteOncePod)] && len(p.AccessModes) > 1 {
-		ps.add(field.NewPath("AccessModes"), p.AccessModes, "ReadWriteOncePod cannot be combined with other access modes")
-	}
+	validateAccessModes(ps, field.NewPath("AccessModes"), p.AccessModes)
 	if c := p.StorageClassName; c != "" {
 		ps.addAll(field.NewPath("StorageClassName"), c, validation.IsDNS1123Subdomain(c))
 	}
@@ -127,6 +139,7 @@ func (s *PipelineStorage) validate(p PipelineStorageProps) {
 		ps.add(field.NewPath("VolumeMode"), p.VolumeMode, "must be \"Filesystem\" or \"Block\"")
 	}
 	validateLabels(ps, field.NewPath("Labels"), p.Labels)
+	validateReservedLabels(ps, field.NewPath("Labels"), p.Labels)
 	if e := p.Existing; e != nil {
 		fld := field.NewPath("Existing")
 		switch {
@@ -144,8 +157,11 @@ func (s *PipelineStorage) validate(p PipelineStorageProps) {
 		case e.CSI != nil:
 			if e.CSI.Driver == "" {
 				ps.required(fld.Child("CSI", "Driver"), "the CSI driver's name")
+			} else if len(e.CSI.Driver) > 63 {
+				ps.add(fld.Child("CSI", "Driver"), e.CSI.Driver, "must be no more than 63 characters")
 			} else {
-				ps.addAll(fld.Child("CSI", "Driver"), e.CSI.Driver, validation.IsDNS1123Subdomain(e.CSI.Driver))
+				// Kubernetes compares driver names case-insensitively.
+				ps.addAll(fld.Child("CSI", "Driver"), e.CSI.Driver, validation.IsDNS1123Subdomain(strings.ToLower(e.CSI.Driver)))
 			}
 			if e.CSI.VolumeHandle == "" {
 				ps.required(fld.Child("CSI", "VolumeHandle"), "the volume's handle")

@@ -33,7 +33,7 @@ func crossChecks(a *appState) []Problem {
 type mounter interface {
 	mounts() []Mount
 	// maxPods is how many pods of the stage may run at once.
-	maxPods() int32
+	maxPods() int64
 	Path() string
 }
 
@@ -42,7 +42,7 @@ type mounter interface {
 func storageUse(p *Pipeline) []Problem {
 	var out []Problem
 	users := map[*PipelineStorage][]string{}
-	pods := map[*PipelineStorage]int32{}
+	pods := map[*PipelineStorage]int64{}
 	for _, c := range p.children {
 		m, ok := c.(mounter)
 		if !ok {
@@ -97,24 +97,24 @@ func onlyMode(st *PipelineStorage, mode corev1.PersistentVolumeAccessMode) bool 
 }
 
 func (s *ProcessorStage) mounts() []Mount { return s.props.Mounts }
-func (s *ProcessorStage) maxPods() int32 {
+func (s *ProcessorStage) maxPods() int64 {
 	_, max := s.podCounts()
-	return max
+	return int64(max)
 }
 
 func (s *BatchStage) mounts() []Mount { return s.props.Mounts }
-func (s *BatchStage) maxPods() int32 {
+func (s *BatchStage) maxPods() int64 {
 	if s.props.Parallelism == nil {
 		return 1
 	}
-	return *s.props.Parallelism
+	return int64(*s.props.Parallelism)
 }
 
 func (s *ScheduledStage) mounts() []Mount { return s.props.Mounts }
-func (s *ScheduledStage) maxPods() int32 {
-	n := int32(1)
+func (s *ScheduledStage) maxPods() int64 {
+	n := int64(1)
 	if s.props.Parallelism != nil {
-		n = *s.props.Parallelism
+		n = int64(*s.props.Parallelism)
 	}
 	if s.props.ConcurrencyPolicy == "Allow" {
 		n *= 2

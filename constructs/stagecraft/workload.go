@@ -2,6 +2,7 @@ package stagecraft
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"sort"
 	"strings"
@@ -275,7 +276,9 @@ func resolveWorkload(w Workload, d Defaults) Workload {
 
 // validateWorkload checks the props a user set (w) and their resolved form
 // (r), adding every problem to ps.
-func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
+// extra are more mount paths of the container (a StatefulSet's claims),
+// checked for clashes with the others.
+func validateWorkload(ps *problems, p *Pipeline, w, r Workload, extra ...namedPath) {
 	validateImage(ps, field.NewPath("Image"), w.Image, w.AllowLatestTag)
 	for i, e := range w.Env {
 		validateEnv(ps, field.NewPath("Env").Index(i), e)
@@ -283,7 +286,9 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 	validateEnvUnique(ps, w.Env)
 	validateResources(ps, field.NewPath("Resources"), w.Resources, r.Resources)
 	validateLabels(ps, field.NewPath("Labels"), w.Labels)
+	validateReservedLabels(ps, field.NewPath("Labels"), w.Labels)
 	validateAnnotations(ps, field.NewPath("Annotations"), w.Annotations)
+	validatePodAnnotations(ps, field.NewPath("Annotations"), w.Annotations)
 	validatePullPolicy(ps, field.NewPath("ImagePullPolicy"), w.ImagePullPolicy)
 	validateLabels(ps, field.NewPath("NodeSelector"), w.NodeSelector)
 	if w.ServiceAccountName != "" {
@@ -306,15 +311,22 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 		}
 		mountPaths[path.Clean(p)] = fld.String()
 	}
-	for i, sp := range w.Security.ScratchPaths {
+	for i, sp := range r.Security.ScratchPaths {
 		fld := sec.Child("ScratchPaths").Index(i)
-		if validateMountPath(ps, fld, sp) {
+		if w.Security.ScratchPaths == nil || validateMountPath(ps, fld, sp) {
 			claim(fld, sp)
 		}
 	}
 	if w.Security.ScratchSize != "" {
 		validateQuantity(ps, sec.Child("ScratchSize"), w.Security.ScratchSize)
 	}
+	defer func() {
+		for _, e := range extra {
+			if e.path != "" && path.IsAbs(e.path) {
+				claim(e.field, e.path)
+			}
+		}
+	}()
 	validateAccelerators(ps, field.NewPath("Accelerators"), w.Accelerators)
 	validateEgress(ps, w.Egress)
 	validateSharedMemory(ps, w, r)
@@ -331,6 +343,8 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 		fld := field.NewPath("Mounts").Index(i)
 		if m.Storage == nil {
 			ps.required(fld.Child("Storage"), "the PipelineStorage to mount")
+		} else if m.Storage.pipeline == nil {
+			ps.add(fld.Child("Storage"), m.Storage.path, "the storage is not part of any pipeline; create it in the stage's pipeline")
 		} else if m.Storage.pipeline != p {
 			ps.add(fld.Child("Storage"), m.Storage.path, fmt.Sprintf("storage belongs to pipeline %q (namespace %q); a stage can mount only storage of its own pipeline %q, since a claim is bound inside one namespace", m.Storage.pipeline.path, m.Storage.pipeline.namespace, p.path))
 		}
@@ -343,6 +357,12 @@ func validateWorkload(ps *problems, p *Pipeline, w, r Workload) {
 			}
 		}
 	}
+}
+
+// namedPath is a mount path and the prop it comes from.
+type namedPath struct {
+	field *field.Path
+	path  string
 }
 
 func hasDotDot(p string) bool {
@@ -473,8 +493,12 @@ func validateResources(ps *problems, fld *field.Path, own, resolved Resources) {
 		}
 		req, err1 := resource.ParseQuantity(p.req)
 		lim, err2 := resource.ParseQuantity(p.lim)
-		if err1 == nil && err2 == nil && req.Cmp(lim) > 0 {
+		switch {
+		case err1 != nil || err2 != nil || req.Cmp(lim) <= 0:
+		case p.ownReq != "":
 			ps.add(fld.Child(p.reqName), p.req, fmt.Sprintf("request must not be above the limit %s (%s)", p.lim, p.limName))
+		default:
+			ps.add(fld.Child(p.limName), p.lim, fmt.Sprintf("limit must not be below the request %s, the default %s; set %s too", p.req, p.reqName, p.reqName))
 		}
 	}
 }
@@ -500,6 +524,30 @@ func validateLabels(ps *problems, fld *field.Path, labels map[string]string) {
 	for _, k := range sortedKeys(labels) {
 		ps.addAll(fld.Key(k), k, validation.IsQualifiedName(k))
 		ps.addAll(fld.Key(k), labels[k], validation.IsValidLabelValue(labels[k]))
+	}
+}
+
+// validateReservedLabels rejects the recommended labels, which stagecraft
+// sets (and selects pods by).
+func validateReservedLabels(ps *problems, fld *field.Path, labels map[string]string) {
+	for _, k := range sortedKeys(labels) {
+		if k == labelName || k == labelPartOf || k == labelComponent || k == labelManagedBy {
+			ps.add(fld.Key(k), k, "this recommended label is set by stagecraft")
+		}
+	}
+}
+
+// validatePodAnnotations rejects annotations that would break Pod Security
+// "restricted": an AppArmor profile other than the runtime's default or a
+// localhost one.
+func validatePodAnnotations(ps *problems, fld *field.Path, ann map[string]string) {
+	for _, k := range sortedKeys(ann) {
+		if !strings.HasPrefix(k, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix) {
+			continue
+		}
+		if v := ann[k]; v != "runtime/default" && !strings.HasPrefix(v, "localhost/") {
+			ps.add(fld.Key(k), v, "Pod Security \"restricted\" allows only the AppArmor profiles \"runtime/default\" and \"localhost/<name>\"")
+		}
 	}
 }
 
@@ -537,12 +585,23 @@ func validateProbe(ps *problems, fld *field.Path, pr *Probe, ports []Port) {
 		name string
 		v    time.Duration
 	}{{"InitialDelay", pr.InitialDelay}, {"Period", pr.Period}, {"Timeout", pr.Timeout}} {
-		if d.v < 0 || d.v%time.Second != 0 {
-			ps.add(fld.Child(d.name), d.v.String(), "must be zero or a positive whole number of seconds")
-		}
+		validateSeconds(ps, fld.Child(d.name), d.v, "must be zero or a positive whole number of seconds")
 	}
 	if pr.FailureThreshold < 0 {
 		ps.add(fld.Child("FailureThreshold"), pr.FailureThreshold, "must be zero (default 3) or positive")
+	}
+}
+
+// maxSeconds is the longest duration a Kubernetes field in seconds holds.
+const maxSeconds = math.MaxInt32 * time.Second
+
+// validateSeconds checks a duration that becomes a field in whole seconds.
+func validateSeconds(ps *problems, fld *field.Path, d time.Duration, detail string) {
+	switch {
+	case d < 0 || d%time.Second != 0:
+		ps.add(fld, d.String(), detail)
+	case d > maxSeconds:
+		ps.add(fld, d.String(), "must be at most 2147483647 seconds (about 68 years)")
 	}
 }
 
