@@ -33,7 +33,7 @@ type settings struct {
 	EmbedShards    int32
 	GPU            string // accelerator product
 	API            stagecraft.Autoscaling
-	Reranker       stagecraft.Autoscaling
+	RerankerMax    int32 // the GPU reranker scales between zero and this
 	APIResources   stagecraft.Resources
 }
 
@@ -50,7 +50,7 @@ var environments = map[string]settings{
 		EmbedShards:    1,
 		GPU:            "NVIDIA-L4",
 		API:            stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 2, CPUUtilization: 70},
-		Reranker:       stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 1, CPUUtilization: 70},
+		RerankerMax:    1,
 	},
 	"prod": {
 		Namespace:      "rag-prod",
@@ -63,7 +63,7 @@ var environments = map[string]settings{
 		EmbedShards:    4,
 		GPU:            "NVIDIA-L4",
 		API:            stagecraft.Autoscaling{MinReplicas: 2, MaxReplicas: 10, CPUUtilization: 70, ScaleDownStabilization: 10 * time.Minute},
-		Reranker:       stagecraft.Autoscaling{MinReplicas: 1, MaxReplicas: 4, CPUUtilization: 70},
+		RerankerMax:    4,
 		APIResources:   stagecraft.Resources{CPURequest: "500m", CPULimit: "2", MemoryRequest: "1Gi", MemoryLimit: "1Gi"},
 	},
 }
@@ -127,6 +127,7 @@ func define(chart cdk8s.Chart, env settings) {
 			Args:         []string{"--input", "/data/raw"},
 			Resources:    stagecraft.Resources{CPURequest: "4", CPULimit: "8", MemoryRequest: "16Gi", MemoryLimit: "16Gi"},
 			Accelerators: gpu,
+			Metrics:      &stagecraft.Metrics{ContainerPort: 9100},
 			Mounts: []stagecraft.Mount{
 				{Storage: docs, Path: "/data", SubPath: "corpus", ReadOnly: true},
 				{Storage: models, Path: "/models", ReadOnly: true},
@@ -163,11 +164,27 @@ func define(chart cdk8s.Chart, env settings) {
 			Resources:    stagecraft.Resources{CPURequest: "2", CPULimit: "4", MemoryRequest: "8Gi", MemoryLimit: "8Gi"},
 			Accelerators: gpu,
 			Mounts:       []stagecraft.Mount{{Storage: models, Path: "/models", ReadOnly: true}},
+			Metrics:      &stagecraft.Metrics{Port: "http"},
 		},
-		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
-		Readiness:   &stagecraft.Probe{HTTPPath: "/ready"},
-		Startup:     &stagecraft.Probe{HTTPPath: "/ready", Period: 10 * time.Second, FailureThreshold: 60},
-		Autoscaling: &env.Reranker,
+		Ports:     []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
+		Readiness: &stagecraft.Probe{HTTPPath: "/ready"},
+		Startup:   &stagecraft.Probe{HTTPPath: "/ready", Period: 10 * time.Second, FailureThreshold: 60},
+		// Scale to zero when nobody asks for reranking, releasing the GPU;
+		// the API's request rate for reranking, from Prometheus, drives it.
+		EventScaling: &stagecraft.EventScaling{
+			MaxReplicas: env.RerankerMax,
+			Cooldown:    10 * time.Minute,
+			Triggers: []stagecraft.Trigger{{
+				Type: "prometheus",
+				Metadata: map[string]string{
+					"serverAddress": "http://prometheus-operated.monitoring.svc:9090",
+					"query":         `sum(rate(rag_rerank_requests_total{namespace="` + env.Namespace + `"}[2m]))`,
+					"threshold":     "5",
+					"authModes":     "bearer",
+				},
+				Secrets: []stagecraft.TriggerSecret{{Parameter: "bearerToken", Secret: "prometheus-reader", Key: "token"}},
+			}},
+		},
 	})
 
 	api := stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
@@ -178,7 +195,8 @@ func define(chart cdk8s.Chart, env settings) {
 				stagecraft.EnvFromSecret("LLM_API_KEY", "llm-credentials", "api-key"),
 				stagecraft.EnvFromConfigMap("PROMPT_TEMPLATE", "rag-prompts", "answer"),
 			},
-			Egress: https,
+			Egress:  https,
+			Metrics: &stagecraft.Metrics{Port: "http"},
 		},
 		Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8000, ServicePort: 80}},
 		Readiness:   &stagecraft.Probe{HTTPPath: "/ready", Period: 5 * time.Second},

@@ -228,6 +228,7 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 		}
 		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
 		validateJob(&s.problems, props.JobSettings)
+		validateMetrics(&s.problems, props.Metrics, nil, false)
 		validateText(&s.problems, props)
 	}
 	constructs.NewConstruct_Override(s, scope, &cid)
@@ -235,7 +236,8 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 }
 
 func (s *BatchStage) objects() []object {
-	return append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+	return append(out, s.podMonitor(s, s.props.Metrics)...)
 }
 
 func (s *BatchStage) workloadObjects() []object {

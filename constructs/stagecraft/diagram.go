@@ -116,6 +116,13 @@ func replicasLabel(s *ProcessorStage) string {
 	if a := s.props.Autoscaling; a != nil {
 		return fmt.Sprintf("%d-%d replicas (autoscaled)", a.MinReplicas, a.MaxReplicas)
 	}
+	if e := s.props.EventScaling; e != nil {
+		var types []string
+		for _, t := range e.Triggers {
+			types = append(types, t.Type)
+		}
+		return fmt.Sprintf("%d-%d replicas (KEDA: %s)", e.MinReplicas, e.MaxReplicas, strings.Join(types, ", "))
+	}
 	if *s.props.Replicas == 1 {
 		return "1 replica"
 	}

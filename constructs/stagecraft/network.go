@@ -38,6 +38,9 @@ func resolveNetwork(n Network) Network {
 	if r.IngressControllerNamespace == "" {
 		r.IngressControllerNamespace = "ingress-nginx"
 	}
+	if r.MonitoringNamespace == "" {
+		r.MonitoringNamespace = "monitoring"
+	}
 	if r.DNSNamespace == "" {
 		r.DNSNamespace = "kube-system"
 	}
@@ -54,7 +57,7 @@ func validateNetwork(ps *problems, n Network) {
 	fld := field.NewPath("Network")
 	for _, ns := range []struct {
 		name, v string
-	}{{"IngressControllerNamespace", n.IngressControllerNamespace}, {"DNSNamespace", n.DNSNamespace}} {
+	}{{"IngressControllerNamespace", n.IngressControllerNamespace}, {"MonitoringNamespace", n.MonitoringNamespace}, {"DNSNamespace", n.DNSNamespace}} {
 		if ns.v != "" {
 			ps.addAll(fld.Child(ns.name), ns.v, validation.IsDNS1123Label(ns.v))
 		}
@@ -163,6 +166,14 @@ func (p *Pipeline) networkPolicies(g *graph) []object {
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(""), Port: &port}},
 				})
 			}
+		}
+		if m := s.(workloader).workload().Metrics; m != nil {
+			port := intstr.FromString(m.Port)
+			spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{namespaceNameLabel: p.network.MonitoringNamespace}}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(""), Port: &port}},
+			})
 		}
 		for _, c := range s.base().calls {
 			port := intstr.FromString(c.port.Name)

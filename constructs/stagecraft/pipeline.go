@@ -49,6 +49,9 @@ type Network struct {
 	// controller, allowed to reach stages that have an Ingress. Default:
 	// "ingress-nginx".
 	IngressControllerNamespace string
+	// MonitoringNamespace is the namespace of Prometheus, allowed to reach
+	// the metrics port of stages with Metrics. Default: "monitoring".
+	MonitoringNamespace string
 	// DNSNamespace is the namespace of the cluster's DNS service, allowed
 	// on port 53 from every pod. Default: "kube-system".
 	DNSNamespace string

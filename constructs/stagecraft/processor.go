@@ -44,6 +44,9 @@ type ProcessorStageProps struct {
 	// Autoscaling adds a HorizontalPodAutoscaler; it replaces Replicas.
 	// Default: none, a fixed number of replicas.
 	Autoscaling *Autoscaling
+	// EventScaling scales the stage with KEDA on events, down to zero; it
+	// replaces Replicas and excludes Autoscaling. Default: none.
+	EventScaling *EventScaling
 	// DisruptionBudget limits evictions of the stage's pods. Default: a
 	// PodDisruptionBudget with maxUnavailable 1 when the stage runs more
 	// than one pod (Replicas, or the autoscaler's minimum); none otherwise.
@@ -170,7 +173,7 @@ func resolveProcessor(p ProcessorStageProps, d Defaults) ProcessorStageProps {
 	r := p
 	r.Workload = resolveWorkload(p.Workload, d)
 	switch {
-	case p.Autoscaling != nil:
+	case p.Autoscaling != nil || p.EventScaling != nil:
 		r.Replicas = nil // owned by the autoscaler
 	case p.Replicas == nil:
 		r.Replicas = ptr.To[int32](1)
@@ -178,6 +181,7 @@ func resolveProcessor(p ProcessorStageProps, d Defaults) ProcessorStageProps {
 		r.Replicas = ptr.To(*p.Replicas)
 	}
 	r.Autoscaling = resolveAutoscaling(p.Autoscaling)
+	r.EventScaling = resolveEventScaling(p.EventScaling)
 	if r.TerminationGracePeriod == 0 {
 		r.TerminationGracePeriod = defaultProcessorGrace
 	}
@@ -215,6 +219,8 @@ func (s *ProcessorStage) validate(p ProcessorStageProps) {
 		ps.add(field.NewPath("Replicas"), *p.Replicas, "must be zero or more")
 	}
 	validateAutoscaling(ps, p)
+	validateEventScaling(ps, p)
+	validateMetrics(ps, p.Metrics, p.Ports, true)
 	min, _ := s.podCounts()
 	validateDisruptionBudget(ps, p, min)
 	names := map[string]int{}
@@ -417,7 +423,9 @@ func (s *ProcessorStage) workloadObjects() []object {
 	if in := p.Ingress; in != nil {
 		out = append(out, object{scope: s, id: "Ingress", obj: s.ingress(in)})
 	}
-	return append(out, s.scalingObjects(kind)...)
+	out = append(out, s.scalingObjects(kind)...)
+	out = append(out, s.eventScalingObjects(kind)...)
+	return append(out, s.serviceMonitor()...)
 }
 
 // strategy returns Recreate when the stage mounts storage that attaches to

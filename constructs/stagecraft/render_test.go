@@ -24,6 +24,7 @@ import (
 func TestRenderersAgree(t *testing.T) {
 	defines := map[string]func(cdk8s.Chart){
 		"wiring": wired,
+		"events": events,
 		"options": func(chart cdk8s.Chart) {
 			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
 			data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi",

@@ -116,6 +116,9 @@ func (s *ProcessorStage) podCounts() (min, max int32) {
 	if a := s.props.Autoscaling; a != nil {
 		return a.MinReplicas, a.MaxReplicas
 	}
+	if e := s.props.EventScaling; e != nil {
+		return e.MinReplicas, e.MaxReplicas
+	}
 	return *s.props.Replicas, *s.props.Replicas
 }
 

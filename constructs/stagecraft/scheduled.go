@@ -61,6 +61,7 @@ func NewScheduledStage(scope constructs.Construct, id string, props ScheduledSta
 		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
 		validateJob(&s.problems, props.JobSettings)
 		validateSchedule(&s.problems, props)
+		validateMetrics(&s.problems, props.Metrics, nil, false)
 		validateText(&s.problems, props)
 	}
 	constructs.NewConstruct_Override(s, scope, &cid)
@@ -126,7 +127,8 @@ func validateSchedule(ps *problems, p ScheduledStageProps) {
 }
 
 func (s *ScheduledStage) objects() []object {
-	return append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
+	return append(out, s.podMonitor(s, s.props.Metrics)...)
 }
 
 func (s *ScheduledStage) workloadObjects() []object {

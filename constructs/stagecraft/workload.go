@@ -69,6 +69,8 @@ type Workload struct {
 	// scheduler may preempt lower-priority pods for them. Default: the
 	// cluster's default priority.
 	PriorityClassName string
+	// Metrics has Prometheus scrape the stage. Default: none.
+	Metrics *Metrics
 	// Egress lets the stage reach addresses outside the cluster (object
 	// stores, model hubs, LLM APIs); all other egress is denied, except DNS
 	// and the calls declared with Calls. Default: none.
@@ -270,6 +272,7 @@ func resolveWorkload(w Workload, d Defaults) Workload {
 		s.ScratchSize = defaultScratchSize
 	}
 	r.Accelerators = resolveAccelerators(w.Accelerators)
+	r.Metrics = resolveMetrics(w.Metrics)
 	r.SharedMemory = sharedMemorySize(r)
 	return r
 }
@@ -651,6 +654,9 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 	}
 	for _, p := range ports {
 		c.Ports = append(c.Ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: corev1.Protocol(p.protocol())})
+	}
+	if len(ports) == 0 {
+		c.Ports = append(c.Ports, metricsPort(w.Metrics)...)
 	}
 	c.ReadinessProbe = probes[0].toProbe(ports)
 	c.LivenessProbe = probes[1].toProbe(ports)

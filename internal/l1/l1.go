@@ -20,6 +20,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-plus-go/cdk8splus28/v2/k8s"
+	"github.com/stagecraft-dev/stagecraft/imports/kedash"
+	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -53,6 +55,12 @@ var ctors = map[schema.GroupVersionKind]ctor{
 	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"}:            newCtor(k8s.NewKubePodDisruptionBudget),
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"}:        newCtor(k8s.NewKubeRole),
 	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}: newCtor(k8s.NewKubeRoleBinding),
+
+	// Custom resources, through the bindings `cdk8s import` generated.
+	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:           newCtor(kedash.NewScaledObject),
+	{Group: "keda.sh", Version: "v1alpha1", Kind: "TriggerAuthentication"}:  newCtor(kedash.NewTriggerAuthentication),
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: newCtor(monitoringcoreoscom.NewServiceMonitor),
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     newCtor(monitoringcoreoscom.NewPodMonitor),
 }
 
 // Create adds obj to the construct tree as a child of scope named id, in one

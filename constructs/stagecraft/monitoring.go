@@ -1,0 +1,134 @@
+package stagecraft
+
+import (
+	"time"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Metrics has the Prometheus Operator scrape a stage's metrics: through a
+// ServiceMonitor for a ProcessorStage, a PodMonitor for batch and
+// scheduled stages. The NetworkPolicies let the monitoring namespace reach
+// the port.
+type Metrics struct {
+	// Port is the name of the port serving metrics. For a ProcessorStage it
+	// must be one of its Ports. Default: "metrics".
+	Port string
+	// ContainerPort is the port number, for a BatchStage or ScheduledStage,
+	// which have no Ports: the container gets a port named Port. Required
+	// there; not allowed on a ProcessorStage.
+	ContainerPort int32
+	// Path of the metrics endpoint. Default: "/metrics".
+	Path string
+	// Interval between scrapes. Default: 30s.
+	Interval time.Duration
+}
+
+func resolveMetrics(m *Metrics) *Metrics {
+	if m == nil {
+		return nil
+	}
+	r := *m
+	if r.Port == "" {
+		r.Port = "metrics"
+	}
+	if r.Path == "" {
+		r.Path = "/metrics"
+	}
+	if r.Interval == 0 {
+		r.Interval = 30 * time.Second
+	}
+	return &r
+}
+
+// validateMetrics checks a stage's Metrics; ports are the stage's Ports,
+// nil for batch and scheduled stages.
+func validateMetrics(ps *problems, m *Metrics, ports []Port, processor bool) {
+	if m == nil {
+		return
+	}
+	fld := field.NewPath("Metrics")
+	r := resolveMetrics(m)
+	if processor {
+		if m.ContainerPort != 0 {
+			ps.add(fld.Child("ContainerPort"), m.ContainerPort, "a ProcessorStage serves metrics on one of its Ports; name it in Port")
+		}
+		if !hasPort(ports, r.Port) {
+			ps.add(fld.Child("Port"), r.Port, "the container exposes no port of that name; allowed: "+portNames(ports))
+		}
+	} else {
+		ps.addAll(fld.Child("Port"), r.Port, validation.IsValidPortName(r.Port))
+		if m.ContainerPort == 0 {
+			ps.required(fld.Child("ContainerPort"), "the port number the container serves metrics on")
+		} else {
+			ps.addAll(fld.Child("ContainerPort"), m.ContainerPort, validation.IsValidPortNum(int(m.ContainerPort)))
+		}
+	}
+	if m.Path != "" && m.Path[0] != '/' {
+		ps.add(fld.Child("Path"), m.Path, "must start with '/'")
+	}
+	if m.Interval != 0 && (m.Interval < time.Second || m.Interval%time.Second != 0) {
+		ps.add(fld.Child("Interval"), m.Interval.String(), "must be a whole number of seconds, at least 1s")
+	}
+}
+
+// metricsPort is the container port a batch or scheduled stage adds for
+// its metrics.
+func metricsPort(m *Metrics) []corev1.ContainerPort {
+	if m == nil {
+		return nil
+	}
+	return []corev1.ContainerPort{{Name: m.Port, ContainerPort: m.ContainerPort, Protocol: corev1.ProtocolTCP}}
+}
+
+// serviceMonitor returns the ServiceMonitor of a processor with Metrics.
+func (s *ProcessorStage) serviceMonitor() []object {
+	m := s.props.Metrics
+	if m == nil {
+		return nil
+	}
+	labels := map[string]*string{}
+	for k, v := range s.selector().MatchLabels {
+		labels[k] = jsii.String(v)
+	}
+	endpoints := []*monitoringcoreoscom.ServiceMonitorSpecEndpoints{{
+		Port: jsii.String(m.Port), Path: jsii.String(m.Path), Interval: jsii.String(m.Interval.String()),
+	}}
+	return []object{{scope: s, id: "ServiceMonitor", obj: &customObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
+		ObjectMeta: s.meta(),
+		Spec: monitoringcoreoscom.ServiceMonitorSpec{
+			Selector:  &monitoringcoreoscom.ServiceMonitorSpecSelector{MatchLabels: &labels},
+			Endpoints: &endpoints,
+		},
+	}}}
+}
+
+// podMonitor returns the PodMonitor of a batch or scheduled stage with
+// Metrics.
+func (s *stage) podMonitor(scope constructs.Construct, m *Metrics) []object {
+	if m == nil {
+		return nil
+	}
+	labels := map[string]*string{}
+	for k, v := range s.selector().MatchLabels {
+		labels[k] = jsii.String(v)
+	}
+	endpoints := []*monitoringcoreoscom.PodMonitorSpecPodMetricsEndpoints{{
+		Port: jsii.String(m.Port), Path: jsii.String(m.Path), Interval: jsii.String(m.Interval.String()),
+	}}
+	return []object{{scope: scope, id: "PodMonitor", obj: &customObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
+		ObjectMeta: s.meta(),
+		Spec: monitoringcoreoscom.PodMonitorSpec{
+			Selector:            &monitoringcoreoscom.PodMonitorSpecSelector{MatchLabels: &labels},
+			PodMetricsEndpoints: &endpoints,
+		},
+	}}}
+}
