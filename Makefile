@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/...
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import test update fuzz lint check e2e clean
+.PHONY: help setup synth cdk8s-synth import app test update fuzz lint check e2e clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -43,6 +43,13 @@ import: setup ## regenerate the Go bindings in imports/ from imports/crds (make 
 	@for f in $$(find $(IMPORTED) -name '*.go'); do \
 		{ printf '%s\n\n' '$(IMPORT_HEADER)'; cat "$$f"; } > "$$f.tmp" && mv "$$f.tmp" "$$f"; \
 	done
+
+app: ## create a new app: make app NAME=<name> (with a golden test), then synthesize it
+	@test -n "$(NAME)" || { echo "usage: make app NAME=<name>"; exit 1; }
+	$(GO) run ./internal/scaffold -name $(NAME)
+	$(GO) test -count=1 ./apps/$(NAME) -update
+	$(MAKE) synth
+	@echo "next: review apps/$(NAME)/testdata/$(NAME).golden.yaml and dist/$(NAME)/, then commit them with apps/$(NAME)/"
 
 test: ## run every test (unit, golden, examples, validation)
 	$(GO) test -count=1 $(PKGS)
