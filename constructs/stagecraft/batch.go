@@ -237,7 +237,7 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 
 func (s *BatchStage) objects() []object {
 	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
-	return append(out, s.podMonitor(s, s.props.Metrics)...)
+	return append(out, s.monitor(s, s.props.Metrics, "PodMonitor")...)
 }
 
 func (s *BatchStage) workloadObjects() []object {

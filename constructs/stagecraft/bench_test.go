@@ -142,9 +142,9 @@ func benchApp(b *testing.B, n int) *benchFixture {
 
 var benchSizes = []int{100, 1000}
 
-// forSizes runs fn as a sub-benchmark per size, with the fixture built
+// benchForSizes runs fn as a sub-benchmark per size, with the fixture built
 // before the timer starts.
-func forSizes(b *testing.B, fn func(b *testing.B, f *benchFixture)) {
+func benchForSizes(b *testing.B, fn func(b *testing.B, f *benchFixture)) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("stages=%d", n), func(b *testing.B) {
 			f := benchApp(b, n)
@@ -159,7 +159,7 @@ func forSizes(b *testing.B, fn func(b *testing.B, f *benchFixture)) {
 // BenchmarkValidate is the whole of Validate: every construct's recorded
 // problems, then the cross-construct checks and the wiring analysis.
 func BenchmarkValidate(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			if err := Validate(f.app); err != nil {
 				b.Fatal(err)
@@ -171,7 +171,7 @@ func BenchmarkValidate(b *testing.B) {
 // BenchmarkValidateProps repeats the per-stage prop checks that the
 // constructors run (validateWorkload and the kind's own checks).
 func BenchmarkValidateProps(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			for _, c := range f.p.children {
 				var ps problems
@@ -202,7 +202,7 @@ func BenchmarkValidateProps(b *testing.B) {
 
 // BenchmarkResolve is the defaulting of every stage's props.
 func BenchmarkResolve(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		d := f.p.defaults
 		for b.Loop() {
 			for _, c := range f.p.children {
@@ -226,7 +226,7 @@ func BenchmarkResolve(b *testing.B) {
 // inferred from storage), cycle check, topological order, waits and
 // discovery variables.
 func BenchmarkAnalyze(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			if _, problems := f.p.analyze(); len(problems) > 0 {
 				b.Fatal(problems)
@@ -238,7 +238,7 @@ func BenchmarkAnalyze(b *testing.B) {
 // BenchmarkRenderObjects builds every typed Kubernetes object of the
 // pipeline (with sync waves, network policies, waits).
 func BenchmarkRenderObjects(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			f.p.renderObjects()
 		}
@@ -248,7 +248,7 @@ func BenchmarkRenderObjects(b *testing.B) {
 // BenchmarkToMap is l1.ToMap of every object: JSON marshal, unmarshal
 // into a map, prune.
 func BenchmarkToMap(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			for _, o := range f.objs {
 				if _, err := l1.ToMap(o.obj); err != nil {
@@ -262,7 +262,7 @@ func BenchmarkToMap(b *testing.B) {
 // BenchmarkYAMLMarshal is sigs.k8s.io/yaml.Marshal of every object's map,
 // as Manifests writes them: JSON marshal, JSON to YAML through yaml.v2.
 func BenchmarkYAMLMarshal(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			for _, m := range f.maps {
 				if _, err := yaml.Marshal(m); err != nil {
@@ -277,7 +277,7 @@ func BenchmarkYAMLMarshal(b *testing.B) {
 // renderer after validation: objects, maps, YAML, joined. (Manifests adds
 // one jsii call per chart, chart.ToJson, to merge in other constructs.)
 func BenchmarkRenderGo(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			var buf bytes.Buffer
 			for i, o := range f.p.renderObjects() {
@@ -300,7 +300,7 @@ func BenchmarkRenderGo(b *testing.B) {
 
 // BenchmarkDiagram is the Mermaid diagram (it validates again first).
 func BenchmarkDiagram(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			if _, err := Diagram(f.app); err != nil {
 				b.Fatal(err)
@@ -315,7 +315,7 @@ func BenchmarkDiagram(b *testing.B) {
 // It first checks that the output is byte for byte the same for every
 // object of the pipeline.
 func BenchmarkYAMLDirect(b *testing.B) {
-	forSizes(b, func(b *testing.B, f *benchFixture) {
+	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		b.StopTimer()
 		e := newBenchEmitter()
 		for _, m := range f.maps {
@@ -354,7 +354,6 @@ func BenchmarkYAMLDirect(b *testing.B) {
 type benchEmitter struct {
 	buf   bytes.Buffer
 	cache map[any]string
-	keys  []string
 }
 
 func newBenchEmitter() *benchEmitter { return &benchEmitter{cache: map[any]string{}} }
@@ -372,7 +371,7 @@ func (e *benchEmitter) mapping(m map[string]any, n int, inline bool) error {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sortYAMLKeys(keys)
+	benchSortKeys(keys)
 	for i, k := range keys {
 		if !(inline && i == 0) {
 			e.indent(n)
@@ -438,7 +437,7 @@ func (e *benchEmitter) sequence(s []any, n int) error {
 func (e *benchEmitter) scalar(v any) error {
 	switch t := v.(type) {
 	case string:
-		if plainSafe(t) {
+		if benchPlainSafe(t) {
 			e.buf.WriteString(t)
 			return nil
 		}
@@ -474,11 +473,11 @@ func (e *benchEmitter) scalar(v any) error {
 	return nil
 }
 
-// plainSafe reports whether yaml.v2 writes s as a plain scalar: it starts
+// benchPlainSafe reports whether yaml.v2 writes s as a plain scalar: it starts
 // with a letter or '/', holds only letters, digits and "._/-:", has no ':'
 // at its end or before a space, and is not one of the words that YAML 1.1
 // reads as a boolean or null.
-func plainSafe(s string) bool {
+func benchPlainSafe(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -503,17 +502,17 @@ func plainSafe(s string) bool {
 	return true
 }
 
-// sortYAMLKeys sorts string keys as yaml.v2 does: runs of digits compare
+// benchSortKeys sorts string keys as yaml.v2 does: runs of digits compare
 // by value, letters before other characters.
-func sortYAMLKeys(keys []string) {
+func benchSortKeys(keys []string) {
 	for i := 1; i < len(keys); i++ { // insertion sort: maps are small
-		for j := i; j > 0 && yamlKeyLess(keys[j], keys[j-1]); j-- {
+		for j := i; j > 0 && benchKeyLess(keys[j], keys[j-1]); j-- {
 			keys[j], keys[j-1] = keys[j-1], keys[j]
 		}
 	}
 }
 
-func yamlKeyLess(a, b string) bool {
+func benchKeyLess(a, b string) bool {
 	ar, br := []rune(a), []rune(b)
 	for i := 0; i < len(ar) && i < len(br); i++ {
 		if ar[i] == br[i] {

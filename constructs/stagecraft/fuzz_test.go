@@ -63,7 +63,7 @@ func fzFinish(t *testing.T, problems []string) {
 // property. It logs (go test -v) whether the input was valid.
 func fzProperty(t *testing.T, build func(c cdk8s.Chart)) []string {
 	t.Helper()
-	app, err, panicked := vtRun(build)
+	app, panicked, err := vtRun(build)
 	if panicked != nil {
 		return []string{fmt.Sprintf("panic while building or validating: %v", panicked)}
 	}

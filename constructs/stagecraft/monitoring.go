@@ -87,9 +87,9 @@ func metricsPort(m *Metrics) []corev1.ContainerPort {
 	return []corev1.ContainerPort{{Name: m.Port, ContainerPort: m.ContainerPort, Protocol: corev1.ProtocolTCP}}
 }
 
-// serviceMonitor returns the ServiceMonitor of a processor with Metrics.
-func (s *ProcessorStage) serviceMonitor() []object {
-	m := s.props.Metrics
+// monitor returns the ServiceMonitor (processors) or PodMonitor (batch and
+// scheduled stages) that scrapes a stage's metrics, or nil without Metrics.
+func (s *stage) monitor(scope constructs.Construct, m *Metrics, kind string) []object {
 	if m == nil {
 		return nil
 	}
@@ -97,38 +97,24 @@ func (s *ProcessorStage) serviceMonitor() []object {
 	for k, v := range s.selector().MatchLabels {
 		labels[k] = jsii.String(v)
 	}
-	endpoints := []*monitoringcoreoscom.ServiceMonitorSpecEndpoints{{
-		Port: jsii.String(m.Port), Path: jsii.String(m.Path), Interval: jsii.String(m.Interval.String()),
-	}}
-	return []object{{scope: s, id: "ServiceMonitor", obj: &customObject{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
-		ObjectMeta: s.meta(),
-		Spec: monitoringcoreoscom.ServiceMonitorSpec{
+	port, path, interval := jsii.String(m.Port), jsii.String(m.Path), jsii.String(m.Interval.String())
+	var spec any
+	if kind == "ServiceMonitor" {
+		endpoints := []*monitoringcoreoscom.ServiceMonitorSpecEndpoints{{Port: port, Path: path, Interval: interval}}
+		spec = monitoringcoreoscom.ServiceMonitorSpec{
 			Selector:  &monitoringcoreoscom.ServiceMonitorSpecSelector{MatchLabels: &labels},
 			Endpoints: &endpoints,
-		},
-	}}}
-}
-
-// podMonitor returns the PodMonitor of a batch or scheduled stage with
-// Metrics.
-func (s *stage) podMonitor(scope constructs.Construct, m *Metrics) []object {
-	if m == nil {
-		return nil
-	}
-	labels := map[string]*string{}
-	for k, v := range s.selector().MatchLabels {
-		labels[k] = jsii.String(v)
-	}
-	endpoints := []*monitoringcoreoscom.PodMonitorSpecPodMetricsEndpoints{{
-		Port: jsii.String(m.Port), Path: jsii.String(m.Path), Interval: jsii.String(m.Interval.String()),
-	}}
-	return []object{{scope: scope, id: "PodMonitor", obj: &customObject{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
-		ObjectMeta: s.meta(),
-		Spec: monitoringcoreoscom.PodMonitorSpec{
+		}
+	} else {
+		endpoints := []*monitoringcoreoscom.PodMonitorSpecPodMetricsEndpoints{{Port: port, Path: path, Interval: interval}}
+		spec = monitoringcoreoscom.PodMonitorSpec{
 			Selector:            &monitoringcoreoscom.PodMonitorSpecSelector{MatchLabels: &labels},
 			PodMetricsEndpoints: &endpoints,
-		},
+		}
+	}
+	return []object{{scope: scope, id: kind, obj: &customObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: kind},
+		ObjectMeta: s.meta(),
+		Spec:       spec,
 	}}}
 }

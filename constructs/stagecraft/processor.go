@@ -425,7 +425,7 @@ func (s *ProcessorStage) workloadObjects() []object {
 	}
 	out = append(out, s.scalingObjects(kind)...)
 	out = append(out, s.eventScalingObjects(kind)...)
-	return append(out, s.serviceMonitor()...)
+	return append(out, s.monitor(s, s.props.Metrics, "ServiceMonitor")...)
 }
 
 // strategy returns Recreate when the stage mounts storage that attaches to

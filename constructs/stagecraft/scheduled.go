@@ -128,7 +128,7 @@ func validateSchedule(ps *problems, p ScheduledStageProps) {
 
 func (s *ScheduledStage) objects() []object {
 	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
-	return append(out, s.podMonitor(s, s.props.Metrics)...)
+	return append(out, s.monitor(s, s.props.Metrics, "PodMonitor")...)
 }
 
 func (s *ScheduledStage) workloadObjects() []object {

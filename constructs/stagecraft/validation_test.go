@@ -136,7 +136,7 @@ func vtW(ms ...Mount) Workload { return Workload{Image: vtImage, Mounts: ms} }
 
 // vtRun builds a case in a fresh app and validates it. A panic is
 // returned, not raised.
-func vtRun(build func(cdk8s.Chart)) (app cdk8s.App, err error, panicked any) {
+func vtRun(build func(cdk8s.Chart)) (app cdk8s.App, panicked any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = r
@@ -144,7 +144,7 @@ func vtRun(build func(cdk8s.Chart)) (app cdk8s.App, err error, panicked any) {
 	}()
 	app = cdk8s.NewApp(nil)
 	build(cdk8s.NewChart(app, jsii.String("test"), nil))
-	return app, Validate(app), nil
+	return app, nil, Validate(app)
 }
 
 func (w vtWant) matches(p Problem) bool {
@@ -229,7 +229,7 @@ func vtRows(t *testing.T, cases []vtCase) {
 		}
 		names[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
-			app, err, panicked := vtRun(tc.build)
+			app, panicked, err := vtRun(tc.build)
 			var issues []string
 			if panicked != nil {
 				issues = []string{fmt.Sprintf("panic: %v", panicked)}

@@ -595,15 +595,15 @@ func validateProbe(ps *problems, fld *field.Path, pr *Probe, ports []Port) {
 	}
 }
 
-// maxSeconds is the longest duration a Kubernetes field in seconds holds.
-const maxSeconds = math.MaxInt32 * time.Second
+// maxDuration is the longest duration a Kubernetes field in seconds holds.
+const maxDuration = math.MaxInt32 * time.Second
 
 // validateSeconds checks a duration that becomes a field in whole seconds.
 func validateSeconds(ps *problems, fld *field.Path, d time.Duration, detail string) {
 	switch {
 	case d < 0 || d%time.Second != 0:
 		ps.add(fld, d.String(), detail)
-	case d > maxSeconds:
+	case d > maxDuration:
 		ps.add(fld, d.String(), "must be at most 2147483647 seconds (about 68 years)")
 	}
 }

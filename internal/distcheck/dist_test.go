@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/stagecraft-dev/stagecraft/constructs/stagetest"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -18,6 +16,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // builtin knows the Go types of the built-in API groups stagecraft writes.
@@ -57,7 +57,8 @@ func manifests(t *testing.T) []string {
 	return files
 }
 
-func TestDistPassesPodSecurityRestricted(t *testing.T) {
+// eachManifest runs check on every manifest file under dist/, parsed.
+func eachManifest(t *testing.T, check func(t *testing.T, file string, m *stagetest.Manifest)) {
 	for _, f := range manifests(t) {
 		t.Run(f, func(t *testing.T) {
 			data, err := os.ReadFile(f)
@@ -68,49 +69,43 @@ func TestDistPassesPodSecurityRestricted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.AssertRestricted(t)
+			check(t, f, m)
 		})
 	}
+}
+
+func TestDistPassesPodSecurityRestricted(t *testing.T) {
+	eachManifest(t, func(t *testing.T, _ string, m *stagetest.Manifest) { m.AssertRestricted(t) })
 }
 
 // TestDistDecodesStrictly decodes every object of a built-in kind into its
 // Go type with unknown fields disallowed, so that a misspelt or misplaced
 // field fails here rather than on a cluster.
 func TestDistDecodesStrictly(t *testing.T) {
-	for _, f := range manifests(t) {
-		t.Run(f, func(t *testing.T) {
-			data, err := os.ReadFile(f)
+	eachManifest(t, func(t *testing.T, f string, m *stagetest.Manifest) {
+		checked := 0
+		for _, o := range m.Objects("") {
+			gvk := schema.FromAPIVersionAndKind(o.GetAPIVersion(), o.GetKind())
+			typed, err := builtin.New(gvk)
+			if runtime.IsNotRegisteredError(err) {
+				continue // a custom resource; the e2e tests check it against its CRD
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := stagetest.Parse(data)
+			raw, err := json.Marshal(o.Object)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checked := 0
-			for _, o := range m.Objects("") {
-				gvk := schema.FromAPIVersionAndKind(o.GetAPIVersion(), o.GetKind())
-				typed, err := builtin.New(gvk)
-				if runtime.IsNotRegisteredError(err) {
-					continue // a custom resource; the e2e tests check it against its CRD
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				raw, err := json.Marshal(o.Object)
-				if err != nil {
-					t.Fatal(err)
-				}
-				dec := json.NewDecoder(bytes.NewReader(raw))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(typed); err != nil {
-					t.Errorf("%s: %v", stagetest.Describe(o), err)
-				}
-				checked++
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(typed); err != nil {
+				t.Errorf("%s: %v", stagetest.Describe(o), err)
 			}
-			if checked == 0 {
-				t.Errorf("no built-in objects in %s", f)
-			}
-		})
-	}
+			checked++
+		}
+		if checked == 0 {
+			t.Errorf("no built-in objects in %s", f)
+		}
+	})
 }
