@@ -8,11 +8,11 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 GO        ?= go
 STATICCHECK_VERSION := v0.8.2
 # Our packages. Not ./...: node_modules/ holds a Go package of its own.
-PKGS        := ./constructs/... ./apps/... ./internal/...
+PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/...
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app test update fuzz lint check e2e clean
+.PHONY: help setup synth cdk8s-synth import app bench test update fuzz lint check e2e clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -72,6 +72,9 @@ check: lint test ## lint, test, synth, and fail if dist/ differs from what is co
 	$(MAKE) synth
 	@git diff --exit-code --stat -- dist/ || { echo "dist/ is out of date: run 'make synth' and commit it"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- dist/); if [ -n "$$untracked" ]; then echo "untracked files in dist/:"; echo "$$untracked"; exit 1; fi
+
+bench: ## synth speed: stagecraft vs native cdk8s vs plain Go; writes test/bench/RESULTS.md (~3 min)
+	bash test/bench/run.sh
 
 e2e: ## apply dist/ to a real control plane built from source (slow the first time)
 	bash test/e2e/run.sh

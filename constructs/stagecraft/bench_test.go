@@ -15,11 +15,11 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode"
 
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/internal/l1"
+	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
@@ -274,25 +274,21 @@ func BenchmarkYAMLMarshal(b *testing.B) {
 }
 
 // BenchmarkRenderGo is everything Manifests does in Go for the default
-// renderer after validation: objects, maps, YAML, joined. (Manifests adds
-// one jsii call per chart, chart.ToJson, to merge in other constructs.)
+// renderer after validation: objects, maps, YAML through yamlout, joined.
+// (Manifests adds one jsii call per chart, chart.ToJson, to merge in other
+// constructs.)
 func BenchmarkRenderGo(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			var buf bytes.Buffer
-			for i, o := range f.p.renderObjects() {
+			w := yamlout.NewWriter()
+			for _, o := range f.p.renderObjects() {
 				m, err := l1.ToMap(o.obj)
 				if err != nil {
 					b.Fatal(err)
 				}
-				y, err := yaml.Marshal(m)
-				if err != nil {
+				if err := w.Add(m); err != nil {
 					b.Fatal(err)
 				}
-				if i > 0 {
-					buf.WriteString("---\n")
-				}
-				buf.Write(y)
 			}
 		}
 	})
@@ -310,244 +306,34 @@ func BenchmarkDiagram(b *testing.B) {
 }
 
 // BenchmarkYAMLDirect writes the same YAML as BenchmarkYAMLMarshal with
-// benchEmitter, a sketch of writing YAML directly from the maps instead of
-// sigs.k8s.io/yaml's JSON marshal, YAML parse and YAML emit of each object.
-// It first checks that the output is byte for byte the same for every
-// object of the pipeline.
+// yamlout, which writes YAML directly from the maps instead of
+// sigs.k8s.io/yaml's JSON marshal, YAML parse and YAML emit of each
+// object. It first checks that the output is byte for byte the same for
+// every object of the pipeline.
 func BenchmarkYAMLDirect(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		b.StopTimer()
-		e := newBenchEmitter()
 		for _, m := range f.maps {
 			want, err := yaml.Marshal(m)
 			if err != nil {
 				b.Fatal(err)
 			}
-			e.buf.Reset()
-			if err := e.mapping(m, 0, false); err != nil {
+			got, err := yamlout.Marshal(m)
+			if err != nil {
 				b.Fatal(err)
 			}
-			if got := e.buf.Bytes(); !bytes.Equal(got, want) {
-				b.Fatalf("benchEmitter differs from sigs.k8s.io/yaml:\n--- sigs.k8s.io/yaml\n%s\n--- benchEmitter\n%s", want, got)
+			if !bytes.Equal(got, want) {
+				b.Fatalf("yamlout differs from sigs.k8s.io/yaml:\n--- sigs.k8s.io/yaml\n%s\n--- yamlout\n%s", want, got)
 			}
 		}
 		b.StartTimer()
 		for b.Loop() {
-			e := newBenchEmitter()
+			w := yamlout.NewWriter()
 			for _, m := range f.maps {
-				if err := e.mapping(m, 0, false); err != nil {
+				if err := w.Add(m); err != nil {
 					b.Fatal(err)
 				}
-				e.buf.WriteString("---\n")
 			}
 		}
 	})
-}
-
-// benchEmitter writes JSON-like values (maps, lists, strings, float64,
-// bool, nil) as block YAML in the style of yaml.v2, which
-// sigs.k8s.io/yaml uses: keys in yaml.v2's order, lists at their key's
-// indentation. Strings that are safely plain are written as they are; any
-// other scalar is rendered by sigs.k8s.io/yaml once per distinct value and
-// reused. A production version would implement yaml.v2's quoting rules
-// instead of the cache.
-type benchEmitter struct {
-	buf   bytes.Buffer
-	cache map[any]string
-}
-
-func newBenchEmitter() *benchEmitter { return &benchEmitter{cache: map[any]string{}} }
-
-func (e *benchEmitter) indent(n int) {
-	for i := 0; i < n; i++ {
-		e.buf.WriteByte(' ')
-	}
-}
-
-// mapping writes m at indentation n; inline continues the current line
-// (after a list item's "- ").
-func (e *benchEmitter) mapping(m map[string]any, n int, inline bool) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	benchSortKeys(keys)
-	for i, k := range keys {
-		if !(inline && i == 0) {
-			e.indent(n)
-		}
-		if err := e.scalar(k); err != nil {
-			return err
-		}
-		switch v := m[k].(type) {
-		case map[string]any:
-			if len(v) == 0 {
-				e.buf.WriteString(": {}\n")
-				continue
-			}
-			e.buf.WriteString(":\n")
-			if err := e.mapping(v, n+2, false); err != nil {
-				return err
-			}
-		case []any:
-			if len(v) == 0 {
-				e.buf.WriteString(": []\n")
-				continue
-			}
-			e.buf.WriteString(":\n")
-			if err := e.sequence(v, n); err != nil {
-				return err
-			}
-		default:
-			e.buf.WriteString(": ")
-			if err := e.scalar(v); err != nil {
-				return err
-			}
-			e.buf.WriteByte('\n')
-		}
-	}
-	return nil
-}
-
-func (e *benchEmitter) sequence(s []any, n int) error {
-	for _, item := range s {
-		e.indent(n)
-		e.buf.WriteString("- ")
-		switch v := item.(type) {
-		case map[string]any:
-			if len(v) == 0 {
-				e.buf.WriteString("{}\n")
-				continue
-			}
-			if err := e.mapping(v, n+2, true); err != nil {
-				return err
-			}
-		case []any:
-			return fmt.Errorf("benchEmitter: a list in a list is not supported")
-		default:
-			if err := e.scalar(v); err != nil {
-				return err
-			}
-			e.buf.WriteByte('\n')
-		}
-	}
-	return nil
-}
-
-func (e *benchEmitter) scalar(v any) error {
-	switch t := v.(type) {
-	case string:
-		if benchPlainSafe(t) {
-			e.buf.WriteString(t)
-			return nil
-		}
-	case bool:
-		if t {
-			e.buf.WriteString("true")
-		} else {
-			e.buf.WriteString("false")
-		}
-		return nil
-	case nil:
-		e.buf.WriteString("null")
-		return nil
-	case float64:
-		if t == float64(int64(t)) && t < 1e15 && t > -1e15 {
-			e.buf.WriteString(fmt.Sprint(int64(t)))
-			return nil
-		}
-	}
-	s, ok := e.cache[v]
-	if !ok {
-		y, err := yaml.Marshal(v)
-		if err != nil {
-			return err
-		}
-		s = string(bytes.TrimSuffix(y, []byte("\n")))
-		if bytes.ContainsAny([]byte(s), "\n") {
-			return fmt.Errorf("benchEmitter: multi-line scalar %q is not supported", v)
-		}
-		e.cache[v] = s
-	}
-	e.buf.WriteString(s)
-	return nil
-}
-
-// benchPlainSafe reports whether yaml.v2 writes s as a plain scalar: it starts
-// with a letter or '/', holds only letters, digits and "._/-:", has no ':'
-// at its end or before a space, and is not one of the words that YAML 1.1
-// reads as a boolean or null.
-func benchPlainSafe(s string) bool {
-	if s == "" {
-		return false
-	}
-	c := s[0]
-	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '/', c == '-':
-		case c == ':' && i+1 < len(s):
-		default:
-			return false
-		}
-	}
-	switch s {
-	case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-		"on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL":
-		return false
-	}
-	return true
-}
-
-// benchSortKeys sorts string keys as yaml.v2 does: runs of digits compare
-// by value, letters before other characters.
-func benchSortKeys(keys []string) {
-	for i := 1; i < len(keys); i++ { // insertion sort: maps are small
-		for j := i; j > 0 && benchKeyLess(keys[j], keys[j-1]); j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-}
-
-func benchKeyLess(a, b string) bool {
-	ar, br := []rune(a), []rune(b)
-	for i := 0; i < len(ar) && i < len(br); i++ {
-		if ar[i] == br[i] {
-			continue
-		}
-		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
-		if al && bl {
-			return ar[i] < br[i]
-		}
-		if al || bl {
-			return bl
-		}
-		var ai, bi int
-		var an, bn int64
-		if ar[i] == '0' || br[i] == '0' {
-			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
-				if ar[j] != '0' {
-					an, bn = 1, 1
-					break
-				}
-			}
-		}
-		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
-			an = an*10 + int64(ar[ai]-'0')
-		}
-		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
-			bn = bn*10 + int64(br[bi]-'0')
-		}
-		if an != bn {
-			return an < bn
-		}
-		if ai != bi {
-			return ai < bi
-		}
-		return ar[i] < br[i]
-	}
-	return len(ar) < len(br)
 }

@@ -1,7 +1,6 @@
 package stagecraft
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -12,8 +11,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/internal/l1"
+	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/yaml"
 )
 
 // DistEnv names the environment variable that overrides the directory apps
@@ -75,48 +74,52 @@ func manifests(app constructs.Construct) ([]string, map[string][]byte, error) {
 	if err := Validate(app); err != nil {
 		return nil, nil, err
 	}
-	ours := map[cdk8s.Chart][]any{}
+	// Each chart's objects are written as they are rendered, so that at
+	// most one pipeline's objects are alive at once: its own first, then
+	// those of other constructs of the chart, through one ToJson call.
+	writers := map[cdk8s.Chart]*yamlout.Writer{}
 	order := map[string]int{}
-	st := lookupApp(app)
 	useL1 := os.Getenv(RendererEnv) == "l1"
-	if st != nil {
-		if err := st.render(ours, order, useL1); err != nil {
+	if st := lookupApp(app); st != nil {
+		if err := st.render(writers, order, useL1); err != nil {
 			return nil, nil, err
 		}
 	}
 	var names []string
 	files := map[string][]byte{}
 	for _, chart := range *capp.Charts() {
-		objs := append(ours[chart], *chart.ToJson()...)
-		if len(objs) == 0 {
-			continue
+		w := writers[chart]
+		if w == nil {
+			w = yamlout.NewWriter()
 		}
+		objs := *chart.ToJson()
 		if useL1 {
 			sortObjects(objs, order)
 		}
-		var buf bytes.Buffer
-		for i, o := range objs {
-			y, err := yaml.Marshal(o)
-			if err != nil {
+		for _, o := range objs {
+			m, ok := o.(map[string]any)
+			if !ok {
+				return nil, nil, fmt.Errorf("stagecraft: chart %s holds a %T, not an object", *chart.Node().Id(), o)
+			}
+			if err := w.Add(m); err != nil {
 				return nil, nil, fmt.Errorf("stagecraft: render chart %s: %w", *chart.Node().Id(), err)
 			}
-			if i > 0 {
-				buf.WriteString("---\n")
-			}
-			buf.Write(y)
+		}
+		if len(w.Bytes()) == 0 {
+			continue
 		}
 		name := *chart.Node().Id() + ".k8s.yaml"
 		names = append(names, name)
-		files[name] = buf.Bytes()
+		files[name] = w.Bytes()
 	}
 	return names, files, nil
 }
 
 // render turns every pipeline into its objects, in order. By default it
-// adds them to ours, by chart, as JSON-like maps. With useL1 it creates
+// writes them as YAML into the writer of their chart. With useL1 it creates
 // them in the construct tree as cdk8s L1 objects instead (once per app),
 // recording their order.
-func (a *appState) render(ours map[cdk8s.Chart][]any, order map[string]int, useL1 bool) error {
+func (a *appState) render(writers map[cdk8s.Chart]*yamlout.Writer, order map[string]int, useL1 bool) error {
 	n := 0
 	for _, p := range a.pipelines {
 		for _, o := range p.renderObjects() {
@@ -134,7 +137,14 @@ func (a *appState) render(ours map[cdk8s.Chart][]any, order map[string]int, useL
 			if err != nil {
 				return err
 			}
-			ours[p.chart] = append(ours[p.chart], m)
+			w := writers[p.chart]
+			if w == nil {
+				w = yamlout.NewWriter()
+				writers[p.chart] = w
+			}
+			if err := w.Add(m); err != nil {
+				return fmt.Errorf("stagecraft: render %s: %w", objectKey(o), err)
+			}
 		}
 	}
 	a.rendered = a.rendered || useL1

@@ -303,16 +303,17 @@ func (g *graph) sort() {
 		indeg[e.to]++
 		next[e.from] = append(next[e.from], e.to)
 	}
-	var ready []Stage
+	// Kahn's algorithm with a FIFO queue: linear in stages and edges. The
+	// order it takes stages in does not matter, only their levels do.
+	var queue []Stage
 	for _, s := range g.stages {
 		if indeg[s] == 0 {
-			ready = append(ready, s)
+			queue = append(queue, s)
 		}
 	}
-	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool { return index[ready[i]] < index[ready[j]] })
-		s := ready[0]
-		ready = ready[1:]
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
 		g.order = append(g.order, s)
 		for _, n := range next[s] {
 			if l := g.level[s.base()] + 1; l > g.level[n.base()] {
@@ -320,7 +321,7 @@ func (g *graph) sort() {
 			}
 			indeg[n]--
 			if indeg[n] == 0 {
-				ready = append(ready, n)
+				queue = append(queue, n)
 			}
 		}
 	}
