@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/...
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench test update fuzz lint check e2e clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -75,6 +75,34 @@ check: lint test ## lint, test, synth, and fail if dist/ differs from what is co
 
 bench: ## synth speed: stagecraft vs native cdk8s vs plain Go; writes test/bench/RESULTS.md (~3 min)
 	bash test/bench/run.sh
+
+KUBE_SCORE_VERSION := v1.20.0
+KUBE_SCORE := $(GO) run github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION)
+# Checks we ignore, each with its reason:
+# container-image-pull-policy: stagecraft rejects images without a pinned tag or
+# digest, so IfNotPresent is correct; Always adds a registry round trip to every
+# pod start and makes starts fail while the registry is down.
+KUBE_SCORE_IGNORE += container-image-pull-policy
+# deployment-has-host-podantiaffinity: stages that may run more than one pod get
+# topologySpreadConstraints over kubernetes.io/hostname and zone (maxSkew 1), which
+# kube-score does not read; a stage with at most one pod has nothing to spread.
+KUBE_SCORE_IGNORE += deployment-has-host-podantiaffinity
+# statefulset-has-host-podantiaffinity: the same, for StatefulSets.
+KUBE_SCORE_IGNORE += statefulset-has-host-podantiaffinity
+
+kube-score: ## score dist/ with kube-score (pinned); prints findings, fails on CRITICAL ones
+	@files=$$(find dist -name '*.k8s.yaml' -not -path '*/.*' | sort); \
+	out=$$($(KUBE_SCORE) score --output-format ci --kubernetes-version v1.36 \
+		$(addprefix --ignore-test ,$(KUBE_SCORE_IGNORE)) $$files); rc=$$?; \
+	printf '%s\n' "$$out" | grep -v '^\[\(OK\|SKIPPED\)\]'; \
+	if [ $$rc -ne 0 ]; then echo "kube-score: CRITICAL findings (or an error) above"; exit 1; fi
+
+CHART_VERSION ?= 0.1.0
+helm-charts: ## package every output folder in dist/ as a Helm chart under build/helm/
+	$(GO) run ./internal/helmchart -all dist -out build/helm -version $(CHART_VERSION)
+
+ecosystem: ## prove that kustomize and Helm render every folder of dist/ unchanged (own module)
+	cd test/ecosystem && $(GO) test -count=1 ./...
 
 e2e: ## apply dist/ to a real control plane built from source (slow the first time)
 	bash test/e2e/run.sh

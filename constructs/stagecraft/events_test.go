@@ -50,8 +50,11 @@ func TestGoldenEventScalingAndMetrics(t *testing.T) {
 	if _, err := stagetest.Lookup(dep.Object, "spec.replicas"); err == nil {
 		t.Errorf("the Deployment sets replicas; KEDA owns them")
 	}
-	if len(m.Objects("PodDisruptionBudget")) != 0 {
-		t.Errorf("a stage that scales to zero got a PodDisruptionBudget")
+	// A budget of one pod at a time: it never blocks a drain, at zero or
+	// one pod, and keeps a drain from evicting every pod at once.
+	pdb := m.Find(t, "PodDisruptionBudget", "demo", "worker")
+	if got := m.Get(t, pdb, "spec.maxUnavailable"); got != int64(1) {
+		t.Errorf("maxUnavailable = %v, want 1", got)
 	}
 	if len(m.Objects("HorizontalPodAutoscaler")) != 0 {
 		t.Errorf("stagecraft wrote an HPA besides KEDA's")

@@ -193,46 +193,59 @@ func (p *Pipeline) Namespace() string { return p.namespace }
 
 func (p *Pipeline) problemList() []Problem { return p.problems.list }
 
-// renderObjects returns every object of the pipeline in the order they
-// are written: the namespace and network policies, storage, then each
-// stage's objects in dependency order; each carries its Argo CD sync wave.
+// renderObjects returns every object of the pipeline, as eachObject
+// passes them.
 func (p *Pipeline) renderObjects() []object {
-	g := p.graph
 	var out []object
-	add := func(objs []object, wave int, overrides []func(runtime.Object)) {
+	_ = p.eachObject(func(o object) error { out = append(out, o); return nil })
+	return out
+}
+
+// eachObject builds every object of the pipeline and passes it to f, in the
+// order they are written: the namespace and network policies, storage, then
+// each stage's objects in dependency order; each carries its Argo CD sync
+// wave, and the construct's overrides have run on it. Objects are built one
+// construct at a time, so that a large pipeline never holds them all.
+func (p *Pipeline) eachObject(f func(object) error) error {
+	g := p.graph
+	emit := func(objs []object, wave int, overrides []func(runtime.Object)) error {
 		for _, o := range objs {
 			setWave(o.obj, wave)
-			for _, f := range overrides {
-				f(o.obj)
+			for _, ov := range overrides {
+				ov(o.obj)
 			}
-			out = append(out, o)
+			if err := f(o); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	add(p.objects(), -1, p.overrides)
+	if err := emit(p.objects(), -1, p.overrides); err != nil {
+		return err
+	}
 	for _, o := range p.networkPolicies(g) {
+		wave, overrides := -1, p.overrides
 		if st, ok := o.scope.(Stage); ok {
-			add([]object{o}, g.level[st.base()], st.base().overrides)
-		} else {
-			add([]object{o}, -1, p.overrides)
+			wave, overrides = g.level[st.base()], st.base().overrides
+		}
+		if err := emit([]object{o}, wave, overrides); err != nil {
+			return err
 		}
 	}
 	for _, c := range p.children {
 		if st, ok := c.(*PipelineStorage); ok {
-			add(st.objects(), g.storageWave(st), st.overrides)
+			if err := emit(st.objects(), g.storageWave(st), st.overrides); err != nil {
+				return err
+			}
 		}
 	}
 	for _, s := range g.order {
-		add(s.(renderer).objects(), g.level[s.base()], s.base().overrides)
+		if err := emit(s.(renderer).objects(), g.level[s.base()], s.base().overrides); err != nil {
+			return err
+		}
 	}
-	return out
+	return nil
 }
-
-// Override registers f, which stagecraft calls with each Kubernetes object
-// of the pipeline itself (its Namespace and namespace-wide
-// NetworkPolicies) after it has built the object and before it is written.
-// It is the escape hatch for a field stagecraft has no prop for: f
-// type-switches on the object (*corev1.Namespace, ...) and changes it.
-func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }
 
 // syncWaveAnnotation orders the pipeline's objects when Argo CD syncs it:
 // a wave starts when the previous one is healthy (Jobs complete).
@@ -349,3 +362,10 @@ func (a *appState) addOrphan(r renderer) {
 	defer appsMu.Unlock()
 	a.orphans = append(a.orphans, r)
 }
+
+// Override registers f, which stagecraft calls with each Kubernetes object
+// of the pipeline itself (its Namespace and namespace-wide
+// NetworkPolicies) after it has built the object and before it is written.
+// It is the escape hatch for a field stagecraft has no prop for: f
+// type-switches on the object (*corev1.Namespace, ...) and changes it.
+func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }

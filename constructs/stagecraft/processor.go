@@ -48,8 +48,9 @@ type ProcessorStageProps struct {
 	// replaces Replicas and excludes Autoscaling. Default: none.
 	EventScaling *EventScaling
 	// DisruptionBudget limits evictions of the stage's pods. Default: a
-	// PodDisruptionBudget with maxUnavailable 1 when the stage runs more
-	// than one pod (Replicas, or the autoscaler's minimum); none otherwise.
+	// PodDisruptionBudget with maxUnavailable 1 when the stage may run more
+	// than one pod (Replicas, or an autoscaler's maximum) or an autoscaler
+	// owns its replica count; none for a single fixed replica.
 	DisruptionBudget *DisruptionBudget
 	// Spread places the pods across nodes and zones. Default: when the
 	// stage may run more than one pod, a preferred spread (maxSkew 1)

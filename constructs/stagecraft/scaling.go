@@ -123,14 +123,17 @@ func (s *ProcessorStage) podCounts() (min, max int32) {
 }
 
 // disruptionBudget returns the resolved budget, or nil when none is made:
-// by default one is made when more than one pod runs at the least.
+// by default one is made when the stage may run more than one pod, or when
+// an autoscaler owns its replica count. maxUnavailable 1 never blocks a
+// drain, even at one pod, and keeps a drain from evicting every pod at once.
 func (s *ProcessorStage) disruptionBudget() *DisruptionBudget {
 	b := s.props.DisruptionBudget
-	min, _ := s.podCounts()
+	_, max := s.podCounts()
+	scaled := s.props.Autoscaling != nil || s.props.EventScaling != nil
 	switch {
 	case b != nil && b.Disabled:
 		return nil
-	case b == nil && min <= 1:
+	case b == nil && max <= 1 && !scaled:
 		return nil
 	case b == nil:
 		return &DisruptionBudget{MaxUnavailable: "1"}

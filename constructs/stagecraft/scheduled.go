@@ -27,8 +27,10 @@ type ScheduledStageProps struct {
 	// ConcurrencyPolicy is Forbid, Allow or Replace. Default: Forbid, a
 	// pipeline step must not overlap itself.
 	ConcurrencyPolicy string
-	// StartingDeadline is how late a missed run may still start. Default:
-	// none (the controller's own rules apply).
+	// StartingDeadline is how late a missed run may still start; a run
+	// missed by more is skipped rather than started at an arbitrary time
+	// (after an outage of the controller, or behind a run that Forbid held
+	// back). Default: 1h.
 	StartingDeadline time.Duration
 	// SuccessfulJobsHistoryLimit is the number of finished Jobs kept.
 	// Default: 3.
@@ -75,6 +77,9 @@ func resolveScheduled(p ScheduledStageProps, d Defaults) ScheduledStageProps {
 	if r.TimeZone == "" {
 		r.TimeZone = "Etc/UTC"
 	}
+	if r.StartingDeadline == 0 {
+		r.StartingDeadline = time.Hour
+	}
 	if r.ConcurrencyPolicy == "" {
 		r.ConcurrencyPolicy = string(batchv1.ForbidConcurrent)
 	}
@@ -115,7 +120,7 @@ func validateSchedule(ps *problems, p ScheduledStageProps) {
 	default:
 		ps.add(field.NewPath("ConcurrencyPolicy"), p.ConcurrencyPolicy, "must be \"Forbid\", \"Allow\" or \"Replace\"")
 	}
-	validateSeconds(ps, field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (none) or a positive whole number of seconds")
+	validateSeconds(ps, field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (the default, 1h) or a positive whole number of seconds")
 	for _, v := range []struct {
 		name string
 		p    *int32

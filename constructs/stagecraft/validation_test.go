@@ -860,7 +860,7 @@ func vtJobCases() []vtCase {
 		{name: "scheduled/negative failed history", build: sched(func(s *ScheduledStageProps) { s.FailedJobsHistoryLimit = ptr.To[int32](-1) }),
 			want: []vtWant{vtS("FailedJobsHistoryLimit", msgZeroOrMore, int32(-1))}},
 		{name: "scheduled/negative starting deadline", build: sched(func(s *ScheduledStageProps) { s.StartingDeadline = -10 * time.Second }),
-			want: []vtWant{vtS("StartingDeadline", "must be zero (none) or a positive "+msgSeconds, "-10s")}},
+			want: []vtWant{vtS("StartingDeadline", "must be zero (the default, 1h) or a positive "+msgSeconds, "-10s")}},
 		{name: "scheduled/fractional starting deadline", build: sched(func(s *ScheduledStageProps) { s.StartingDeadline = 2500 * time.Millisecond }),
 			want: []vtWant{vtS("StartingDeadline", msgSeconds, "2.5s")}},
 		{name: "scheduled/bad service account", build: sched(func(s *ScheduledStageProps) { s.ServiceAccountName = "cron_runner" }),
