@@ -95,7 +95,7 @@ start=$SECONDS
 (
 	cd "$tools"
 	# -mod=readonly: fail instead of silently changing the pinned go.mod/go.sum.
-	CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="$ldflags" -o "$tmp/" "${pkgs[@]}"
+	CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" go build -trimpath -ldflags="$ldflags" -o "$tmp/" "${pkgs[@]}"
 )
 echo "build-bins.sh: go build took $((SECONDS - start))s" >&2
 

@@ -96,7 +96,7 @@ func startControlPlane(t *testing.T) *cluster {
 	t.Helper()
 	b := requireBinaries(t)
 	start := time.Now()
-	dir, err := os.MkdirTemp("", "stagecraft-e2e-")
+	dir, err := os.MkdirTemp(scratchRoot, "cluster-")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,27 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stagecraft-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scratchRoot = dir
 	handleSignals()
 	code := m.Run()
 	killAll() // normally a no-op: every test stops its processes in Cleanup
+	if code == 0 || os.Getenv("STAGECRAFT_E2E_KEEP") == "" {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 
@@ -24,65 +35,113 @@ func distDir() string {
 	return filepath.Join("..", "..", "dist")
 }
 
-// TestApps proves each app in dist/ on a fresh control plane of its own:
+// crdDirs lists the folders of CustomResourceDefinitions (or other objects
+// the target cluster is expected to have) installed before each app:
+// $STAGECRAFT_CRDS (colon-separated), or the repository's imports/crds.
+func crdDirs() []string {
+	if v := os.Getenv("STAGECRAFT_CRDS"); v != "" {
+		return filepath.SplitList(v)
+	}
+	d := filepath.Join("..", "..", "imports", "crds")
+	if _, err := os.Stat(d); err != nil {
+		return nil
+	}
+	return []string{d}
+}
+
+// TestApps proves each app in dist/ (each environment of it, when it is
+// synthesized per environment) on a fresh control plane of its own:
 //
-//	apply:    every object is accepted by server-side apply with strict field
-//	          validation and no warning, in namespaces enforcing Pod Security
+//	apply:    after the cluster's CRDs (crdDirs) are installed, every object
+//	          is accepted by server-side apply with strict field validation
+//	          and no warning, in namespaces enforcing Pod Security
 //	          "restricted";
-//	reapply:  applying the same objects again changes nothing;
+//	reapply:  applying the same objects again changes nothing (see
+//	          reapplyUnchanged);
 //	pipeline: with controllers, scheduler and kwok nodes running, the
 //	          workloads run (see runPipeline).
 func TestApps(t *testing.T) {
 	dist := distDir()
-	dirs, err := discoverApps(dist)
+	units, err := discoverApps(dist)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) == 0 {
+	if len(units) == 0 {
 		abs, _ := filepath.Abs(dist)
 		t.Skipf("no apps to prove: %s has no app directories (synthesize the apps first, or set STAGECRAFT_DIST)", abs)
 	}
-	for _, dir := range dirs {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			ap, err := loadApp(dir)
-			if err != nil {
-				t.Fatalf("read app %s:\n%v", dir, err)
-			}
-			for _, s := range ap.skipped {
-				t.Logf("skipped %s", s)
-			}
-			if len(ap.manifests) == 0 {
-				t.Fatalf("app %s has no Kubernetes objects in its YAML files", dir)
-			}
-			c := startControlPlane(t)
-			a, err := newApplier(c.cfg, appFieldManager)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx := context.Background()
-			ok := t.Run("apply", func(t *testing.T) {
-				nss, _, err := a.applyApp(ctx, ap)
-				if err != nil {
-					t.Fatalf("app %s failed to apply:\n%v", ap.name, err)
+	for i := 0; i < len(units); {
+		app := units[i].app
+		var mine []unit
+		for ; i < len(units) && units[i].app == app; i++ {
+			mine = append(mine, units[i])
+		}
+		t.Run(app, func(t *testing.T) {
+			for _, u := range mine {
+				if u.env == "" {
+					proveApp(t, u)
+					continue
 				}
-				t.Logf("app %s: %d objects applied in namespaces %s (Pod Security enforce=restricted), no warnings",
-					ap.name, len(ap.manifests), strings.Join(nss, ", "))
-			})
-			if !ok {
-				return
+				t.Run(u.env, func(t *testing.T) { proveApp(t, u) })
 			}
-			t.Run("reapply", func(t *testing.T) {
-				n, err := a.reapplyUnchanged(ctx, ap)
-				if err != nil {
-					t.Fatalf("app %s:\n%v", ap.name, err)
-				}
-				t.Logf("app %s: second apply of %d objects changed nothing (resourceVersions unchanged), no warnings", ap.name, n)
-			})
-			t.Run("pipeline", func(t *testing.T) {
-				runPipeline(t, c, ap)
-			})
 		})
 	}
+}
+
+// proveApp runs the apply, reapply and pipeline phases for one unit.
+func proveApp(t *testing.T, u unit) {
+	ap, err := loadApp(u.name(), u.dir)
+	if err != nil {
+		t.Fatalf("read app %s:\n%v", u.dir, err)
+	}
+	for _, s := range ap.skipped {
+		t.Logf("skipped %s", s)
+	}
+	if len(ap.manifests) == 0 {
+		if len(ap.skipped) > 0 {
+			t.Skipf("app %s has no Kubernetes objects besides what was skipped", u.dir)
+		}
+		t.Fatalf("app %s has no Kubernetes objects in its YAML files", u.dir)
+	}
+	c := startControlPlane(t)
+	ctx := context.Background()
+	if dirs := crdDirs(); len(dirs) > 0 {
+		n, err := installPrerequisites(ctx, c, dirs)
+		if err != nil {
+			t.Fatalf("install the cluster's CRDs from %s: %v", strings.Join(dirs, ", "), err)
+		}
+		t.Logf("installed %d objects the cluster is expected to have (CRDs) from %s", n, strings.Join(dirs, ", "))
+	}
+	a, err := newApplier(c.cfg, appFieldManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := t.Run("apply", func(t *testing.T) {
+		nss, _, err := a.applyApp(ctx, ap)
+		if err != nil {
+			t.Fatalf("app %s failed to apply:\n%v", ap.name, err)
+		}
+		t.Logf("app %s: %d objects applied in namespaces %s (Pod Security enforce=restricted), no warnings",
+			ap.name, len(ap.manifests), strings.Join(nss, ", "))
+	})
+	if !ok {
+		return
+	}
+	t.Run("reapply", func(t *testing.T) {
+		res, err := a.reapplyUnchanged(ctx, ap)
+		if err != nil {
+			t.Fatalf("app %s:\n%v", ap.name, err)
+		}
+		for _, r := range res.rewritten {
+			t.Logf("note: second apply stored %s again with identical content (API server rewrites some kinds once after creation)", r)
+		}
+		t.Logf("app %s: re-applying %d objects changed no field; a third apply left every resourceVersion unchanged; no warnings", ap.name, res.checked)
+	})
+	t.Run("pipeline", func(t *testing.T) {
+		if _, err := runPipeline(t, c, ap, pipelineTimeout()); err != nil {
+			t.Errorf("app %s: pipeline did not run:\n%v", ap.name, err)
+		}
+	})
 }
 
 // TestBrokenManifests applies deliberately broken apps (testdata/broken/*)
@@ -92,25 +151,27 @@ func TestBrokenManifests(t *testing.T) {
 	cases := []struct {
 		dir  string
 		want []string // substrings of the reported error
+		// stored: the API server accepted the object (it only warned), so
+		// it is the harness that fails the app
+		stored bool
 	}{
 		{"selector-mismatch", []string{
-			`deployments.apps "selector-mismatch" is invalid`,
+			`Deployment.apps "selector-mismatch" is invalid`,
 			"`selector` does not match template `labels`",
-		}},
+		}, false},
 		{"privileged-deployment", []string{
 			"API server warning(s)",
 			`would violate PodSecurity "restricted:latest"`,
 			`privileged (container "app" must not set securityContext.privileged=true)`,
-		}},
+		}, true},
 		{"privileged-pod", []string{
 			`pods "privileged-pod" is forbidden`,
 			`violates PodSecurity "restricted:latest"`,
 			`privileged (container "app" must not set securityContext.privileged=true)`,
-		}},
+		}, false},
 		{"unknown-field", []string{
-			"strict decoding error",
-			`unknown field "spec.replicaCount"`,
-		}},
+			".spec.replicaCount: field not declared in schema",
+		}, false},
 	}
 	c := startControlPlane(t)
 	a, err := newApplier(c.cfg, appFieldManager)
@@ -119,7 +180,7 @@ func TestBrokenManifests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {
-			ap, err := loadApp(filepath.Join("testdata", "broken", tc.dir))
+			ap, err := loadApp(tc.dir, filepath.Join("testdata", "broken", tc.dir))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +196,56 @@ func TestBrokenManifests(t *testing.T) {
 					t.Errorf("error does not contain %q:\n%v", w, err)
 				}
 			}
+			if tc.stored {
+				for _, m := range ap.manifests {
+					if _, err := a.get(context.Background(), m.obj); err != nil {
+						t.Errorf("%s: the API server should have stored it (it only warns): %v", m, err)
+					}
+				}
+			}
 			t.Logf("rejected as expected:\n%v", err)
+		})
+	}
+}
+
+// TestBrokenPipeline runs the pipeline phase on apps that apply cleanly but
+// cannot run (testdata/broken-pipeline/*) and checks that the harness fails
+// them with what the scheduler or controllers said.
+func TestBrokenPipeline(t *testing.T) {
+	cases := []struct {
+		dir  string
+		want []string
+	}{
+		{"too-many-gpus", []string{
+			"apps/v1 Deployment e2e-broken-gpus/greedy available",
+			"FailedScheduling",
+			"Insufficient nvidia.com/gpu",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.dir, func(t *testing.T) {
+			ap, err := loadApp(tc.dir, filepath.Join("testdata", "broken-pipeline", tc.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := startControlPlane(t)
+			a, err := newApplier(c.cfg, appFieldManager)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := a.applyApp(context.Background(), ap); err != nil {
+				t.Fatalf("testdata/broken-pipeline/%s must apply cleanly: %v", tc.dir, err)
+			}
+			_, err = runPipeline(t, c, ap, 15*time.Second)
+			if err == nil {
+				t.Fatalf("pipeline of testdata/broken-pipeline/%s succeeded; want an error containing %q", tc.dir, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			t.Logf("failed as expected:\n%v", err)
 		})
 	}
 }

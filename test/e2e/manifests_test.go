@@ -37,18 +37,34 @@ func (m *manifest) String() string {
 	return fmt.Sprintf("%s#%d %s %s %s", m.file, m.doc, m.obj.GetAPIVersion(), m.obj.GetKind(), name)
 }
 
-// app is one directory of dist/, read in apply order: files sorted by path,
-// documents in file order.
+// app is one deployable unit of dist/, read in apply order: files sorted by
+// path, documents in file order.
 type app struct {
-	name      string
+	name      string // e.g. "seed", or "rag/prod" for one environment of an app
 	dir       string
 	manifests []*manifest
 	skipped   []string // files and folders that hold no Kubernetes objects
 }
 
-// discoverApps lists the app directories of a dist directory. A missing dist
-// directory is no error: it has no apps.
-func discoverApps(dist string) ([]string, error) {
+// unit is one deployable directory of dist/: app is the top-level folder,
+// env the path below it ("" when the app folder itself holds the manifests).
+type unit struct {
+	app, env, dir string
+}
+
+func (u unit) name() string {
+	if u.env == "" {
+		return u.app
+	}
+	return u.app + "/" + u.env
+}
+
+// discoverApps lists the deployable units of a dist directory. Each
+// top-level folder is an app. A folder that holds manifest files itself is
+// one unit (with everything below it); one that does not is split into its
+// subfolders, e.g. dist/rag/dev and dist/rag/prod for an app synthesized per
+// environment. A missing dist directory has no apps.
+func discoverApps(dist string) ([]unit, error) {
 	entries, err := os.ReadDir(dist)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -56,13 +72,49 @@ func discoverApps(dist string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dirs []string
+	var units []unit
+	var walk func(app, env, dir string) error
+	walk = func(app, env, dir string) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		var subdirs []string
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") {
+				continue
+			}
+			if e.IsDir() {
+				subdirs = append(subdirs, name)
+				continue
+			}
+			if isManifestFile(name) || name == "Chart.yaml" {
+				units = append(units, unit{app: app, env: env, dir: dir})
+				return nil
+			}
+		}
+		for _, sd := range subdirs {
+			if err := walk(app, strings.TrimPrefix(env+"/"+sd, "/"), filepath.Join(dir, sd)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, e := range entries {
 		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			dirs = append(dirs, filepath.Join(dist, e.Name()))
+			if err := walk(e.Name(), "", filepath.Join(dist, e.Name())); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return dirs, nil
+	return units, nil
+}
+
+// isManifestFile reports whether a file name is one loadApp reads.
+func isManifestFile(name string) bool {
+	ext := filepath.Ext(name)
+	return (ext == ".yaml" || ext == ".yml") && !strings.HasPrefix(name, ".") && !isKustomization(name)
 }
 
 // isKustomization reports whether a file name is one kustomize reads as its
@@ -78,8 +130,8 @@ func isKustomization(name string) bool {
 // loadApp reads every *.yaml / *.yml file under dir (recursively), skipping
 // hidden entries, Helm chart folders (they hold templates, not objects) and
 // kustomization files.
-func loadApp(dir string) (*app, error) {
-	a := &app{name: filepath.Base(dir), dir: dir}
+func loadApp(name, dir string) (*app, error) {
+	a := &app{name: name, dir: dir}
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -96,12 +148,11 @@ func loadApp(dir string) (*app, error) {
 			}
 			return nil
 		}
-		ext := filepath.Ext(path)
-		if ext != ".yaml" && ext != ".yml" || strings.HasPrefix(d.Name(), ".") {
-			return nil
-		}
 		if isKustomization(d.Name()) {
 			a.skipped = append(a.skipped, rel+" (kustomization)")
+			return nil
+		}
+		if !isManifestFile(d.Name()) {
 			return nil
 		}
 		files = append(files, rel)

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 )
@@ -34,6 +35,9 @@ const (
 	kwokStorageClass = "kwok-volume"
 	noProvisioner    = "kubernetes.io/no-provisioner"
 	selectedNodeAnn  = "volume.kubernetes.io/selected-node"
+	// kueueQueueLabel marks a Job that Kueue admits by resuming it (it is
+	// created suspended).
+	kueueQueueLabel = "kueue.x-k8s.io/queue-name"
 )
 
 // JobRun is when one Job of an app ran in the simulated cluster.
@@ -43,7 +47,9 @@ type JobRun struct {
 	FromCronJob string    `json:"fromCronJob,omitempty"`
 	Created     time.Time `json:"created"`
 	Started     time.Time `json:"started"`
-	Completed   time.Time `json:"completed"`
+	Completed   time.Time `json:"completed"` // status.completionTime (1 s resolution)
+	// Observed is when the harness first saw the Job complete (sub-second).
+	Observed time.Time `json:"observed"`
 }
 
 // PipelineReport is what the pipeline phase of one app observed. Reports are
@@ -52,8 +58,11 @@ type JobRun struct {
 // STAGECRAFT_E2E_REPORT_DIR set each is also written there as <app>.json.
 type PipelineReport struct {
 	App       string   `json:"app"`
-	Jobs      []JobRun `json:"jobs"` // sorted by completion time
+	Jobs      []JobRun `json:"jobs"` // in the order they were seen complete
 	NotProven []string `json:"notProven,omitempty"`
+	// AssumedStorageClasses are used by the app but not shipped with it; the
+	// harness created them, as the target cluster must.
+	AssumedStorageClasses []string `json:"assumedStorageClasses,omitempty"`
 }
 
 var (
@@ -168,21 +177,31 @@ func fakeNodes(ap *app) []*corev1.Node {
 
 // storagePlan says which claims of an app can be bound in this cluster.
 type storagePlan struct {
-	// standIn: StorageClasses shipped by the app whose (external) provisioner
-	// the harness stands in for: it creates a PV for each of their claims.
+	// standIn: StorageClasses whose (external) provisioner the harness stands
+	// in for: it creates a PV for each of their claims.
 	standIn map[string]*storagev1.StorageClass
+	// assumed: classes the app uses but does not ship, so the target cluster
+	// must provide them. The harness creates them (in standIn too).
+	assumed []string
 	// unbindable: claim (namespace/name) or claim template
 	// (namespace/statefulset/template) -> why it cannot bind here.
 	unbindable map[string]string
 }
 
+// standInProvisionerName is the provisioner of the StorageClasses the harness
+// creates for classes an app expects the cluster to provide.
+const standInProvisionerName = "stagecraft-e2e/stand-in"
+
 // planStorage classifies the app's claims:
-//   - no storageClassName: the default class (kwok-volume) provisions it;
+//   - no storageClassName: the app's default class if it ships one, else the
+//     default class here (kwok-volume), which kwok provisions;
 //   - kwok-volume: kwok provisions it;
 //   - a class the app ships with a dynamic provisioner: the harness stands in
 //     for that provisioner;
-//   - "" or a no-provisioner class: it needs a PersistentVolume the app ships;
-//   - any other class (not in the app): nothing here can provision it.
+//   - a class the app does not ship: the cluster is assumed to provide it; the
+//     harness creates it and stands in for its provisioner;
+//   - "" or a no-provisioner class: it needs a PersistentVolume the app ships
+//     (without one it stays pending, which is reported, not failed).
 func planStorage(ap *app) storagePlan {
 	p := storagePlan{standIn: map[string]*storagev1.StorageClass{}, unbindable: map[string]string{}}
 	classes := map[string]*storagev1.StorageClass{}
@@ -199,18 +218,35 @@ func planStorage(ap *app) storagePlan {
 			}
 		}
 	}
+	// A claim without a class got the app's default class, if it ships one,
+	// when it was created.
+	var appDefault *string
+	for name, sc := range classes {
+		if sc.Annotations["storageclass.kubernetes.io/is-default-class"] == "true" {
+			appDefault = &name
+		}
+	}
 	classify := func(key string, class *string) {
+		if class == nil {
+			class = appDefault
+		}
 		switch {
-		case class == nil || *class == kwokStorageClass:
+		case class == nil || *class == kwokStorageClass || p.standIn[*class] != nil:
 			return
-		case classes[*class] != nil && classes[*class].Provisioner != noProvisioner:
-			p.standIn[*class] = classes[*class]
-		case *class == "" || classes[*class] != nil:
+		case *class == "" || classes[*class] != nil && classes[*class].Provisioner == noProvisioner:
 			if !pvClasses[*class] {
 				p.unbindable[key] = fmt.Sprintf("storage class %q needs a PersistentVolume and the app ships none", *class)
 			}
+		case classes[*class] != nil:
+			p.standIn[*class] = classes[*class]
 		default:
-			p.unbindable[key] = fmt.Sprintf("storage class %q is neither in the app nor in this test cluster", *class)
+			immediate := storagev1.VolumeBindingImmediate
+			p.standIn[*class] = &storagev1.StorageClass{
+				ObjectMeta:        metav1.ObjectMeta{Name: *class},
+				Provisioner:       standInProvisionerName,
+				VolumeBindingMode: &immediate,
+			}
+			p.assumed = append(p.assumed, *class)
 		}
 	}
 	for _, m := range ap.manifests {
@@ -227,6 +263,7 @@ func planStorage(ap *app) storagePlan {
 			}
 		}
 	}
+	sort.Strings(p.assumed)
 	return p
 }
 
@@ -326,6 +363,7 @@ func (c *cluster) standInProvisioner(ctx context.Context, t *testing.T, classes 
 type jobWatch struct {
 	mu   sync.Mutex
 	done map[string]*batchv1.Job // namespace/name -> Job in its terminal state
+	seen map[string]time.Time    // namespace/name -> when it was first seen there
 }
 
 func jobFinished(j *batchv1.Job) (complete, failed bool, msg string) {
@@ -356,13 +394,14 @@ func (w *jobWatch) observe(obj any) {
 	key := j.Namespace + "/" + j.Name
 	if w.done[key] == nil {
 		w.done[key] = j.DeepCopy()
+		w.seen[key] = time.Now()
 	}
 }
 
-func (w *jobWatch) get(key string) *batchv1.Job {
+func (w *jobWatch) get(key string) (*batchv1.Job, time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.done[key]
+	return w.done[key], w.seen[key]
 }
 
 // expectation is one thing the pipeline phase must see happen.
@@ -376,7 +415,10 @@ type expectation struct {
 // StatefulSets and DaemonSets become available, Jobs (and a Job made from
 // each CronJob) complete, claims bind, shipped PersistentVolumes bind to their
 // claims, bare Pods become ready, and every applied object still exists.
-func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
+// Problems of the app are returned (with what the cluster said about them);
+// problems of the harness fail t.
+func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*PipelineReport, error) {
+	var errs []error
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	report := &PipelineReport{App: ap.name}
@@ -403,6 +445,35 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		}
 	}
 
+	// Storage classes before the controllers: the PersistentVolume controller
+	// should find a claim's class when it first syncs the claim, rather than
+	// on a periodic resync.
+	plan := planStorage(ap)
+	for _, name := range plan.assumed {
+		if _, err := c.client.StorageV1().StorageClasses().Create(ctx, plan.standIn[name], metav1.CreateOptions{FieldManager: harnessFieldManager}); err != nil {
+			t.Fatalf("create assumed storage class %s: %v", name, err)
+		}
+		t.Logf("ASSUMED: storage class %q is used but not shipped by the app, so the target cluster must provide it; created here with a stand-in provisioner", name)
+	}
+	report.AssumedStorageClasses = plan.assumed
+	if len(plan.standIn) > 0 {
+		var names []string
+		for n, sc := range plan.standIn {
+			names = append(names, n+" ("+sc.Provisioner+")")
+		}
+		sort.Strings(names)
+		t.Logf("standing in for the provisioner of storage classes: %s", strings.Join(names, ", "))
+	}
+	provisioned := make(chan struct{})
+	go func() {
+		defer close(provisioned)
+		c.standInProvisioner(ctx, t, plan.standIn)
+	}()
+	defer func() {
+		cancel()
+		<-provisioned // it logs to t, which must not outlive this test
+	}()
+
 	nodes := fakeNodes(ap)
 	for _, n := range nodes {
 		if _, err := c.client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{FieldManager: harnessFieldManager}); err != nil {
@@ -411,7 +482,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 	}
 	t.Logf("created %d fake kwok nodes (nvidia.com/gpu: 8 each)", len(nodes))
 
-	jobs := &jobWatch{done: map[string]*batchv1.Job{}}
+	jobs := &jobWatch{done: map[string]*batchv1.Job{}, seen: map[string]time.Time{}}
 	factory := informers.NewSharedInformerFactory(c.client, 0)
 	inf := factory.Batch().V1().Jobs().Informer()
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -421,23 +492,15 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		t.Fatal(err)
 	}
 	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	defer func() {
+		cancel() // Shutdown waits for the informers, which stop on cancel
+		factory.Shutdown()
+	}()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		t.Fatal("job informer did not sync")
 	}
 
 	c.startPipeline(t)
-
-	plan := planStorage(ap)
-	if len(plan.standIn) > 0 {
-		var names []string
-		for n, sc := range plan.standIn {
-			names = append(names, n+" ("+sc.Provisioner+")")
-		}
-		sort.Strings(names)
-		t.Logf("standing in for the provisioner of storage classes: %s", strings.Join(names, ", "))
-	}
-	go c.standInProvisioner(ctx, t, plan.standIn)
 
 	var exps []expectation
 	notProven := func(what, why string) {
@@ -451,7 +514,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		}
 		job, err := c.jobFromCronJob(ctx, h, m.obj)
 		if err != nil {
-			t.Errorf("%s: create a Job from it: %v", m, err)
+			errs = append(errs, fmt.Errorf("%s: create a Job from it: %w", m, err))
 			continue
 		}
 		spec, _ := podSpecOf(m.obj)
@@ -467,7 +530,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		ns := nsOrDefault(o.GetNamespace())
 		name := o.GetName()
 		gk := o.GroupVersionKind().GroupKind().String()
-		if spec, ok := podSpecOf(o); ok {
+		if spec, ok := podSpecOf(o); ok && gk != "CronJob.batch" {
 			if why := plan.blockedBy(o, spec); why != "" {
 				notProven(m.String(), why)
 				continue
@@ -517,8 +580,18 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 			}})
 		case "Job.batch":
 			if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend {
-				notProven(m.String(), "suspended")
-				continue
+				queue := o.GetLabels()[kueueQueueLabel]
+				if queue == "" {
+					notProven(m.String(), "suspended, and nothing here resumes it")
+					continue
+				}
+				// Kueue would admit it by resuming it; stand in for that.
+				patch := []byte(`{"spec":{"suspend":false}}`)
+				if _, err := c.client.BatchV1().Jobs(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: harnessFieldManager}); err != nil {
+					errs = append(errs, fmt.Errorf("%s: resume it as Kueue would: %w", m, err))
+					continue
+				}
+				t.Logf("stand-in for Kueue: admitted %s (queue %s) by resuming it", m, queue)
 			}
 			exps = append(exps, c.jobCompletes(jobs, ns, name, "", report))
 		case "Pod":
@@ -533,10 +606,8 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 				if p.Status.Phase == corev1.PodFailed {
 					return false, "", permanent{fmt.Errorf("pod failed: %s", p.Status.Message)}
 				}
-				for _, cond := range p.Status.Conditions {
-					if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
-						return true, "ready", nil
-					}
+				if podReady(p) {
+					return true, "ready", nil
 				}
 				return false, string(p.Status.Phase), nil
 			}})
@@ -575,7 +646,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 	// Wait for all of them together; each is checked until it holds.
 	pending := exps
 	status := map[string]string{}
-	err = waitFor(pipelineTimeout(), 500*time.Millisecond, c.procs, func() (bool, error) {
+	err = waitFor(timeout, 500*time.Millisecond, c.procs, func() (bool, error) {
 		var still []expectation
 		for _, e := range pending {
 			done, st, err := e.check(ctx)
@@ -601,19 +672,19 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		for _, e := range pending {
 			lines = append(lines, fmt.Sprintf("  %s: %s", e.what, status[e.what]))
 		}
-		t.Errorf("pipeline of app %s: %v\nnot reached:\n%s", ap.name, err, strings.Join(lines, "\n"))
-		c.logDiagnostics(t, ap)
+		errs = append(errs, fmt.Errorf("%w\nnot reached:\n%s\nwhat the cluster says:\n%s",
+			err, strings.Join(lines, "\n"), c.diagnostics(ap)))
 	}
 
 	// Everything the app applied must still be there (not garbage collected,
 	// not rejected later), except Jobs cleaned up by their TTL.
 	kinds := map[string]int{}
 	for _, m := range ap.manifests {
-		if _, found, _ := unstructured.NestedInt64(m.obj.Object, "spec", "ttlSecondsAfterFinished"); found && m.obj.GetKind() == "Job" {
+		if _, found, _ := unstructured.NestedFieldNoCopy(m.obj.Object, "spec", "ttlSecondsAfterFinished"); found && m.obj.GetKind() == "Job" {
 			continue
 		}
 		if _, err := h.get(ctx, m.obj); err != nil {
-			t.Errorf("%s: gone after the pipeline ran: %v", m, err)
+			errs = append(errs, fmt.Errorf("%s: gone after the pipeline ran: %w", m, err))
 			continue
 		}
 		kinds[m.obj.GetKind()]++
@@ -623,12 +694,12 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 		kk = append(kk, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(kk)
-	t.Logf("all applied objects still exist after the pipeline ran: %s", strings.Join(kk, " "))
+	t.Logf("applied objects that exist after the pipeline ran: %s", strings.Join(kk, " "))
 
 	for _, np := range report.NotProven {
 		t.Logf("NOT PROVEN (not a failure): %s", np)
 	}
-	sort.Slice(report.Jobs, func(i, j int) bool { return report.Jobs[i].Completed.Before(report.Jobs[j].Completed) })
+	sort.Slice(report.Jobs, func(i, j int) bool { return report.Jobs[i].Observed.Before(report.Jobs[j].Observed) })
 	for _, j := range report.Jobs {
 		from := ""
 		if j.FromCronJob != "" {
@@ -642,14 +713,16 @@ func runPipeline(t *testing.T, c *cluster, ap *app) *PipelineReport {
 	reportsMu.Unlock()
 	if dir := os.Getenv("STAGECRAFT_E2E_REPORT_DIR"); dir != "" {
 		data, _ := json.MarshalIndent(report, "", "  ")
-		if err := os.MkdirAll(dir, 0o755); err == nil {
-			err = os.WriteFile(filepath.Join(dir, ap.name+".json"), append(data, '\n'), 0o644)
-			if err != nil {
-				t.Errorf("write report: %v", err)
-			}
+		path := filepath.Join(dir, filepath.FromSlash(ap.name)+".json")
+		err := os.MkdirAll(filepath.Dir(path), 0o755)
+		if err == nil {
+			err = os.WriteFile(path, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			t.Errorf("write report: %v", err) // harness problem
 		}
 	}
-	return report
+	return report, errors.Join(errs...)
 }
 
 // jobCompletes expects a Job to reach Complete and records when it ran.
@@ -659,7 +732,7 @@ func (c *cluster) jobCompletes(w *jobWatch, ns, name, cronJob string, report *Pi
 		what = "Job " + ns + "/" + name + " (from CronJob " + cronJob + ") complete"
 	}
 	return expectation{what: what, check: func(ctx context.Context) (bool, string, error) {
-		j := w.get(ns + "/" + name)
+		j, seen := w.get(ns + "/" + name)
 		if j == nil {
 			cur, err := c.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -671,7 +744,7 @@ func (c *cluster) jobCompletes(w *jobWatch, ns, name, cronJob string, report *Pi
 		if !complete {
 			return false, "", permanent{fmt.Errorf("job failed: %s", msg)}
 		}
-		run := JobRun{Namespace: ns, Name: name, FromCronJob: cronJob, Created: j.CreationTimestamp.Time}
+		run := JobRun{Namespace: ns, Name: name, FromCronJob: cronJob, Created: j.CreationTimestamp.Time, Observed: seen}
 		if j.Status.StartTime != nil {
 			run.Started = j.Status.StartTime.Time
 		}
@@ -717,37 +790,55 @@ func (c *cluster) jobFromCronJob(ctx context.Context, a *applier, o *unstructure
 	return created, withWarnings(err, a.warnings.take())
 }
 
-// logDiagnostics logs what explains a stuck pipeline: pods that are not
+// diagnostics describes what explains a stuck pipeline: pods that are not
 // running or ready, and warning events, in the app's namespaces.
-func (c *cluster) logDiagnostics(t *testing.T, ap *app) {
+func (c *cluster) diagnostics(ap *app) string {
 	ctx := context.Background()
 	nss := map[string]bool{}
 	for _, m := range ap.manifests {
 		if m.obj.GetKind() == "Namespace" {
 			nss[m.obj.GetName()] = true
-		} else {
-			nss[nsOrDefault(m.obj.GetNamespace())] = true
+		} else if m.obj.GetNamespace() != "" {
+			nss[m.obj.GetNamespace()] = true
 		}
 	}
+	nss[metav1.NamespaceDefault] = true
+	var lines []string
 	for ns := range nss {
 		pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err == nil {
 			for _, p := range pods.Items {
-				if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodSucceeded {
+				if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodRunning && podReady(&p) {
 					continue
 				}
 				var conds []string
 				for _, cond := range p.Status.Conditions {
-					conds = append(conds, fmt.Sprintf("%s=%s %s", cond.Type, cond.Status, cond.Message))
+					if cond.Status != corev1.ConditionTrue {
+						conds = append(conds, fmt.Sprintf("%s=%s %s %s", cond.Type, cond.Status, cond.Reason, cond.Message))
+					}
 				}
-				t.Logf("pod %s/%s: %s node=%q %s", ns, p.Name, p.Status.Phase, p.Spec.NodeName, strings.Join(conds, "; "))
+				lines = append(lines, fmt.Sprintf("  pod %s/%s: %s, node %q; %s", ns, p.Name, p.Status.Phase, p.Spec.NodeName, strings.Join(conds, "; ")))
 			}
 		}
 		evs, err := c.client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning"})
 		if err == nil {
 			for _, e := range evs.Items {
-				t.Logf("event %s %s/%s: %s: %s (x%d)", ns, e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message, e.Count)
+				lines = append(lines, fmt.Sprintf("  event %s/%s %s: %s: %s", ns, e.InvolvedObject.Name, e.InvolvedObject.Kind, e.Reason, e.Message))
 			}
 		}
 	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "  (no unready pods, no warning events)"
+	}
+	return strings.Join(lines, "\n")
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }

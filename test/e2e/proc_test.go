@@ -30,6 +30,10 @@ type proc struct {
 var (
 	procsMu sync.Mutex
 	procs   = map[*proc]bool{}
+
+	// scratchRoot holds every cluster's scratch directory; TestMain creates
+	// it and removes it at the end, or on SIGINT/SIGTERM.
+	scratchRoot string
 )
 
 type spawnRequest struct {
@@ -167,6 +171,9 @@ func handleSignals() {
 		s := <-ch
 		fmt.Fprintf(os.Stderr, "e2e: got %v, stopping control-plane processes\n", s)
 		killAll()
+		if scratchRoot != "" {
+			os.RemoveAll(scratchRoot)
+		}
 		os.Exit(2)
 	}()
 }

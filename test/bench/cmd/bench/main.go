@@ -47,7 +47,7 @@ type config struct {
 func main() {
 	sizes := flag.String("sizes", "10,100,1000", "pipeline sizes (stages), comma-separated")
 	reps := flag.String("reps", "5,5,3", "repetitions per size, comma-separated (the last one repeats)")
-	only := flag.String("variants", "s,s-l1,n,n-api,f", "variants to run")
+	only := flag.String("variants", "s,s-l1,n,n-api,f,f-direct", "variants to run")
 	bin := flag.String("bin", "", "directory holding the built synth and floor programs (required)")
 	native := flag.String("native", "test/bench/native", "directory of the native cdk8s program, with node_modules installed")
 	out := flag.String("out", "test/bench/RESULTS.md", "Markdown report to write (empty: none)")
@@ -164,6 +164,12 @@ func variants(cfg *config) []variant {
 				fatal(err)
 			}
 			return exec.Command(filepath.Join(cfg.bin, "floor"), "-objects", cfg.objects[n], "-out", filepath.Join(out, "bench.k8s.yaml")), out
+		}},
+		{"f-direct", "plain Go floor (yamlout)", func(n int, out string) (*exec.Cmd, string) {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				fatal(err)
+			}
+			return exec.Command(filepath.Join(cfg.bin, "floor"), "-writer", "yamlout", "-objects", cfg.objects[n], "-out", filepath.Join(out, "bench.k8s.yaml")), out
 		}},
 	}
 }
