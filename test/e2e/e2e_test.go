@@ -59,7 +59,10 @@ func crdDirs() []string {
 //	reapply:  applying the same objects again changes nothing (see
 //	          reapplyUnchanged);
 //	pipeline: with controllers, scheduler and kwok nodes running, the
-//	          workloads run (see runPipeline).
+//	          workloads run (see runPipeline), Jobs released by sync wave;
+//	order:    the Jobs ran in the order the pipeline declares, and each
+//	          declared wait for an upstream Job could work, and no more
+//	          (see checkOrder).
 func TestApps(t *testing.T) {
 	dist := distDir()
 	units, err := discoverApps(dist)
@@ -88,7 +91,7 @@ func TestApps(t *testing.T) {
 	}
 }
 
-// proveApp runs the apply, reapply and pipeline phases for one unit.
+// proveApp runs the apply, reapply, pipeline and order phases for one unit.
 func proveApp(t *testing.T, u unit) {
 	ap, err := loadApp(u.name(), u.dir)
 	if err != nil {
@@ -137,10 +140,26 @@ func proveApp(t *testing.T, u unit) {
 		}
 		t.Logf("app %s: re-applying %d objects changed no field; a third apply left every resourceVersion unchanged; no warnings", ap.name, res.checked)
 	})
-	t.Run("pipeline", func(t *testing.T) {
-		if _, err := runPipeline(t, c, ap, pipelineTimeout()); err != nil {
+	var report *PipelineReport
+	pipelineOK := t.Run("pipeline", func(t *testing.T) {
+		rep, err := runPipeline(t, c, ap, pipelineTimeout())
+		report = rep
+		if err != nil {
 			t.Errorf("app %s: pipeline did not run:\n%v", ap.name, err)
 		}
+	})
+	t.Run("order", func(t *testing.T) {
+		if report == nil {
+			t.Skip("the pipeline phase stopped before it recorded any run")
+		}
+		res, err := checkOrder(ctx, c, ap, report, pipelineOK)
+		for _, np := range res.NotProven {
+			t.Logf("NOT PROVEN (not a failure): %s", np)
+		}
+		if err != nil {
+			t.Errorf("app %s: Jobs do not run in the order the pipeline declares, or a declared wait could not work:\n%v", ap.name, err)
+		}
+		t.Log(res.Summary)
 	})
 }
 
@@ -244,6 +263,73 @@ func TestBrokenPipeline(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q:\n%v", w, err)
 				}
+			}
+			t.Logf("failed as expected:\n%v", err)
+		})
+	}
+}
+
+// TestBrokenOrder runs the pipeline and order phases on apps that run
+// cleanly but whose declared order or waits are wrong
+// (testdata/broken-order/*), and checks that the order phase names each
+// problem.
+func TestBrokenOrder(t *testing.T) {
+	cases := []struct {
+		dir     string
+		want    []string
+		notWant []string
+	}{
+		{dir: "bad-waits", notWant: []string{"e2e-broken-order/third"}, want: []string{
+			// 1: waits against waves and runs
+			"Job e2e-broken-order/second waits for job/missing, which is not a Job of the app in namespace e2e-broken-order",
+			"Job e2e-broken-order/second (sync wave 0) waits for Job e2e-broken-order/first in sync wave 0",
+			"Job e2e-broken-order/second: its Job e2e-broken-order/second started before upstream Job e2e-broken-order/first completed",
+			// 2: RBAC and token, in the manifests and by SubjectAccessReview
+			"Job e2e-broken-order/second: Role second-wait grants Jobs [first]; the wait is for [first, missing]",
+			"Job e2e-broken-order/second: ServiceAccount second may not get jobs/missing",
+			"Deployment e2e-broken-order/greedy: Role greedy-wait rule 0 grants [get list watch] on [batch]/[jobs] names []",
+			"Deployment e2e-broken-order/greedy: Role greedy-wait rule 1 grants [list] on []/[pods]",
+			"Deployment e2e-broken-order/greedy: ServiceAccount greedy may list pods",
+			"Deployment e2e-broken-order/greedy: ServiceAccount greedy may get jobs/second",
+			"Deployment e2e-broken-order/greedy: automountServiceAccountToken is not false",
+			"container app got an API token",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.dir, func(t *testing.T) {
+			ap, err := loadApp(tc.dir, filepath.Join("testdata", "broken-order", tc.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := startControlPlane(t)
+			a, err := newApplier(c.cfg, appFieldManager)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := a.applyApp(context.Background(), ap); err != nil {
+				t.Fatalf("testdata/broken-order/%s must apply cleanly: %v", tc.dir, err)
+			}
+			rep, err := runPipeline(t, c, ap, time.Minute)
+			if err != nil {
+				t.Fatalf("testdata/broken-order/%s must run: %v", tc.dir, err)
+			}
+			_, err = checkOrder(context.Background(), c, ap, rep, true)
+			if err == nil {
+				t.Fatalf("order of testdata/broken-order/%s passed; want errors containing %q", tc.dir, tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q", w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error mentions %q, which is right", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("the error was:\n%v", err)
+				return
 			}
 			t.Logf("failed as expected:\n%v", err)
 		})

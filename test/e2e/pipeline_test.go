@@ -22,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 )
@@ -50,6 +49,22 @@ type JobRun struct {
 	Completed   time.Time `json:"completed"` // status.completionTime (1 s resolution)
 	// Observed is when the harness first saw the Job complete (sub-second).
 	Observed time.Time `json:"observed"`
+	// Wave is the Job's Argo CD sync wave, for Jobs released by wave (not
+	// those made from CronJobs, which run after every wave).
+	Wave *int `json:"wave,omitempty"`
+	// StartedEvent and CompletedEvent number the events of the harness's
+	// one Job watch (in etcd order) in which it first saw the Job with a
+	// startTime, and complete: finer than the API server's 1 s timestamps.
+	StartedEvent   uint64 `json:"startedEvent,omitempty"`
+	CompletedEvent uint64 `json:"completedEvent,omitempty"`
+}
+
+// WaveRun is one Argo CD sync wave of Jobs and when the harness released it.
+type WaveRun struct {
+	Wave      int       `json:"wave"`
+	Jobs      []string  `json:"jobs"` // namespace/name
+	Released  time.Time `json:"released"`
+	Completed time.Time `json:"completed"` // when the harness saw its last Job complete
 }
 
 // PipelineReport is what the pipeline phase of one app observed. Reports are
@@ -57,9 +72,10 @@ type JobRun struct {
 // check, e.g., the order in which Jobs completed; with
 // STAGECRAFT_E2E_REPORT_DIR set each is also written there as <app>.json.
 type PipelineReport struct {
-	App       string   `json:"app"`
-	Jobs      []JobRun `json:"jobs"` // in the order they were seen complete
-	NotProven []string `json:"notProven,omitempty"`
+	App       string    `json:"app"`
+	Jobs      []JobRun  `json:"jobs"` // in the order they were seen complete
+	Waves     []WaveRun `json:"waves,omitempty"`
+	NotProven []string  `json:"notProven,omitempty"`
 	// AssumedStorageClasses are used by the app but not shipped with it; the
 	// harness created them, as the target cluster must.
 	AssumedStorageClasses []string `json:"assumedStorageClasses,omitempty"`
@@ -359,11 +375,21 @@ func (c *cluster) standInProvisioner(ctx context.Context, t *testing.T, classes 
 
 // jobWatch records the first completed or failed state of every Job, from an
 // informer started before the controllers, so that a Job removed right after
-// it finished (ttlSecondsAfterFinished) is still seen.
+// it finished (ttlSecondsAfterFinished) is still seen. It also numbers the
+// events: one informer's handler gets them one at a time in the watch's
+// (etcd's) order, so the numbers order what happened to different Jobs.
 type jobWatch struct {
-	mu   sync.Mutex
-	done map[string]*batchv1.Job // namespace/name -> Job in its terminal state
-	seen map[string]time.Time    // namespace/name -> when it was first seen there
+	mu        sync.Mutex
+	events    uint64
+	done      map[string]*batchv1.Job // namespace/name -> Job in its terminal state
+	seen      map[string]time.Time    // namespace/name -> when it was first seen there
+	doneEvent map[string]uint64       // namespace/name -> event in which it was first seen there
+	started   map[string]uint64       // namespace/name -> first event with status.startTime
+}
+
+func newJobWatch() *jobWatch {
+	return &jobWatch{done: map[string]*batchv1.Job{}, seen: map[string]time.Time{},
+		doneEvent: map[string]uint64{}, started: map[string]uint64{}}
 }
 
 func jobFinished(j *batchv1.Job) (complete, failed bool, msg string) {
@@ -386,16 +412,29 @@ func (w *jobWatch) observe(obj any) {
 	if !ok {
 		return
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.events++
+	key := j.Namespace + "/" + j.Name
+	if j.Status.StartTime != nil && w.started[key] == 0 {
+		w.started[key] = w.events
+	}
 	if c, f, _ := jobFinished(j); !c && !f {
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	key := j.Namespace + "/" + j.Name
 	if w.done[key] == nil {
 		w.done[key] = j.DeepCopy()
 		w.seen[key] = time.Now()
+		w.doneEvent[key] = w.events
 	}
+}
+
+// eventsOf returns the numbers of the events in which a Job was first seen
+// started and finished (0: not seen).
+func (w *jobWatch) eventsOf(key string) (started, done uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.started[key], w.doneEvent[key]
 }
 
 func (w *jobWatch) get(key string) (*batchv1.Job, time.Time) {
@@ -482,7 +521,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 	}
 	t.Logf("created %d fake kwok nodes (nvidia.com/gpu: 8 each)", len(nodes))
 
-	jobs := &jobWatch{done: map[string]*batchv1.Job{}, seen: map[string]time.Time{}}
+	jobs := newJobWatch()
 	factory := informers.NewSharedInformerFactory(c.client, 0)
 	inf := factory.Batch().V1().Jobs().Informer()
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -500,29 +539,44 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 		t.Fatal("job informer did not sync")
 	}
 
+	// Argo CD sync waves: Jobs above the lowest wave are held suspended
+	// before the controllers start, then released wave by wave.
+	waves, err := planWaves(t, c, jobs, ap, plan)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := waves.hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	c.startPipeline(t)
 
 	var exps []expectation
+	if len(waves.waves) > 0 {
+		exps = append(exps, waves.expectation())
+	}
 	notProven := func(what, why string) {
 		report.NotProven = append(report.NotProven, what+": "+why)
 	}
 
-	// Jobs from CronJobs, as `kubectl create job --from=cronjob/NAME` makes them.
+	// Jobs from CronJobs, as `kubectl create job --from=cronjob/NAME` makes
+	// them, once every sync wave has completed (a schedule fires later).
 	for _, m := range ap.manifests {
 		if m.obj.GroupVersionKind().GroupKind().String() != "CronJob.batch" {
 			continue
 		}
-		job, err := c.jobFromCronJob(ctx, h, m.obj)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: create a Job from it: %w", m, err))
-			continue
-		}
 		spec, _ := podSpecOf(m.obj)
 		if why := plan.blockedBy(m.obj, spec); why != "" {
+			// It cannot run here; creating it still proves the template.
+			job, err := c.jobFromCronJob(ctx, h, m.obj)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: create a Job from it: %w", m, err))
+				continue
+			}
 			notProven("Job "+job.Namespace+"/"+job.Name, why)
 			continue
 		}
-		exps = append(exps, c.jobCompletes(jobs, job.Namespace, job.Name, m.obj.GetName(), report))
+		exps = append(exps, c.cronJobRuns(h, jobs, m, waves, report))
 	}
 
 	for _, m := range ap.manifests {
@@ -579,20 +633,12 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 				return d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 && d.Status.NumberAvailable == d.Status.DesiredNumberScheduled, st, nil
 			}})
 		case "Job.batch":
-			if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend {
-				queue := o.GetLabels()[kueueQueueLabel]
-				if queue == "" {
-					notProven(m.String(), "suspended, and nothing here resumes it")
-					continue
-				}
-				// Kueue would admit it by resuming it; stand in for that.
-				patch := []byte(`{"spec":{"suspend":false}}`)
-				if _, err := c.client.BatchV1().Jobs(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: harnessFieldManager}); err != nil {
-					errs = append(errs, fmt.Errorf("%s: resume it as Kueue would: %w", m, err))
-					continue
-				}
-				t.Logf("stand-in for Kueue: admitted %s (queue %s) by resuming it", m, queue)
+			if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend && o.GetLabels()[kueueQueueLabel] == "" {
+				notProven(m.String(), "suspended, and nothing here resumes it")
+				continue
 			}
+			// Resumed when its sync wave is released (waves), which also
+			// stands in for Kueue admitting it.
 			exps = append(exps, c.jobCompletes(jobs, ns, name, "", report))
 		case "Pod":
 			exps = append(exps, expectation{what: m.String() + " ready", check: func(ctx context.Context) (bool, string, error) {
@@ -700,13 +746,19 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 		t.Logf("NOT PROVEN (not a failure): %s", np)
 	}
 	sort.Slice(report.Jobs, func(i, j int) bool { return report.Jobs[i].Observed.Before(report.Jobs[j].Observed) })
-	for _, j := range report.Jobs {
+	report.Waves = waves.report()
+	for i, j := range report.Jobs {
 		from := ""
 		if j.FromCronJob != "" {
 			from = " (from CronJob " + j.FromCronJob + ")"
 		}
-		t.Logf("job %s/%s%s: created %s, started %s, completed %s", j.Namespace, j.Name, from,
-			j.Created.Format(time.TimeOnly), j.Started.Format(time.TimeOnly), j.Completed.Format(time.TimeOnly))
+		if w, ok := waves.wave[j.Namespace+"/"+j.Name]; ok && j.FromCronJob == "" {
+			report.Jobs[i].Wave = &w
+			from = fmt.Sprintf(" (sync wave %d)", w)
+		}
+		t.Logf("job %s/%s%s: created %s, started %s (watch event #%d), completed %s (watch event #%d)", j.Namespace, j.Name, from,
+			j.Created.Format(time.TimeOnly), j.Started.Format(time.TimeOnly), j.StartedEvent,
+			j.Completed.Format(time.TimeOnly), j.CompletedEvent)
 	}
 	reportsMu.Lock()
 	pipelineReports[ap.name] = report
@@ -738,13 +790,18 @@ func (c *cluster) jobCompletes(w *jobWatch, ns, name, cronJob string, report *Pi
 			if err != nil {
 				return false, "", err
 			}
-			return false, fmt.Sprintf("%d active, %d succeeded, %d failed", cur.Status.Active, cur.Status.Succeeded, cur.Status.Failed), nil
+			st := fmt.Sprintf("%d active, %d succeeded, %d failed", cur.Status.Active, cur.Status.Succeeded, cur.Status.Failed)
+			if cur.Spec.Suspend != nil && *cur.Spec.Suspend {
+				st = "suspended until its sync wave is released"
+			}
+			return false, st, nil
 		}
 		complete, _, msg := jobFinished(j)
 		if !complete {
 			return false, "", permanent{fmt.Errorf("job failed: %s", msg)}
 		}
 		run := JobRun{Namespace: ns, Name: name, FromCronJob: cronJob, Created: j.CreationTimestamp.Time, Observed: seen}
+		run.StartedEvent, run.CompletedEvent = w.eventsOf(ns + "/" + name)
 		if j.Status.StartTime != nil {
 			run.Started = j.Status.StartTime.Time
 		}
@@ -755,6 +812,29 @@ func (c *cluster) jobCompletes(w *jobWatch, ns, name, cronJob string, report *Pi
 		return true, fmt.Sprintf("%d succeeded", j.Status.Succeeded), nil
 	}}
 }
+
+// cronJobRuns expects the Job made from a CronJob to complete. The Job is
+// created (jobFromCronJob) once every sync wave has completed.
+func (c *cluster) cronJobRuns(a *applier, w *jobWatch, m *manifest, waves *waveRelease, report *PipelineReport) expectation {
+	ns, name := nsOrDefault(m.obj.GetNamespace()), cronJobRunName(m.obj.GetName())
+	e := c.jobCompletes(w, ns, name, m.obj.GetName(), report)
+	created := false
+	return expectation{what: e.what, check: func(ctx context.Context) (bool, string, error) {
+		if !waves.done() {
+			return false, "to be created once every sync wave has completed", nil
+		}
+		if !created {
+			if _, err := c.jobFromCronJob(ctx, a, m.obj); err != nil {
+				return false, "", permanent{fmt.Errorf("%s: create a Job from it: %w", m, err)}
+			}
+			created = true
+		}
+		return e.check(ctx)
+	}}
+}
+
+// cronJobRunName names the Job the harness makes from a CronJob.
+func cronJobRunName(cronJob string) string { return cronJob + "-e2e" }
 
 // jobFromCronJob creates a Job from a CronJob's jobTemplate, as
 // `kubectl create job --from=cronjob/NAME` does, through the strict,
@@ -774,7 +854,7 @@ func (c *cluster) jobFromCronJob(ctx context.Context, a *applier, o *unstructure
 	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            cj.Name + "-e2e",
+			Name:            cronJobRunName(cj.Name),
 			Namespace:       cj.Namespace,
 			Labels:          cj.Spec.JobTemplate.Labels,
 			Annotations:     ann,
