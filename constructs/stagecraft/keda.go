@@ -89,14 +89,7 @@ func validateEventScaling(ps *problems, p ProcessorStageProps) {
 	if p.Replicas != nil {
 		ps.add(field.NewPath("Replicas"), *p.Replicas, "set Replicas or EventScaling, not both: KEDA owns the replica count")
 	}
-	if e.MinReplicas < 0 {
-		ps.add(fld.Child("MinReplicas"), e.MinReplicas, "must be zero (scale to zero) or more")
-	}
-	if e.MaxReplicas < 1 {
-		ps.add(fld.Child("MaxReplicas"), e.MaxReplicas, "must be at least 1")
-	} else if e.MinReplicas > e.MaxReplicas {
-		ps.add(fld.Child("MinReplicas"), e.MinReplicas, fmt.Sprintf("must not be above MaxReplicas (%d)", e.MaxReplicas))
-	}
+	validateReplicaRange(ps, fld, e.MinReplicas, e.MaxReplicas, "must be zero (scale to zero) or more")
 	validateSeconds(ps, fld.Child("Cooldown"), e.Cooldown, "must be zero (the default, 5m) or a positive whole number of seconds")
 	validateSeconds(ps, fld.Child("PollingInterval"), e.PollingInterval, "must be zero (the default, 30s) or a positive whole number of seconds")
 	if len(e.Triggers) == 0 {

@@ -90,14 +90,7 @@ func validateAutoscaling(ps *problems, p ProcessorStageProps) {
 	if p.Replicas != nil {
 		ps.add(field.NewPath("Replicas"), *p.Replicas, "set Replicas or Autoscaling, not both: the autoscaler owns the replica count")
 	}
-	if a.MinReplicas < 0 {
-		ps.add(fld.Child("MinReplicas"), a.MinReplicas, "must be at least 1 (0 means the default, 1)")
-	}
-	if a.MaxReplicas < 1 {
-		ps.add(fld.Child("MaxReplicas"), a.MaxReplicas, "must be at least 1")
-	} else if a.MinReplicas > a.MaxReplicas {
-		ps.add(fld.Child("MinReplicas"), a.MinReplicas, fmt.Sprintf("must not be above MaxReplicas (%d)", a.MaxReplicas))
-	}
+	validateReplicaRange(ps, fld, a.MinReplicas, a.MaxReplicas, "must be at least 1 (0 means the default, 1)")
 	for _, u := range []struct {
 		name string
 		v    int32
@@ -108,6 +101,20 @@ func validateAutoscaling(ps *problems, p ProcessorStageProps) {
 	}
 	if w := a.ScaleDownStabilization; w < 0 || w%time.Second != 0 || w > time.Hour {
 		ps.add(fld.Child("ScaleDownStabilization"), w.String(), "must be a whole number of seconds up to 1h")
+	}
+}
+
+// validateReplicaRange checks an autoscaler's bounds: a minimum of zero or
+// more (minDetail says what zero means) and a maximum of at least one and
+// at least the minimum.
+func validateReplicaRange(ps *problems, fld *field.Path, min, max int32, minDetail string) {
+	if min < 0 {
+		ps.add(fld.Child("MinReplicas"), min, minDetail)
+	}
+	if max < 1 {
+		ps.add(fld.Child("MaxReplicas"), max, "must be at least 1")
+	} else if min > max {
+		ps.add(fld.Child("MinReplicas"), min, fmt.Sprintf("must not be above MaxReplicas (%d)", max))
 	}
 }
 

@@ -243,19 +243,8 @@ func TestBrokenPipeline(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {
-			ap, err := loadApp(tc.dir, filepath.Join("testdata", "broken-pipeline", tc.dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := startControlPlane(t)
-			a, err := newApplier(c.cfg, appFieldManager)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := a.applyApp(context.Background(), ap); err != nil {
-				t.Fatalf("testdata/broken-pipeline/%s must apply cleanly: %v", tc.dir, err)
-			}
-			_, err = runPipeline(t, c, ap, 15*time.Second)
+			ap, c := applyTestdataApp(t, "broken-pipeline", tc.dir)
+			_, err := runPipeline(t, c, ap, 15*time.Second)
 			if err == nil {
 				t.Fatalf("pipeline of testdata/broken-pipeline/%s succeeded; want an error containing %q", tc.dir, tc.want)
 			}
@@ -297,18 +286,7 @@ func TestBrokenOrder(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {
-			ap, err := loadApp(tc.dir, filepath.Join("testdata", "broken-order", tc.dir))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c := startControlPlane(t)
-			a, err := newApplier(c.cfg, appFieldManager)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := a.applyApp(context.Background(), ap); err != nil {
-				t.Fatalf("testdata/broken-order/%s must apply cleanly: %v", tc.dir, err)
-			}
+			ap, c := applyTestdataApp(t, "broken-order", tc.dir)
 			rep, err := runPipeline(t, c, ap, time.Minute)
 			if err != nil {
 				t.Fatalf("testdata/broken-order/%s must run: %v", tc.dir, err)
@@ -334,4 +312,23 @@ func TestBrokenOrder(t *testing.T) {
 			t.Logf("failed as expected:\n%v", err)
 		})
 	}
+}
+
+// applyTestdataApp starts a control plane and applies testdata/<group>/<dir>,
+// which must apply cleanly.
+func applyTestdataApp(t *testing.T, group, dir string) (*app, *cluster) {
+	t.Helper()
+	ap, err := loadApp(dir, filepath.Join("testdata", group, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startControlPlane(t)
+	a, err := newApplier(c.cfg, appFieldManager)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.applyApp(context.Background(), ap); err != nil {
+		t.Fatalf("testdata/%s/%s must apply cleanly: %v", group, dir, err)
+	}
+	return ap, c
 }
