@@ -25,6 +25,7 @@ func main() {
 type settings struct {
 	Namespace      string
 	Host           string
+	ArchiveServer  string // NFS server of the document archive
 	IngestSchedule string
 	DocumentsSize  string
 	ModelsSize     string
@@ -42,6 +43,7 @@ var environments = map[string]settings{
 	"dev": {
 		Namespace:      "rag-dev",
 		Host:           "rag.dev.example.com",
+		ArchiveServer:  "nas-dev.internal.example.com",
 		IngestSchedule: "0 */6 * * *",
 		DocumentsSize:  "20Gi",
 		ModelsSize:     "50Gi",
@@ -55,6 +57,7 @@ var environments = map[string]settings{
 	"prod": {
 		Namespace:      "rag-prod",
 		Host:           "rag.example.com",
+		ArchiveServer:  "nas.internal.example.com",
 		IngestSchedule: "30 1 * * *",
 		DocumentsSize:  "200Gi",
 		ModelsSize:     "100Gi",
@@ -87,6 +90,16 @@ func define(chart cdk8s.Chart, env settings) {
 		Size:             env.ModelsSize,
 		StorageClassName: "shared-files",
 	})
+	// The document archive already exists on a NAS: a static volume,
+	// never deleted with the pipeline, read by the ingestion only.
+	archive := stagecraft.NewPipelineStorage(p, "archive", stagecraft.PipelineStorageProps{
+		Size:        "1Ti",
+		AccessModes: []string{"ReadOnlyMany"},
+		Existing: &stagecraft.ExistingVolume{
+			NFS:          &stagecraft.NFSVolume{Server: env.ArchiveServer, Path: "/exports/documents"},
+			MountOptions: []string{"nfsvers=4.1", "ro"},
+		},
+	})
 	gpu := &stagecraft.Accelerators{Count: 1, Product: env.GPU}
 
 	// Stages that call services outside the cluster (object storage, the
@@ -101,7 +114,10 @@ func define(chart cdk8s.Chart, env settings) {
 				stagecraft.EnvFromSecret("AWS_ACCESS_KEY_ID", "docs-bucket", "access-key-id"),
 				stagecraft.EnvFromSecret("AWS_SECRET_ACCESS_KEY", "docs-bucket", "secret-access-key"),
 			},
-			Mounts: []stagecraft.Mount{{Storage: docs, Path: "/data", SubPath: "corpus"}},
+			Mounts: []stagecraft.Mount{
+				{Storage: docs, Path: "/data", SubPath: "corpus"},
+				{Storage: archive, Path: "/archive", ReadOnly: true},
+			},
 			Egress: https,
 		},
 		JobSettings: stagecraft.JobSettings{ActiveDeadline: 2 * time.Hour},
