@@ -52,6 +52,8 @@ func quote(v any) string {
 // ValidationError reports every problem found in an app's pipelines at
 // once. Use errors.As to reach it.
 type ValidationError struct {
+	// Problems lists every problem, in the order the constructs were
+	// created.
 	Problems []Problem
 }
 

@@ -87,12 +87,19 @@ type Workload struct {
 // requested and as the limit (so the pod is not killed when the node runs
 // short), ephemeral storage 64Mi requested and 1Gi as the limit.
 type Resources struct {
-	CPURequest              string
-	CPULimit                string
-	MemoryRequest           string
-	MemoryLimit             string
+	// CPURequest is the CPU the scheduler reserves. Default: 100m.
+	CPURequest string
+	// CPULimit caps the container's CPU. Default: 1.
+	CPULimit string
+	// MemoryRequest is the memory the scheduler reserves. Default: 256Mi.
+	MemoryRequest string
+	// MemoryLimit caps the container's memory. Default: 256Mi.
+	MemoryLimit string
+	// EphemeralStorageRequest is the local disk (logs, /tmp) the scheduler
+	// reserves. Default: 64Mi.
 	EphemeralStorageRequest string
-	EphemeralStorageLimit   string
+	// EphemeralStorageLimit caps the local disk. Default: 1Gi.
+	EphemeralStorageLimit string
 }
 
 // Security overrides a stage's secure defaults. The pods always run as a
