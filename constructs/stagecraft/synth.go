@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
@@ -126,34 +128,86 @@ func manifests(app constructs.Construct) ([]string, map[string][]byte, error) {
 func (a *appState) render(writers map[cdk8s.Chart]*yamlout.Writer, order map[string]int, useL1 bool) error {
 	n := 0
 	for _, p := range a.pipelines {
+		w := writers[p.chart]
+		if w == nil && !useL1 {
+			w = yamlout.NewWriter()
+			writers[p.chart] = w
+		}
+		enc := newEncoding(w)
 		err := p.eachObject(func(o object) error {
-			if useL1 {
-				order[objectKey(o)] = n
-				n++
-				if a.rendered {
-					return nil
-				}
-				return l1.Create(o.scope, o.id, o.obj)
+			if !useL1 {
+				return enc.add(o)
 			}
-			m, err := l1.ToMap(o.obj)
-			if err != nil {
-				return err
+			order[objectKey(o)] = n
+			n++
+			if a.rendered {
+				return nil
 			}
-			w := writers[p.chart]
-			if w == nil {
-				w = yamlout.NewWriter()
-				writers[p.chart] = w
-			}
-			if err := w.Add(m); err != nil {
-				return fmt.Errorf("stagecraft: render %s: %w", objectKey(o), err)
-			}
-			return nil
+			return l1.Create(o.scope, o.id, o.obj)
 		})
+		if err == nil && !useL1 {
+			err = enc.flush()
+		}
 		if err != nil {
 			return err
 		}
 	}
 	a.rendered = a.rendered || useL1
+	return nil
+}
+
+// encoding turns objects into YAML on every core, in batches, and appends
+// the documents to a writer in the objects' order. Batches keep the memory
+// of a large pipeline bounded.
+type encoding struct {
+	w        *yamlout.Writer
+	encoders []*yamlout.Encoder
+	batch    []object
+}
+
+const encodingBatch = 256
+
+func newEncoding(w *yamlout.Writer) *encoding {
+	e := &encoding{w: w, batch: make([]object, 0, encodingBatch)}
+	for range runtime.GOMAXPROCS(0) {
+		e.encoders = append(e.encoders, yamlout.NewEncoder())
+	}
+	return e
+}
+
+func (e *encoding) add(o object) error {
+	e.batch = append(e.batch, o)
+	if len(e.batch) == encodingBatch {
+		return e.flush()
+	}
+	return nil
+}
+
+func (e *encoding) flush() error {
+	docs := make([][]byte, len(e.batch))
+	errs := make([]error, len(e.batch))
+	var wg sync.WaitGroup
+	for k, enc := range e.encoders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(e.batch); i += len(e.encoders) {
+				m, err := l1.ToMap(e.batch[i].obj)
+				if err == nil {
+					docs[i], err = enc.Encode(m)
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for i, doc := range docs {
+		if errs[i] != nil {
+			return fmt.Errorf("stagecraft: render %s: %w", objectKey(e.batch[i]), errs[i])
+		}
+		e.w.AddDocument(doc)
+	}
+	e.batch = e.batch[:0]
 	return nil
 }
 

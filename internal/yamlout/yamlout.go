@@ -51,6 +51,34 @@ func (w *Writer) Add(obj map[string]any) error {
 	return err
 }
 
+// AddDocument appends doc, one document as an Encoder returns it, after a
+// "---" line unless it is the first.
+func (w *Writer) AddDocument(doc []byte) {
+	if w.docs > 0 {
+		w.e.buf.WriteString("---\n")
+	}
+	w.docs++
+	w.e.buf.Write(doc)
+}
+
+// Encoder converts objects to YAML documents one at a time, keeping what
+// it learnt of scalars for the next. It is not safe for concurrent use;
+// give each goroutine its own.
+type Encoder struct{ w *Writer }
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder { return &Encoder{w: NewWriter()} }
+
+// Encode returns obj as one YAML document.
+func (c *Encoder) Encode(obj map[string]any) ([]byte, error) {
+	c.w.e.buf.Reset()
+	c.w.docs = 0
+	if err := c.w.Add(obj); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(c.w.e.buf.Bytes()), nil
+}
+
 // Bytes returns the documents written so far.
 func (w *Writer) Bytes() []byte { return w.e.buf.Bytes() }
 

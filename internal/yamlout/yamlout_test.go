@@ -107,3 +107,22 @@ func TestWriterSeparatesDocuments(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestEncoderAndAddDocumentMatchAdd(t *testing.T) {
+	objs := []map[string]any{{"a": "1", "b": "yes"}, {"b": "x\ny"}, {"a": "1", "c": []any{"100m"}}}
+	plain, joined := NewWriter(), NewWriter()
+	enc := NewEncoder()
+	for _, o := range objs {
+		if err := plain.Add(o); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := enc.Encode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined.AddDocument(doc)
+	}
+	if !bytes.Equal(plain.Bytes(), joined.Bytes()) {
+		t.Errorf("Encode+AddDocument wrote\n%s\nAdd wrote\n%s", joined.Bytes(), plain.Bytes())
+	}
+}
