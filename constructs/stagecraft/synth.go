@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/internal/l1"
 	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
@@ -351,13 +352,16 @@ func MainEnvironments(name string, envs []string, define func(env string, app co
 }
 
 // Main synthesizes app as Synth does and exits: with status 0 on success,
-// or with status 1 after printing the problems to standard error. Call it
-// last in an app's main function.
+// or with status 1 after printing the problems to standard error. It stops
+// the jsii runtime, so call it last in an app's main function.
 func Main(app constructs.Construct, name string) {
 	exit(name, Synth(app, name))
 }
 
 func exit(name string, err error) {
+	// The app is done with cdk8s: stop jsii's Node.js process and remove
+	// its temporary directory, which would otherwise stay behind in /tmp.
+	jsii.Close()
 	if err == nil {
 		return
 	}
