@@ -111,95 +111,102 @@ func protocol(p string) *corev1.Protocol {
 	return &v
 }
 
+// policyPort is one port of a NetworkPolicy rule: a number, or a
+// container port's name.
+func policyPort(proto string, port intstr.IntOrString) networkingv1.NetworkPolicyPort {
+	return networkingv1.NetworkPolicyPort{Protocol: protocol(proto), Port: &port}
+}
+
+// inNamespace selects every pod of the namespace named ns.
+func inNamespace(ns string) []networkingv1.NetworkPolicyPeer {
+	return []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{namespaceNameLabel: ns}}}}
+}
+
+// toAddresses is an egress rule to an address range, on ports (all when
+// none).
+func toAddresses(cidrs []string, except []string, proto string, ports []int32) networkingv1.NetworkPolicyEgressRule {
+	var rule networkingv1.NetworkPolicyEgressRule
+	for _, c := range cidrs {
+		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c, Except: except}})
+	}
+	for _, port := range ports {
+		rule.Ports = append(rule.Ports, policyPort(proto, intstr.FromInt32(port)))
+	}
+	return rule
+}
+
 // networkPolicies returns the pipeline's policies: deny everything, allow
 // DNS, then one policy per stage for the traffic its edges declare.
 func (p *Pipeline) networkPolicies(g *graph) []object {
 	if p.network.Disabled {
 		return nil
 	}
-	np := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+	np := func(name string, labels map[string]string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 		return &networkingv1.NetworkPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace, Labels: p.objectLabels(name, componentPipeline)},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace, Labels: labels},
 			Spec:       spec,
 		}
 	}
-	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
-	dnsPort := intstr.FromInt32(53)
+	dns := intstr.FromInt32(53)
 	out := []object{
-		{scope: p, id: "DefaultDeny", obj: np("default-deny", networkingv1.NetworkPolicySpec{PolicyTypes: both})},
-		{scope: p, id: "AllowDNS", obj: np("allow-dns", networkingv1.NetworkPolicySpec{
+		{scope: p, id: "DefaultDeny", obj: np("default-deny", p.objectLabels("default-deny", componentPipeline), networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		})},
+		{scope: p, id: "AllowDNS", obj: np("allow-dns", p.objectLabels("allow-dns", componentPipeline), networkingv1.NetworkPolicySpec{
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
-				To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-					MatchLabels: map[string]string{namespaceNameLabel: p.network.DNSNamespace}}}},
-				Ports: []networkingv1.NetworkPolicyPort{
-					{Protocol: protocol("UDP"), Port: &dnsPort},
-					{Protocol: protocol("TCP"), Port: &dnsPort},
-				},
+				To:    inNamespace(p.network.DNSNamespace),
+				Ports: []networkingv1.NetworkPolicyPort{policyPort("UDP", dns), policyPort("TCP", dns)},
 			}},
 		})},
 	}
-	callers := map[*ProcessorStage][]call{}
-	callerOf := map[*ProcessorStage][]Stage{}
+	// The calls each processor receives, with their callers.
+	type inbound struct {
+		from Stage
+		call call
+	}
+	calledBy := map[*ProcessorStage][]inbound{}
 	for _, s := range g.order {
 		for _, c := range s.base().calls {
-			callers[c.callee] = append(callers[c.callee], c)
-			callerOf[c.callee] = append(callerOf[c.callee], s)
+			calledBy[c.callee] = append(calledBy[c.callee], inbound{s, c})
 		}
 	}
 	for _, s := range g.order {
 		spec := networkingv1.NetworkPolicySpec{PodSelector: *s.base().selector()}
 		if ps, ok := s.(*ProcessorStage); ok {
-			for i, c := range callers[ps] {
-				port := intstr.FromString(c.port.Name)
+			for _, in := range calledBy[ps] {
 				spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-					From:  []networkingv1.NetworkPolicyPeer{{PodSelector: callerOf[ps][i].base().selector()}},
-					Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(c.port.Protocol), Port: &port}},
+					From:  []networkingv1.NetworkPolicyPeer{{PodSelector: in.from.base().selector()}},
+					Ports: []networkingv1.NetworkPolicyPort{policyPort(in.call.port.Protocol, intstr.FromString(in.call.port.Name))},
 				})
 			}
 			if in := ps.props.Ingress; in != nil {
-				port := intstr.FromString(in.Port)
 				spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-					From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-						MatchLabels: map[string]string{namespaceNameLabel: p.network.IngressControllerNamespace}}}},
-					Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(""), Port: &port}},
+					From:  inNamespace(p.network.IngressControllerNamespace),
+					Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(in.Port))},
 				})
 			}
 		}
-		if m := s.(workloader).workload().Metrics; m != nil {
-			port := intstr.FromString(m.Port)
+		w := s.(workloader).workload()
+		if m := w.Metrics; m != nil {
 			spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-					MatchLabels: map[string]string{namespaceNameLabel: p.network.MonitoringNamespace}}}},
-				Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(""), Port: &port}},
+				From:  inNamespace(p.network.MonitoringNamespace),
+				Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(m.Port))},
 			})
 		}
 		for _, c := range s.base().calls {
-			port := intstr.FromString(c.port.Name)
 			spec.Egress = append(spec.Egress, networkingv1.NetworkPolicyEgressRule{
 				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: c.callee.selector()}},
-				Ports: []networkingv1.NetworkPolicyPort{{Protocol: protocol(c.port.Protocol), Port: &port}},
+				Ports: []networkingv1.NetworkPolicyPort{policyPort(c.port.Protocol, intstr.FromString(c.port.Name))},
 			})
 		}
 		if len(g.waits[s.base()]) > 0 {
-			rule := networkingv1.NetworkPolicyEgressRule{}
-			for _, c := range p.network.APIServerCIDRs {
-				rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
-			}
-			for _, port := range p.network.APIServerPorts {
-				v := intstr.FromInt32(port)
-				rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: protocol(""), Port: &v})
-			}
-			spec.Egress = append(spec.Egress, rule)
+			spec.Egress = append(spec.Egress, toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts))
 		}
-		for _, r := range s.(workloader).workload().Egress {
-			rule := networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: r.CIDR, Except: r.Except}}}}
-			for _, port := range r.Ports {
-				v := intstr.FromInt32(port)
-				rule.Ports = append(rule.Ports, networkingv1.NetworkPolicyPort{Protocol: protocol(r.Protocol), Port: &v})
-			}
-			spec.Egress = append(spec.Egress, rule)
+		for _, r := range w.Egress {
+			spec.Egress = append(spec.Egress, toAddresses([]string{r.CIDR}, r.Except, r.Protocol, r.Ports))
 		}
 		if len(spec.Ingress) > 0 {
 			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
@@ -210,9 +217,7 @@ func (p *Pipeline) networkPolicies(g *graph) []object {
 		if len(spec.PolicyTypes) == 0 {
 			continue // the stage neither receives nor sends: default deny
 		}
-		pol := np(s.Name(), spec)
-		pol.Labels = s.base().labels()
-		out = append(out, object{scope: s.(constructs.Construct), id: "NetworkPolicy", obj: pol})
+		out = append(out, object{scope: s.(constructs.Construct), id: "NetworkPolicy", obj: np(s.Name(), s.base().labels(), spec)})
 	}
 	return out
 }
