@@ -87,11 +87,8 @@ func WriteDir(dir string, files map[string][]byte) (err error) {
 // validFileName accepts a relative, slash-separated path whose parts are
 // plain names that do not start with a dot.
 func validFileName(n string) bool {
-	if n == "" || strings.Contains(n, `\`) {
-		return false
-	}
 	for _, part := range strings.Split(n, "/") {
-		if part == "" || strings.HasPrefix(part, ".") {
+		if !plainName(part) {
 			return false
 		}
 	}

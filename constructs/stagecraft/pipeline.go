@@ -118,7 +118,8 @@ type object struct {
 // NewPipeline creates a pipeline in scope, normally a cdk8s Chart owned by
 // the app. Problems with props are reported when the app is synthesized.
 func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pipeline {
-	parent := scope.Node().Path()
+	node := scope.Node()
+	parent := node.Path()
 	p := &Pipeline{
 		path:     joinPath(*parent, id),
 		ids:      map[string]bool{},
@@ -140,13 +141,13 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 	}
 	p.validate(props)
 
-	p.app = registerApp(scope.Node().Root())
+	p.app = registerApp(node.Root())
 	p.chart = cdk8s.Chart_Of(scope)
 	if id == "" {
 		p.problems.required(field.NewPath("id"), "a construct id")
 		id = "empty-id" // the construct needs one; the problem is reported
 	}
-	if child := scope.Node().TryFindChild(jsii.String(id)); child != nil {
+	if child := node.TryFindChild(jsii.String(id)); child != nil {
 		p.problems.add(field.NewPath("id"), id, "a construct with this id already exists in "+*parent)
 		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.app.pipelines))
 	}
@@ -167,11 +168,7 @@ func (p *Pipeline) validate(props PipelineProps) {
 		ps.add(fld, p.namespace, "a pipeline needs a namespace of its own: stagecraft labels it to enforce Pod Security \"restricted\" and denies its traffic by default")
 	}
 	validateLabels(ps, field.NewPath("Labels"), props.Labels)
-	for k := range props.Labels {
-		if k == labelName || k == labelPartOf || k == labelComponent || k == labelManagedBy {
-			ps.add(field.NewPath("Labels").Key(k), k, "this recommended label is set by stagecraft")
-		}
-	}
+	validateReservedLabels(ps, field.NewPath("Labels"), props.Labels)
 	d := field.NewPath("Defaults")
 	validateResources(ps, d.Child("Resources"), props.Defaults.Resources, props.Defaults.Resources.merge(libraryResources))
 	validatePullPolicy(ps, d.Child("ImagePullPolicy"), props.Defaults.ImagePullPolicy)

@@ -47,18 +47,19 @@ func (s *stage) init(r renderer, scope constructs.Construct, id, component strin
 	s.component = component
 	s.name = id
 	s.userLabel = labels
-	switch sc := scope.(type) {
-	case *Pipeline:
-		s.pipeline = sc
-		s.path = joinPath(sc.path, id)
-	default:
-		s.path = joinPath(*scope.Node().Path(), id)
-		scopes := *scope.Node().Scopes()
-		for i := len(scopes) - 1; i >= 0; i-- {
-			if p, ok := scopes[i].(*Pipeline); ok {
-				s.pipeline = p
-				break
-			}
+	// A stage made directly in its pipeline needs no call into jsii; one
+	// made in another construct finds its pipeline among its ancestors.
+	var node constructs.Node
+	var ancestors []constructs.IConstruct
+	if p, ok := scope.(*Pipeline); ok {
+		s.pipeline = p
+		s.path = joinPath(p.path, id)
+	} else {
+		node = scope.Node()
+		s.path = joinPath(*node.Path(), id)
+		ancestors = *node.Scopes() // from the root to scope
+		for i := len(ancestors) - 1; i >= 0 && s.pipeline == nil; i-- {
+			s.pipeline, _ = ancestors[i].(*Pipeline)
 		}
 	}
 	s.problems.construct = s.path
@@ -68,22 +69,17 @@ func (s *stage) init(r renderer, scope constructs.Construct, id, component strin
 	} else if len(id) > maxLen {
 		s.problems.add(fld, id, "must be no more than "+strconv.Itoa(maxLen)+" characters: Kubernetes derives longer names from it")
 	}
-	if s.pipeline == nil {
-		s.problems.add(fld, id, "a stage must be created inside a Pipeline (directly or within a construct of one)")
-		registerApp(scope.Node().Root()).addOrphan(r)
-		if id == "" {
-			return "empty-id"
-		}
-		return id
-	}
 	if id == "" {
 		id = "empty-id" // the construct needs one; the problem is reported
 	}
-	if _, direct := scope.(*Pipeline); !direct {
-		if scope.Node().TryFindChild(jsii.String(id)) != nil {
-			s.problems.add(fld, id, "a construct with this id already exists in its scope")
-			id += "-duplicate"
-		}
+	if s.pipeline == nil {
+		s.problems.add(fld, s.name, "a stage must be created inside a Pipeline (directly or within a construct of one)")
+		registerApp(ancestors[0]).addOrphan(r)
+		return id
+	}
+	if node != nil && node.TryFindChild(jsii.String(id)) != nil {
+		s.problems.add(fld, id, "a construct with this id already exists in its scope")
+		id += "-duplicate"
 	}
 	return s.pipeline.child(r, &s.problems, id)
 }
