@@ -1291,109 +1291,103 @@ func fzNested(u map[string]any, keys ...string) map[string]any {
 
 // TestFuzzFindings replays, as plain inputs, the ways the fuzz property was
 // found to break (or could break): each row must yield a ValidationError
-// or valid manifests. Rows marked with a bug are skipped while they fail.
+// or valid manifests.
 func TestFuzzFindings(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("d", n) }
 	for _, tc := range []struct {
 		name  string
 		build func(c cdk8s.Chart)
-		bug   string
 	}{
-		{"DEL in a mount path", vtData(func(d *PipelineStorage) []Mount { return []Mount{{Storage: d, Path: "/data\x7f"}} }), ""},
-		{"DEL in an env value", vtWork(func(w *Workload) { w.Env = []EnvVar{Env("A", "x\x7fy")} }), ""},
-		{"C1 control in an argument", vtWork(func(w *Workload) { w.Args = []string{"--sep=\u0080"} }), ""},
-		{"C1 control in an annotation", vtWork(func(w *Workload) { w.Annotations = map[string]string{"note": "\u009b"} }), ""},
-		{"NEL and C0 controls render", vtWork(func(w *Workload) { w.Env = []EnvVar{Env("A", "\u0085\x01\t\x1b")} }), ""},
-		{"empty processor id", func(c cdk8s.Chart) { NewProcessorStage(vtPipeline(c), "", ProcessorStageProps{Workload: vtW()}) }, ""},
-		{"empty batch id", func(c cdk8s.Chart) { NewBatchStage(vtPipeline(c), "", BatchStageProps{Workload: vtW()}) }, ""},
+		{"DEL in a mount path", vtData(func(d *PipelineStorage) []Mount { return []Mount{{Storage: d, Path: "/data\x7f"}} })},
+		{"DEL in an env value", vtWork(func(w *Workload) { w.Env = []EnvVar{Env("A", "x\x7fy")} })},
+		{"C1 control in an argument", vtWork(func(w *Workload) { w.Args = []string{"--sep=\u0080"} })},
+		{"C1 control in an annotation", vtWork(func(w *Workload) { w.Annotations = map[string]string{"note": "\u009b"} })},
+		{"NEL and C0 controls render", vtWork(func(w *Workload) { w.Env = []EnvVar{Env("A", "\u0085\x01\t\x1b")} })},
+		{"empty processor id", func(c cdk8s.Chart) { NewProcessorStage(vtPipeline(c), "", ProcessorStageProps{Workload: vtW()}) }},
+		{"empty batch id", func(c cdk8s.Chart) { NewBatchStage(vtPipeline(c), "", BatchStageProps{Workload: vtW()}) }},
 		{"empty scheduled id", func(c cdk8s.Chart) {
 			NewScheduledStage(vtPipeline(c), "", ScheduledStageProps{Workload: vtW(), Schedule: "@daily"})
-		}, ""},
-		{"empty storage id", func(c cdk8s.Chart) { NewPipelineStorage(vtPipeline(c), "", PipelineStorageProps{Size: "1Gi"}) }, ""},
-		{"empty pipeline id", func(c cdk8s.Chart) { NewPipeline(c, "", PipelineProps{Namespace: "ns"}) }, ""},
-		{"empty stage id outside pipeline", func(c cdk8s.Chart) { NewBatchStage(c, "", BatchStageProps{Workload: vtW()}) }, ""},
+		}},
+		{"empty storage id", func(c cdk8s.Chart) { NewPipelineStorage(vtPipeline(c), "", PipelineStorageProps{Size: "1Gi"}) }},
+		{"empty pipeline id", func(c cdk8s.Chart) { NewPipeline(c, "", PipelineProps{Namespace: "ns"}) }},
+		{"empty stage id outside pipeline", func(c cdk8s.Chart) { NewBatchStage(c, "", BatchStageProps{Workload: vtW()}) }},
 		{"storage outside any pipeline mounted", func(c cdk8s.Chart) {
 			d := NewPipelineStorage(c, "data", PipelineStorageProps{Size: "1Gi"})
 			NewBatchStage(vtPipeline(c), "s", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data"})})
-		}, ""},
+		}},
 		{"storage id of 55 characters mounted", func(c cdk8s.Chart) {
 			p := vtPipeline(c)
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(Mount{Storage: NewPipelineStorage(p, long(55), PipelineStorageProps{Size: "1Gi"}), Path: "/data"})})
-		}, ""},
+		}},
 		{"storage id of 56 characters mounted", func(c cdk8s.Chart) {
 			p := vtPipeline(c)
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(Mount{Storage: NewPipelineStorage(p, long(56), PipelineStorageProps{Size: "1Gi"}), Path: "/data"})})
-		}, ""},
+		}},
 		{"storage id of 63 characters mounted by processor", func(c cdk8s.Chart) {
 			p := vtPipeline(c)
 			NewProcessorStage(p, "s", ProcessorStageProps{Workload: vtW(Mount{Storage: NewPipelineStorage(p, long(63), PipelineStorageProps{Size: "1Gi"}), Path: "/data"})})
-		}, ""},
+		}},
 		{"apparmor unconfined annotation", vtWork(func(w *Workload) {
 			w.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + "s": "unconfined"}
-		}), ""},
+		})},
 		{"apparmor runtime default annotation", vtWork(func(w *Workload) {
 			w.Annotations = map[string]string{corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix + "s": "runtime/default"}
-		}), ""},
-		{"mount at default scratch path", vtData(func(d *PipelineStorage) []Mount { return []Mount{{Storage: d, Path: "/tmp"}} }), ""},
+		})},
+		{"mount at default scratch path", vtData(func(d *PipelineStorage) []Mount { return []Mount{{Storage: d, Path: "/tmp"}} })},
 		{"stateful volume at scratch path", vtProc(func(_ *Pipeline, s *ProcessorStageProps) {
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "state", Path: "/tmp", Size: "1Gi"}}}
-		}), ""},
+		})},
 		{"stateful volume at mount path", vtProc(func(p *Pipeline, s *ProcessorStageProps) {
 			s.Mounts = []Mount{{Storage: NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}), Path: "/data"}}
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "state", Path: "/data", Size: "1Gi"}}}
-		}), ""},
+		})},
 		{"two stateful volumes at one path", vtProc(func(_ *Pipeline, s *ProcessorStageProps) {
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "a", Path: "/state", Size: "1Gi"}, {Name: "b", Path: "/state", Size: "1Gi"}}}
-		}), ""},
+		})},
 		{"stateful volume named scratch", vtProc(func(_ *Pipeline, s *ProcessorStageProps) {
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "scratch", Path: "/state", Size: "1Gi"}}}
-		}), ""},
+		})},
 		{"stateful volume named like a storage volume", vtProc(func(p *Pipeline, s *ProcessorStageProps) {
 			s.Mounts = []Mount{{Storage: NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}), Path: "/data"}}
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "storage-data", Path: "/state", Size: "1Gi"}}}
-		}), ""},
+		})},
 		{"stateful volume modes with ReadWriteOncePod", vtProc(func(_ *Pipeline, s *ProcessorStageProps) {
 			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "state", Path: "/state", Size: "1Gi", AccessModes: []string{"ReadWriteOnce", "ReadWriteOncePod"}}}}
-		}), ""},
+		})},
 		{"service port taken by a default service port", vtProc(func(_ *Pipeline, s *ProcessorStageProps) {
 			s.Ports = []Port{{Name: "a", ContainerPort: 8080, ServicePort: 80}, {Name: "b", ContainerPort: 80}}
-		}), ""},
-		{"probe period of 80 years", vtWeb(func(s *ProcessorStageProps) { s.Liveness = &Probe{Period: 80 * 365 * 24 * time.Hour} }), ""},
-		{"ttl of 80 years", vtJob(func(j *JobSettings) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour }), ""},
-		{"ttl of 68 years", vtJob(func(j *JobSettings) { j.TTLAfterFinished = 2147483647 * time.Second }), ""},
-		{"ingress ip host", vtWeb(func(s *ProcessorStageProps) { s.Ingress = &Ingress{Host: "192.168.1.10"} }), ""},
-		{"ingress path with dot segment", vtWeb(func(s *ProcessorStageProps) { s.Ingress = &Ingress{Path: "/a/./b", PathType: "Exact"} }), ""},
+		})},
+		{"probe period of 80 years", vtWeb(func(s *ProcessorStageProps) { s.Liveness = &Probe{Period: 80 * 365 * 24 * time.Hour} })},
+		{"ttl of 80 years", vtJob(func(j *JobSettings) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour })},
+		{"ttl of 68 years", vtJob(func(j *JobSettings) { j.TTLAfterFinished = 2147483647 * time.Second })},
+		{"ingress ip host", vtWeb(func(s *ProcessorStageProps) { s.Ingress = &Ingress{Host: "192.168.1.10"} })},
+		{"ingress path with dot segment", vtWeb(func(s *ProcessorStageProps) { s.Ingress = &Ingress{Path: "/a/./b", PathType: "Exact"} })},
 		{"ingress implementation specific path", vtWeb(func(s *ProcessorStageProps) {
 			s.Ingress = &Ingress{Path: "/a//b", PathType: "ImplementationSpecific"}
-		}), ""},
+		})},
 		{"csi driver of 64 characters", vtStore(func(s *PipelineStorageProps) {
 			s.Existing = &ExistingVolume{CSI: &CSIVolume{Driver: long(52) + ".example.com", VolumeHandle: "h"}}
-		}), ""},
+		})},
 		{"stage id starting with a digit", func(c cdk8s.Chart) {
 			NewProcessorStage(vtPipeline(c), "1st", ProcessorStageProps{Workload: vtW(), Ports: []Port{{Name: "http", ContainerPort: 80}}})
-		}, ""},
+		}},
 		{"processor id of 63 characters with ports", func(c cdk8s.Chart) {
 			NewProcessorStage(vtPipeline(c), long(63), ProcessorStageProps{Workload: vtW(), Ports: []Port{{Name: "http", ContainerPort: 80}},
 				Ingress: &Ingress{Host: "x.example.com"}})
-		}, ""},
+		}},
 		{"stateful id of 52 characters", func(c cdk8s.Chart) {
 			NewProcessorStage(vtPipeline(c), long(52), ProcessorStageProps{Workload: vtW(), Stateful: &Stateful{
 				Volumes: []VolumeClaim{{Name: long(63), Path: "/state", Size: "1Gi"}}}})
-		}, ""},
+		}},
 		{"namespace of 63 characters with existing storage", func(c cdk8s.Chart) {
 			p := NewPipeline(c, "p", PipelineProps{Namespace: long(63)})
 			NewPipelineStorage(p, long(55), PipelineStorageProps{Size: "1Gi", Existing: &ExistingVolume{NFS: &NFSVolume{Server: "nfs", Path: "/x"}}})
-		}, ""},
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			problems := fzProperty(t, tc.build)
-			switch {
-			case len(problems) > 0 && tc.bug != "":
-				t.Skipf("BUG: %s\n%s", tc.bug, strings.Join(problems, "\n"))
-			case len(problems) > 0:
+			if len(problems) > 0 {
 				t.Errorf("property violated:\n%s", strings.Join(problems, "\n"))
-			case tc.bug != "":
-				t.Errorf("row is marked as bug %q but passes now: remove the marker", tc.bug)
 			}
 		})
 	}

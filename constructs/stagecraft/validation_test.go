@@ -38,10 +38,6 @@ type vtCase struct {
 	name  string
 	build func(c cdk8s.Chart)
 	want  []vtWant
-	// bug describes a known library bug that makes the row fail today; the
-	// row then documents the correct behaviour and is skipped while it
-	// fails (and fails once the bug is fixed, so the marker is removed).
-	bug string
 }
 
 // vtS is a problem of the stage or storage "s" of pipeline "p".
@@ -219,7 +215,7 @@ func vtMismatches(err error, want []vtWant) []string {
 	return out
 }
 
-// vtRows runs cases, skipping failing rows marked as bugs.
+// vtRows runs cases.
 func vtRows(t *testing.T, cases []vtCase) {
 	t.Helper()
 	names := map[string]bool{}
@@ -241,12 +237,6 @@ func vtRows(t *testing.T, cases []vtCase) {
 						issues = append(issues, "Manifests: "+err.Error())
 					}
 				}
-			}
-			switch {
-			case tc.bug != "" && len(issues) > 0:
-				t.Skipf("BUG: %s\n%s", tc.bug, strings.Join(issues, "\n"))
-			case tc.bug != "":
-				t.Errorf("row is marked as bug %q but passes now: remove the marker", tc.bug)
 			}
 			for _, s := range issues {
 				t.Error(s)
