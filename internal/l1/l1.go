@@ -1,8 +1,10 @@
-// Package l1 is the only bridge between stagecraft's Go model and cdk8s.
+// Package l1 turns stagecraft's typed objects into what is written.
 //
 // stagecraft builds every Kubernetes object as a typed k8s.io/api value in
-// plain Go. This package turns such a value into the matching cdk8s-plus L1
-// object (k8s.KubeDeployment, k8s.KubeService, ...) with a single jsii call,
+// plain Go. ToMap gives its JSON form, which stagecraft writes as YAML
+// itself. For STAGECRAFT_RENDERER=l1, Create instead turns the value into
+// the matching cdk8s-plus L1 object (k8s.KubeDeployment, k8s.KubeService,
+// or a binding generated into imports/) with a single jsii call,
 // by converting the object's JSON form into the L1 props struct through
 // reflection. Quantity and IntOrString values, which jsii models as classes,
 // are created once per distinct value and reused, so they do not add a round
