@@ -142,7 +142,7 @@ func jobSpec(s *stage, w Workload, j JobSettings) batchv1.JobSpec {
 		MaxFailedIndexes:     j.MaxFailedIndexes,
 		Parallelism:          j.Parallelism,
 		Completions:          j.Completions,
-		Template:             podTemplate(s, w, nil, [3]*Probe{}, corev1.RestartPolicyNever, nil),
+		Template:             podTemplate(s, w, metricsPorts(w.Metrics), [3]*Probe{}, corev1.RestartPolicyNever, nil),
 		PodFailurePolicy:     podFailurePolicy(s.name, j),
 	}
 	if j.Indexed {

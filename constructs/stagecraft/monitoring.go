@@ -6,7 +6,6 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -78,13 +77,13 @@ func validateMetrics(ps *problems, m *Metrics, ports []Port, processor bool) {
 	}
 }
 
-// metricsPort is the container port a batch or scheduled stage adds for
-// its metrics.
-func metricsPort(m *Metrics) []corev1.ContainerPort {
+// metricsPorts is the container port a batch or scheduled stage, which
+// has no Ports, declares for its metrics.
+func metricsPorts(m *Metrics) []Port {
 	if m == nil {
 		return nil
 	}
-	return []corev1.ContainerPort{{Name: m.Port, ContainerPort: m.ContainerPort, Protocol: corev1.ProtocolTCP}}
+	return []Port{{Name: m.Port, ContainerPort: m.ContainerPort}}
 }
 
 // monitor returns the ServiceMonitor (processors) or PodMonitor (batch and

@@ -662,9 +662,6 @@ func podTemplate(s *stage, w Workload, ports []Port, probes [3]*Probe, restart c
 	for _, p := range ports {
 		c.Ports = append(c.Ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, Protocol: corev1.Protocol(p.protocol())})
 	}
-	if len(ports) == 0 {
-		c.Ports = append(c.Ports, metricsPort(w.Metrics)...)
-	}
 	c.ReadinessProbe = probes[0].toProbe(ports)
 	c.LivenessProbe = probes[1].toProbe(ports)
 	c.StartupProbe = probes[2].toProbe(ports)
