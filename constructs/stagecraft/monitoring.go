@@ -1,6 +1,7 @@
 package stagecraft
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -96,7 +97,7 @@ func (s *stage) monitor(scope constructs.Construct, m *Metrics, kind string) []o
 	for k, v := range s.selector().MatchLabels {
 		labels[k] = jsii.String(v)
 	}
-	port, path, interval := jsii.String(m.Port), jsii.String(m.Path), jsii.String(m.Interval.String())
+	port, path, interval := jsii.String(m.Port), jsii.String(m.Path), jsii.String(promDuration(m.Interval))
 	var spec any
 	if kind == "ServiceMonitor" {
 		endpoints := []*monitoringcoreoscom.ServiceMonitorSpecEndpoints{{Port: port, Path: path, Interval: interval}}
@@ -116,4 +117,16 @@ func (s *stage) monitor(scope constructs.Construct, m *Metrics, kind string) []o
 		ObjectMeta: s.meta(),
 		Spec:       spec,
 	}}}
+}
+
+// promDuration writes a whole number of seconds as Prometheus does: "30s",
+// "1m", "2h" rather than Go's "1m0s".
+func promDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
