@@ -8,16 +8,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/constructs-go/constructs/v10"
-	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 	"k8s.io/utils/ptr"
 )
 
 func main() {
-	stagecraft.MainEnvironments("rag", []string{"dev", "prod"}, func(env string, app constructs.Construct) {
-		define(cdk8s.NewChart(app, jsii.String("rag"), nil), environments[env])
+	synth.MainEnvironments("rag", []string{"dev", "prod"}, synth.Options{}, func(env string, chart cdk8s.Chart) {
+		define(chart, environments[env])
 	})
 }
 

@@ -4,17 +4,13 @@
 package main
 
 import (
-	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 	"k8s.io/utils/ptr"
 )
 
-func main() {
-	app := cdk8s.NewApp(nil)
-	define(cdk8s.NewChart(app, jsii.String("seed"), nil))
-	stagecraft.Main(app, "seed")
-}
+func main() { synth.MainChart("seed", synth.Options{}, define) }
 
 // define declares the seed pipeline in chart.
 func define(chart cdk8s.Chart) {

@@ -3,9 +3,6 @@ package main
 import (
 	"testing"
 
-	"github.com/aws/jsii-runtime-go"
-	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
-	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagetest"
 )
 
@@ -22,17 +19,8 @@ func TestApp(t *testing.T) {
 // TestDiagram compares the pipeline's Mermaid diagram (dist/seed/pipeline.md)
 // with testdata/seed-diagram.golden.yaml.
 func TestDiagram(t *testing.T) {
-	var diagram string
-	var err error
-	stagetest.Do(func() {
-		app := cdk8s.NewApp(nil)
-		define(cdk8s.NewChart(app, jsii.String("seed"), nil))
-		diagram, err = stagecraft.Diagram(app)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stagetest.AssertGolden(t, "seed-diagram", []byte(diagram))
+	m := stagetest.SynthChart(t, "seed", define)
+	stagetest.AssertGolden(t, "seed-diagram", []byte(m.Diagram))
 }
 
 // TestSeedObjects checks the objects the seed names.

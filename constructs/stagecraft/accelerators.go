@@ -47,146 +47,107 @@ type Toleration struct {
 	Effect string
 }
 
-const defaultAccelerator = "nvidia.com/gpu"
-
-// productLabels are the node labels that name the accelerator product, by
-// the resource's domain.
-var productLabels = map[string]string{
-	"nvidia.com": "nvidia.com/gpu.product",
-	"amd.com":    "amd.com/gpu.product-name",
-}
-
-func resolveAccelerators(a *Accelerators) *Accelerators {
+func validateAccelerators(fld *field.Path, a *Accelerators, r *accelSpec) field.ErrorList {
 	if a == nil {
 		return nil
 	}
-	r := *a
-	if r.Resource == "" {
-		r.Resource = defaultAccelerator
-	}
-	if r.ProductLabel == "" {
-		domain, _, _ := strings.Cut(r.Resource, "/")
-		r.ProductLabel = productLabels[domain]
-	}
-	if r.Tolerations == nil {
-		r.Tolerations = []Toleration{{Key: r.Resource, Effect: string(corev1.TaintEffectNoSchedule)}}
-	} else {
-		r.Tolerations = append([]Toleration(nil), a.Tolerations...)
-	}
-	return &r
-}
-
-func validateAccelerators(ps *problems, fld *field.Path, a *Accelerators) {
-	if a == nil {
-		return
-	}
+	var errs field.ErrorList
 	if a.Count <= 0 {
-		ps.add(fld.Child("Count"), a.Count, "must be at least 1 accelerator per pod")
+		errs = append(errs, invalid(fld.Child("Count"), a.Count, "must be at least 1 accelerator per pod"))
 	}
 	if a.Resource != "" {
-		validateExtendedResource(ps, fld.Child("Resource"), a.Resource)
+		errs = append(errs, validateExtendedResource(fld.Child("Resource"), a.Resource)...)
 	}
 	if a.Product != "" {
-		ps.addAll(fld.Child("Product"), a.Product, validation.IsValidLabelValue(a.Product))
-		domain, _, _ := strings.Cut(resolveAccelerators(a).Resource, "/")
-		if a.ProductLabel == "" && productLabels[domain] == "" {
-			ps.required(fld.Child("ProductLabel"), "the node label naming the product of "+a.Resource)
+		errs = append(errs, each(fld.Child("Product"), a.Product, validation.IsValidLabelValue(a.Product))...)
+		if r.productLabel == "" {
+			errs = append(errs, required(fld.Child("ProductLabel"), "the node label naming the product of "+a.Resource))
 		}
 	}
 	if a.ProductLabel != "" {
-		ps.addAll(fld.Child("ProductLabel"), a.ProductLabel, validation.IsQualifiedName(a.ProductLabel))
+		errs = append(errs, each(fld.Child("ProductLabel"), a.ProductLabel, validation.IsQualifiedName(a.ProductLabel))...)
 	}
 	for i, t := range a.Tolerations {
-		validateToleration(ps, fld.Child("Tolerations").Index(i), t)
+		errs = append(errs, validateToleration(fld.Child("Tolerations").Index(i), t)...)
 	}
 	if a.RuntimeClassName != "" {
-		ps.addAll(fld.Child("RuntimeClassName"), a.RuntimeClassName, validation.IsDNS1123Subdomain(a.RuntimeClassName))
+		errs = append(errs, each(fld.Child("RuntimeClassName"), a.RuntimeClassName, validation.IsDNS1123Subdomain(a.RuntimeClassName))...)
 	}
+	return errs
 }
 
 // validateExtendedResource checks a device plugin's resource name: a
 // domain-qualified name outside kubernetes.io.
-func validateExtendedResource(ps *problems, fld *field.Path, name string) {
+func validateExtendedResource(fld *field.Path, name string) field.ErrorList {
 	domain, _, ok := strings.Cut(name, "/")
 	switch {
 	case !ok:
-		ps.add(fld, name, "must be a vendor's extended resource name with a domain, such as \"nvidia.com/gpu\", \"amd.com/gpu\" or \"gpu.intel.com/i915\"")
+		return field.ErrorList{invalid(fld, name, "must be a vendor's extended resource name with a domain, such as \"nvidia.com/gpu\", \"amd.com/gpu\" or \"gpu.intel.com/i915\"")}
 	case domain == "kubernetes.io" || strings.HasSuffix(domain, ".kubernetes.io"):
-		ps.add(fld, name, "the kubernetes.io domain holds no device plugin resources; use the vendor's name, such as \"nvidia.com/gpu\"")
-	default:
-		ps.addAll(fld, name, validation.IsQualifiedName(name))
+		return field.ErrorList{invalid(fld, name, "the kubernetes.io domain holds no device plugin resources; use the vendor's name, such as \"nvidia.com/gpu\"")}
 	}
+	return each(fld, name, validation.IsQualifiedName(name))
 }
 
-func validateToleration(ps *problems, fld *field.Path, t Toleration) {
+func validateToleration(fld *field.Path, t Toleration) field.ErrorList {
+	var errs field.ErrorList
 	if t.Key == "" {
-		ps.required(fld.Child("Key"), "the taint's key")
+		errs = append(errs, required(fld.Child("Key"), "the taint's key"))
 	} else {
-		ps.addAll(fld.Child("Key"), t.Key, validation.IsQualifiedName(t.Key))
+		errs = append(errs, each(fld.Child("Key"), t.Key, validation.IsQualifiedName(t.Key))...)
 	}
 	if t.Value != "" {
-		ps.addAll(fld.Child("Value"), t.Value, validation.IsValidLabelValue(t.Value))
+		errs = append(errs, each(fld.Child("Value"), t.Value, validation.IsValidLabelValue(t.Value))...)
 	}
 	switch corev1.TaintEffect(t.Effect) {
 	case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
 	default:
-		ps.add(fld.Child("Effect"), t.Effect, "must be \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\"")
+		errs = append(errs, notSupported(fld.Child("Effect"), t.Effect, "must be \"NoSchedule\", \"PreferNoSchedule\" or \"NoExecute\""))
 	}
+	return errs
 }
 
-// sharedMemorySize returns the size of /dev/shm for a resolved workload:
-// SharedMemory if set, else half the memory limit for stages with
-// accelerators (a memory-backed volume counts against that limit), else
-// none.
-func sharedMemorySize(w Workload) string {
-	if w.SharedMemory != "" || w.Accelerators == nil {
-		return w.SharedMemory
+// validateSharedMemory checks the size of /dev/shm the user set against
+// the resolved memory limit.
+func validateSharedMemory(given, memoryLimit string) field.ErrorList {
+	if given == "" {
+		return nil
 	}
-	lim, err := resource.ParseQuantity(w.Resources.MemoryLimit)
-	if err != nil || lim.Sign() <= 0 {
-		return "" // the bad limit is reported by validation
+	fld := field.NewPath("SharedMemory")
+	q, errs := validateQuantity(fld, given)
+	if len(errs) > 0 {
+		return errs
 	}
-	half := resource.NewQuantity(lim.Value()/2, resource.BinarySI)
-	return half.String()
-}
-
-func validateSharedMemory(ps *problems, w, r Workload) {
-	if w.SharedMemory == "" {
-		return
+	if lim, err := resource.ParseQuantity(memoryLimit); err == nil && q.Cmp(lim) >= 0 {
+		return field.ErrorList{invalid(fld, given, fmt.Sprintf("must be below the memory limit %s: /dev/shm is memory and counts against it", memoryLimit))}
 	}
-	q, ok := validateQuantity(ps, field.NewPath("SharedMemory"), w.SharedMemory)
-	if !ok {
-		return
-	}
-	if lim, err := resource.ParseQuantity(r.Resources.MemoryLimit); err == nil && q.Cmp(lim) >= 0 {
-		ps.add(field.NewPath("SharedMemory"), w.SharedMemory, fmt.Sprintf("must be below the memory limit %s: /dev/shm is memory and counts against it", r.Resources.MemoryLimit))
-	}
+	return nil
 }
 
 // applyAccelerators adds the accelerator's limit, node selector,
 // tolerations and runtime class to a pod.
-func applyAccelerators(spec *corev1.PodSpec, a *Accelerators) {
+func applyAccelerators(spec *corev1.PodSpec, a *accelSpec) {
 	if a == nil {
 		return
 	}
 	c := &spec.Containers[0]
-	c.Resources.Limits[corev1.ResourceName(a.Resource)] = *resource.NewQuantity(int64(a.Count), resource.DecimalSI)
-	if a.Product != "" {
+	c.Resources.Limits[corev1.ResourceName(a.resource)] = *resource.NewQuantity(int64(a.count), resource.DecimalSI)
+	if a.product != "" {
 		sel := map[string]string{}
 		for k, v := range spec.NodeSelector {
 			sel[k] = v
 		}
-		sel[a.ProductLabel] = a.Product
+		sel[a.productLabel] = a.product
 		spec.NodeSelector = sel
 	}
-	for _, t := range a.Tolerations {
+	for _, t := range a.tolerations {
 		tol := corev1.Toleration{Key: t.Key, Effect: corev1.TaintEffect(t.Effect), Operator: corev1.TolerationOpExists}
 		if t.Value != "" {
 			tol.Operator, tol.Value = corev1.TolerationOpEqual, t.Value
 		}
 		spec.Tolerations = append(spec.Tolerations, tol)
 	}
-	if a.RuntimeClassName != "" {
-		spec.RuntimeClassName = &a.RuntimeClassName
+	if a.runtimeClass != "" {
+		spec.RuntimeClassName = &a.runtimeClass
 	}
 }

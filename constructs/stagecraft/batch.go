@@ -1,206 +1,13 @@
 package stagecraft
 
 import (
-	"fmt"
-	"sort"
-	"time"
-
 	"github.com/aws/constructs-go/constructs/v10"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/utils/ptr"
 )
-
-// JobSettings are the run-to-completion settings shared by BatchStage and
-// ScheduledStage.
-type JobSettings struct {
-	// BackoffLimit is the number of retries before the Job fails.
-	// Default: 4.
-	BackoffLimit *int32
-	// ActiveDeadline fails the Job when it runs longer, retries included.
-	// Default: none.
-	ActiveDeadline time.Duration
-	// TTLAfterFinished deletes the Job this long after it finishes. Default:
-	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
-	// re-create (and so re-run) a Job that the cluster deleted.
-	TTLAfterFinished time.Duration
-	// Parallelism is the number of pods running at once. Default: 1.
-	Parallelism *int32
-	// Completions is the number of pods that must succeed. Default: 1.
-	Completions *int32
-	// Indexed shards the work: each pod gets a completion index from 0 to
-	// Completions-1, in the JOB_COMPLETION_INDEX environment variable (and
-	// the batch.kubernetes.io/job-completion-index annotation), and the Job
-	// succeeds when every index has. Requires Completions. Default: false.
-	Indexed bool
-	// BackoffLimitPerIndex retries each index this many times on its own,
-	// instead of BackoffLimit for the whole Job. Requires Indexed.
-	// Default: none (BackoffLimit applies).
-	BackoffLimitPerIndex *int32
-	// MaxFailedIndexes fails the Job once more indexes than this have
-	// failed. Requires BackoffLimitPerIndex. Default: none (all indexes run).
-	MaxFailedIndexes *int32
-	// FailFastExitCodes fail the Job at once, without retries, when the
-	// container exits with one of these codes (a bad configuration, say).
-	// Default: none.
-	FailFastExitCodes []int32
-	// CountDisruptions counts pods that were disrupted (preempted, evicted
-	// by a node drain) against the backoff limit. Default: false, such
-	// failures are retried without counting, through a pod failure policy.
-	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue: the Job is created
-	// suspended, with the kueue.x-k8s.io/queue-name label, and Kueue starts
-	// it when the queue admits it. Default: none (the Job starts at once).
-	Queue string
-}
-
-const (
-	queueLabel           = "kueue.x-k8s.io/queue-name"
-	completionIndexEnv   = "JOB_COMPLETION_INDEX"
-	completionIndexField = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
-)
-
-const defaultBackoffLimit = 4
-
-func resolveJob(j JobSettings) JobSettings {
-	r := j
-	// With per-index retries Kubernetes ignores the Job-wide limit.
-	if r.BackoffLimit == nil && r.BackoffLimitPerIndex == nil {
-		r.BackoffLimit = ptr.To[int32](defaultBackoffLimit)
-	}
-	r.FailFastExitCodes = append([]int32(nil), j.FailFastExitCodes...)
-	sort.Slice(r.FailFastExitCodes, func(a, b int) bool { return r.FailFastExitCodes[a] < r.FailFastExitCodes[b] })
-	return r
-}
-
-func validateJob(ps *problems, j JobSettings) {
-	for _, v := range []struct {
-		name string
-		p    *int32
-	}{{"BackoffLimit", j.BackoffLimit}, {"Parallelism", j.Parallelism}, {"Completions", j.Completions}} {
-		if v.p != nil && *v.p < 0 {
-			ps.add(field.NewPath(v.name), *v.p, "must be zero or more")
-		}
-	}
-	if j.Completions != nil && *j.Completions == 0 {
-		ps.add(field.NewPath("Completions"), int32(0), "must be at least 1 (leave it unset for a single completion)")
-	}
-	validateSeconds(ps, field.NewPath("ActiveDeadline"), j.ActiveDeadline, "must be zero (none) or a positive whole number of seconds")
-	validateSeconds(ps, field.NewPath("TTLAfterFinished"), j.TTLAfterFinished, "must be zero (keep the Job) or a positive whole number of seconds")
-	if j.Indexed {
-		switch {
-		case j.Completions == nil:
-			ps.required(field.NewPath("Completions"), "an Indexed job needs the number of indexes (shards)")
-		case j.Parallelism != nil && *j.Parallelism > *j.Completions:
-			ps.add(field.NewPath("Completions"), *j.Completions, fmt.Sprintf("must not be below Parallelism (%d) in an Indexed job: each pod runs one index, so the extra pods would have nothing to do", *j.Parallelism))
-		}
-	}
-	if j.BackoffLimitPerIndex != nil {
-		if !j.Indexed {
-			ps.add(field.NewPath("BackoffLimitPerIndex"), *j.BackoffLimitPerIndex, "needs Indexed: true")
-		}
-		if *j.BackoffLimitPerIndex < 0 {
-			ps.add(field.NewPath("BackoffLimitPerIndex"), *j.BackoffLimitPerIndex, "must be zero or more")
-		}
-		if j.BackoffLimit != nil {
-			ps.add(field.NewPath("BackoffLimit"), *j.BackoffLimit, "set BackoffLimit or BackoffLimitPerIndex, not both")
-		}
-	}
-	if j.MaxFailedIndexes != nil {
-		switch {
-		case j.BackoffLimitPerIndex == nil:
-			ps.add(field.NewPath("MaxFailedIndexes"), *j.MaxFailedIndexes, "needs BackoffLimitPerIndex")
-		case *j.MaxFailedIndexes < 0:
-			ps.add(field.NewPath("MaxFailedIndexes"), *j.MaxFailedIndexes, "must be zero or more")
-		case j.Completions != nil && *j.MaxFailedIndexes > *j.Completions:
-			ps.add(field.NewPath("MaxFailedIndexes"), *j.MaxFailedIndexes, fmt.Sprintf("must not be above Completions (%d)", *j.Completions))
-		}
-	}
-	seen := map[int32]bool{}
-	for i, c := range j.FailFastExitCodes {
-		fld := field.NewPath("FailFastExitCodes").Index(i)
-		switch {
-		case c <= 0 || c > 255:
-			ps.add(fld, c, "must be an exit status from 1 to 255 (0 is success)")
-		case seen[c]:
-			ps.add(fld, c, "listed twice")
-		}
-		seen[c] = true
-	}
-	if j.Queue != "" {
-		ps.addAll(field.NewPath("Queue"), j.Queue, validation.IsDNS1123Subdomain(j.Queue))
-	}
-}
-
-func jobSpec(s *stage, w Workload, j JobSettings) batchv1.JobSpec {
-	spec := batchv1.JobSpec{
-		BackoffLimit:         j.BackoffLimit,
-		BackoffLimitPerIndex: j.BackoffLimitPerIndex,
-		MaxFailedIndexes:     j.MaxFailedIndexes,
-		Parallelism:          j.Parallelism,
-		Completions:          j.Completions,
-		Template:             podTemplate(s, w, metricsPorts(w.Metrics), [3]*Probe{}, corev1.RestartPolicyNever, nil),
-		PodFailurePolicy:     podFailurePolicy(s.name, j),
-	}
-	if j.Indexed {
-		spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
-		// The Job controller injects the same variable; declaring it makes
-		// the contract visible in the manifest.
-		c := &spec.Template.Spec.Containers[0]
-		c.Env = append(c.Env, corev1.EnvVar{Name: completionIndexEnv, ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{FieldPath: completionIndexField},
-		}})
-	}
-	if j.Queue != "" {
-		spec.Suspend = ptr.To(true)
-	}
-	if j.ActiveDeadline > 0 {
-		spec.ActiveDeadlineSeconds = ptr.To(int64(j.ActiveDeadline / time.Second))
-	}
-	if j.TTLAfterFinished > 0 {
-		spec.TTLSecondsAfterFinished = ptr.To(int32(j.TTLAfterFinished / time.Second))
-	}
-	return spec
-}
-
-// podFailurePolicy retries disrupted pods without counting them, and fails
-// the Job at once on the fail-fast exit codes.
-func podFailurePolicy(container string, j JobSettings) *batchv1.PodFailurePolicy {
-	var rules []batchv1.PodFailurePolicyRule
-	if len(j.FailFastExitCodes) > 0 {
-		rules = append(rules, batchv1.PodFailurePolicyRule{
-			Action: batchv1.PodFailurePolicyActionFailJob,
-			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
-				ContainerName: ptr.To(container),
-				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
-				Values:        j.FailFastExitCodes,
-			},
-		})
-	}
-	if !j.CountDisruptions {
-		rules = append(rules, batchv1.PodFailurePolicyRule{
-			Action:          batchv1.PodFailurePolicyActionIgnore,
-			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
-		})
-	}
-	if len(rules) == 0 {
-		return nil
-	}
-	return &batchv1.PodFailurePolicy{Rules: rules}
-}
-
-// jobLabels returns the labels of a Job (or a CronJob's job template):
-// the stage's, and Kueue's queue label.
-func jobLabels(s *stage, j JobSettings) map[string]string {
-	l := s.labels()
-	if j.Queue != "" {
-		l[queueLabel] = j.Queue
-	}
-	return l
-}
 
 // BatchStageProps configures a BatchStage.
 type BatchStageProps struct {
@@ -209,43 +16,54 @@ type BatchStageProps struct {
 }
 
 // BatchStage is a run-to-completion step: a Job whose pods restart never
-// and are retried up to BackoffLimit times.
+// and are retried up to BackoffLimit times. Stages that run after it (by
+// RunsAfter, or by reading storage it writes) wait for its Job to
+// complete.
 type BatchStage struct {
 	constructs.Construct
 	stage
-	props BatchStageProps // resolved
+	props BatchStageProps // as given, for validation
+	job   JobSettings     // resolved
 }
 
 // NewBatchStage creates a batch stage in a pipeline. Its id is the Job's
-// name.
+// name, at most 63 characters.
 func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps) *BatchStage {
 	s := &BatchStage{}
-	cid := s.init(s, scope, id, componentBatch, validation.DNS1123LabelMaxLength, props.Labels)
-	if s.pipeline != nil {
-		s.props = BatchStageProps{
-			Workload:    resolveWorkload(props.Workload, s.pipeline.defaults),
-			JobSettings: resolveJob(props.JobSettings),
-		}
-		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
-		validateJob(&s.problems, props.JobSettings)
-		validateMetrics(&s.problems, props.Metrics, nil, false)
-		validateText(&s.problems, props)
-	}
+	cid := s.join(s, scope, id, componentBatch, validation.DNS1123LabelMaxLength, props.Labels)
+	s.resolve(props)
 	constructs.NewConstruct_Override(s, scope, &cid)
 	return s
 }
 
-func (s *BatchStage) objects() []object {
-	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
-	return append(out, s.monitor(s, s.props.Metrics, "PodMonitor")...)
+func (s *BatchStage) resolve(p BatchStageProps) {
+	s.work = resolveWorkload(s.name, p.Workload, s.defaults())
+	s.job = resolveJob(p.JobSettings)
+	s.props = BatchStageProps{Workload: s.work.given, JobSettings: p.JobSettings}
+	s.ports = metricsPorts(s.work.metrics)
+	s.completes = true
+	s.maxPods = maxJobPods(s.job)
 }
 
-func (s *BatchStage) workloadObjects() []object {
+func (s *BatchStage) validate() field.ErrorList {
+	errs := validateWorkload(s.pipeline, s.work)
+	errs = append(errs, validateJob(s.props.JobSettings)...)
+	errs = append(errs, validateMetrics(s.work, nil, false)...)
+	return append(errs, validateText(s.props)...)
+}
+
+// objects returns the stage's Job.
+func (s *BatchStage) objects(r *rendering) []runtime.Object {
 	meta := s.meta()
-	meta.Labels = jobLabels(&s.stage, s.props.JobSettings)
-	return []object{{scope: s, id: "Job", obj: &batchv1.Job{
+	meta.Labels = jobLabels(&s.stage, s.job)
+	return []runtime.Object{&batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: meta,
-		Spec:       jobSpec(&s.stage, s.props.Workload, s.props.JobSettings),
-	}}}
+		Spec:       jobSpec(r, &s.stage, s.job),
+	}}
+}
+
+// shape draws a batch stage as a parallelogram.
+func (s *BatchStage) shape() (open, close, text string) {
+	return "[/", "/]", "Job" + jobLabel(s.job) + accelLabel(s.work.accelerators)
 }

@@ -18,8 +18,8 @@ import (
 
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
-	"github.com/stagecraft-dev/stagecraft/internal/l1"
 	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
@@ -100,9 +100,18 @@ func benchDefine(chart cdk8s.Chart, n int) *Pipeline {
 type benchFixture struct {
 	app  cdk8s.App
 	p    *Pipeline
-	objs []object         // p.renderObjects()
-	maps []map[string]any // l1.ToMap of each
+	a    analyzed
+	objs []runtime.Object // rendered
+	maps []map[string]any // yamlout.ToMap of each
 	err  error
+}
+
+// render returns every object of the analyzed pipeline.
+func (a analyzed) render() []runtime.Object {
+	var out []runtime.Object
+	r := &rendering{p: a.p, g: a.g}
+	_ = r.each(func(o runtime.Object) error { out = append(out, o); return nil })
+	return out
 }
 
 var (
@@ -123,9 +132,11 @@ func benchApp(b *testing.B, n int) *benchFixture {
 		f.app = cdk8s.NewApp(nil)
 		f.p = benchDefine(cdk8s.NewChart(f.app, jsii.String("bench"), nil), n)
 		if f.err = Validate(f.app); f.err == nil {
-			f.objs = f.p.renderObjects()
+			g, _ := analyze(f.p)
+			f.a = analyzed{p: f.p, g: g}
+			f.objs = f.a.render()
 			for _, o := range f.objs {
-				m, err := l1.ToMap(o.obj)
+				m, err := yamlout.ToMap(o)
 				if err != nil {
 					f.err = err
 					break
@@ -156,8 +167,8 @@ func benchForSizes(b *testing.B, fn func(b *testing.B, f *benchFixture)) {
 	}
 }
 
-// BenchmarkValidate is the whole of Validate: every construct's recorded
-// problems, then the cross-construct checks and the wiring analysis.
+// BenchmarkValidate is the whole of Validate: every construct's checks,
+// the cross-construct checks and the analysis of the pipeline.
 func BenchmarkValidate(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
@@ -168,32 +179,14 @@ func BenchmarkValidate(b *testing.B) {
 	})
 }
 
-// BenchmarkValidateProps repeats the per-stage prop checks that the
-// constructors run (validateWorkload and the kind's own checks).
+// BenchmarkValidateProps is the validation phase of each stage and
+// storage: the checks of its resolved spec.
 func BenchmarkValidateProps(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			for _, c := range f.p.children {
-				var ps problems
-				switch s := c.(type) {
-				case *ProcessorStage:
-					// validate checks the props as given (the resolved ones
-					// pass the same checks), on a copy that collects its
-					// problems apart.
-					cp := *s
-					cp.problems = problems{}
-					cp.validate(s.props)
-				case *BatchStage:
-					validateWorkload(&ps, f.p, s.props.Workload, s.props.Workload)
-					validateJob(&ps, s.props.JobSettings)
-				case *ScheduledStage:
-					validateWorkload(&ps, f.p, s.props.Workload, s.props.Workload)
-					validateJob(&ps, s.props.JobSettings)
-					validateSchedule(&ps, s.props)
-				case *PipelineStorage:
-					cp := *s
-					cp.problems = problems{}
-					cp.validate(s.props)
+			for _, c := range f.p.parts {
+				if errs := validatePart(c); len(errs) > 0 {
+					b.Fatal(errs)
 				}
 			}
 		}
@@ -203,32 +196,33 @@ func BenchmarkValidateProps(b *testing.B) {
 // BenchmarkResolve is the defaulting of every stage's props.
 func BenchmarkResolve(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
-		d := f.p.defaults
 		for b.Loop() {
-			for _, c := range f.p.children {
+			for _, c := range f.p.parts {
 				switch s := c.(type) {
 				case *ProcessorStage:
-					resolveProcessor(s.props, d)
+					cp := *s
+					cp.resolve(s.props)
 				case *BatchStage:
-					resolveWorkload(s.props.Workload, d)
-					resolveJob(s.props.JobSettings)
+					cp := *s
+					cp.resolve(s.props)
 				case *ScheduledStage:
-					resolveScheduled(s.props, d)
+					cp := *s
+					cp.resolve(s.props)
 				case *PipelineStorage:
-					resolveStorage(s.props)
+					cp := *s
+					cp.resolve(s.props)
 				}
 			}
 		}
 	})
 }
 
-// BenchmarkAnalyze is the wiring analysis: ordering edges (declared and
-// inferred from storage), cycle check, topological order, waits and
-// discovery variables.
+// BenchmarkAnalyze is the analysis: ordering edges (declared and inferred
+// from storage), cycle check, topological order and waits.
 func BenchmarkAnalyze(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			if _, problems := f.p.analyze(); len(problems) > 0 {
+			if _, problems := analyze(f.p); len(problems) > 0 {
 				b.Fatal(problems)
 			}
 		}
@@ -240,18 +234,18 @@ func BenchmarkAnalyze(b *testing.B) {
 func BenchmarkRenderObjects(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			f.p.renderObjects()
+			f.a.render()
 		}
 	})
 }
 
-// BenchmarkToMap is l1.ToMap of every object: JSON marshal, unmarshal
-// into a map, prune.
+// BenchmarkToMap is yamlout.ToMap of every object: JSON marshal,
+// unmarshal into a map, prune.
 func BenchmarkToMap(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
 			for _, o := range f.objs {
-				if _, err := l1.ToMap(o.obj); err != nil {
+				if _, err := yamlout.ToMap(o); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -260,7 +254,8 @@ func BenchmarkToMap(b *testing.B) {
 }
 
 // BenchmarkYAMLMarshal is sigs.k8s.io/yaml.Marshal of every object's map,
-// as Manifests writes them: JSON marshal, JSON to YAML through yaml.v2.
+// as the project wrote them before yamlout: JSON marshal, JSON to YAML
+// through yaml.v2.
 func BenchmarkYAMLMarshal(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
@@ -273,34 +268,24 @@ func BenchmarkYAMLMarshal(b *testing.B) {
 	})
 }
 
-// BenchmarkRenderGo is everything Manifests does in Go for the default
-// renderer after validation: objects, maps, YAML through yamlout, joined.
-// (Manifests adds one jsii call per chart, chart.ToJson, to merge in other
-// constructs.)
-func BenchmarkRenderGo(b *testing.B) {
+// BenchmarkEncode is everything Synthesize does in Go for a pipeline
+// after validation: objects, maps and YAML on every core. (Synthesize adds
+// one jsii call per chart, chart.ToJson, to merge in other constructs.)
+func BenchmarkEncode(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			w := yamlout.NewWriter()
-			for _, o := range f.p.renderObjects() {
-				m, err := l1.ToMap(o.obj)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := w.Add(m); err != nil {
-					b.Fatal(err)
-				}
+			if _, err := encodePipeline(f.a); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
 }
 
-// BenchmarkDiagram is the Mermaid diagram (it validates again first).
+// BenchmarkDiagram is the Mermaid diagram of the analyzed pipeline.
 func BenchmarkDiagram(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			if _, err := Diagram(f.app); err != nil {
-				b.Fatal(err)
-			}
+			diagram([]analyzed{f.a})
 		}
 	})
 }

@@ -3,7 +3,6 @@ package stagecraft_test
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,29 +22,23 @@ func newChart() (cdk8s.App, cdk8s.Chart) {
 // summarize prints one line per synthesized object, and the fields named by
 // paths ("spec.replicas") where the object has them.
 func summarize(app cdk8s.App, paths ...string) {
-	files, err := stagecraft.Manifests(app)
+	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		for _, doc := range strings.Split(string(files[n]), "\n---\n") {
+	for _, m := range s.Manifests {
+		for _, o := range m.Objects {
+			name := o.Name
+			if o.Namespace != "" {
+				name = o.Namespace + "/" + name
+			}
+			fmt.Printf("%s %s\n", o.Kind, name)
 			var obj map[string]any
-			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			if err := yaml.Unmarshal(o.YAML, &obj); err != nil {
 				fmt.Println(err)
 				return
 			}
-			md := obj["metadata"].(map[string]any)
-			name := fmt.Sprint(md["name"])
-			if ns, ok := md["namespace"]; ok {
-				name = fmt.Sprint(ns) + "/" + name
-			}
-			fmt.Printf("%s %s\n", obj["kind"], name)
 			for _, p := range paths {
 				if v, ok := lookup(obj, p); ok {
 					fmt.Printf("  %s: %v\n", p, v)
@@ -196,15 +189,15 @@ func ExampleValidationError() {
 		Ports:   []stagecraft.Port{{Name: "http", ContainerPort: 70000}},
 		Ingress: &stagecraft.Ingress{Port: "grpc"},
 	})
-	_, err := stagecraft.Manifests(app)
+	_, err := stagecraft.Synthesize(app)
 	var verr *stagecraft.ValidationError
 	if errors.As(err, &verr) {
 		fmt.Println(verr)
 	}
 	// Output:
 	// 4 invalid inputs
-	//   - example/demo/api: Image: invalid value "ghcr.io/acme/api:latest": the tag "latest" changes under a running pipeline; pin a version, or set AllowLatestTag
-	//   - example/demo/api: Resources.CPURequest: invalid value "2": request must not be above the limit 1 (CPULimit)
-	//   - example/demo/api: Ports[0].ContainerPort: invalid value 70000: must be between 1 and 65535, inclusive
-	//   - example/demo/api: Ingress.Port: invalid value "grpc": the stage has no port of that name; allowed: "http"
+	//   - example/demo/api: Image: Invalid value: "ghcr.io/acme/api:latest": the tag "latest" changes under a running pipeline; pin a version, or set AllowLatestTag
+	//   - example/demo/api: Resources.CPURequest: Invalid value: "2": request must not be above the limit 1 (CPULimit)
+	//   - example/demo/api: Ports[0].ContainerPort: Invalid value: 70000: must be between 1 and 65535, inclusive
+	//   - example/demo/api: Ingress.Port: Unsupported value: "grpc": the stage has no port of that name; allowed: "http"
 }

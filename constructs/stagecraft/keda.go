@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stagecraft-dev/stagecraft/imports/kedash"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -57,101 +58,112 @@ type TriggerSecret struct {
 	Key string
 }
 
-const (
-	defaultCooldown = 5 * time.Minute
-	defaultPolling  = 30 * time.Second
-)
+// eventScalingSpec is a resolved EventScaling.
+type eventScalingSpec struct {
+	min, max          int32
+	cooldown, polling time.Duration
+	triggers          []Trigger
+}
 
-func resolveEventScaling(e *EventScaling) *EventScaling {
+func resolveEventScaling(e *EventScaling) *eventScalingSpec {
 	if e == nil {
 		return nil
 	}
-	r := *e
-	if r.Cooldown == 0 {
-		r.Cooldown = defaultCooldown
+	r := &eventScalingSpec{min: e.MinReplicas, max: e.MaxReplicas, cooldown: e.Cooldown, polling: e.PollingInterval}
+	if r.cooldown == 0 {
+		r.cooldown = defaultCooldown
 	}
-	if r.PollingInterval == 0 {
-		r.PollingInterval = defaultPolling
+	if r.polling == 0 {
+		r.polling = defaultPolling
 	}
-	r.Triggers = append([]Trigger(nil), e.Triggers...)
-	return &r
+	for _, t := range e.Triggers {
+		t.Metadata = copyMap(t.Metadata)
+		t.Secrets = append([]TriggerSecret(nil), t.Secrets...)
+		// Secrets are written by parameter, so that the output does not
+		// depend on the order they were given in.
+		sort.SliceStable(t.Secrets, func(a, b int) bool { return t.Secrets[a].Parameter < t.Secrets[b].Parameter })
+		r.triggers = append(r.triggers, t)
+	}
+	return r
 }
 
-func validateEventScaling(ps *problems, p ProcessorStageProps) {
-	e := p.EventScaling
+// validateEventScaling checks e; autoscaled and replicas tell whether the
+// stage also set Autoscaling and Replicas.
+func validateEventScaling(e *EventScaling, autoscaled bool, replicas *int32) field.ErrorList {
 	if e == nil {
-		return
+		return nil
 	}
 	fld := field.NewPath("EventScaling")
-	if p.Autoscaling != nil {
-		ps.add(fld, "Autoscaling and EventScaling", "set Autoscaling or EventScaling, not both: KEDA manages its own HorizontalPodAutoscaler")
+	var errs field.ErrorList
+	if autoscaled {
+		errs = append(errs, forbidden(fld, "Autoscaling and EventScaling", "set Autoscaling or EventScaling, not both: KEDA manages its own HorizontalPodAutoscaler"))
 	}
-	if p.Replicas != nil {
-		ps.add(field.NewPath("Replicas"), *p.Replicas, "set Replicas or EventScaling, not both: KEDA owns the replica count")
+	if replicas != nil {
+		errs = append(errs, forbidden(field.NewPath("Replicas"), *replicas, "set Replicas or EventScaling, not both: KEDA owns the replica count"))
 	}
-	validateReplicaRange(ps, fld, e.MinReplicas, e.MaxReplicas, "must be zero (scale to zero) or more")
-	validateSeconds(ps, fld.Child("Cooldown"), e.Cooldown, "must be zero (the default, 5m) or a positive whole number of seconds")
-	validateSeconds(ps, fld.Child("PollingInterval"), e.PollingInterval, "must be zero (the default, 30s) or a positive whole number of seconds")
+	errs = append(errs, validateReplicaRange(fld, e.MinReplicas, e.MaxReplicas, "must be zero (scale to zero) or more")...)
+	errs = append(errs, validateSeconds(fld.Child("Cooldown"), e.Cooldown, "must be zero (the default, 5m) or a positive whole number of seconds")...)
+	errs = append(errs, validateSeconds(fld.Child("PollingInterval"), e.PollingInterval, "must be zero (the default, 30s) or a positive whole number of seconds")...)
 	if len(e.Triggers) == 0 {
-		ps.required(fld.Child("Triggers"), "at least one trigger, such as a queue length or a Prometheus query")
+		errs = append(errs, required(fld.Child("Triggers"), "at least one trigger, such as a queue length or a Prometheus query"))
 	}
 	for i, t := range e.Triggers {
-		f := fld.Child("Triggers").Index(i)
-		if t.Type == "" {
-			ps.required(f.Child("Type"), "the KEDA scaler, such as \"prometheus\" or \"rabbitmq\"")
-		} else {
-			ps.addAll(f.Child("Type"), t.Type, validation.IsDNS1123Subdomain(t.Type))
-		}
-		if len(t.Metadata) == 0 {
-			ps.required(f.Child("Metadata"), "the scaler's settings (its server address, query or queue, and target value)")
-		}
-		for _, k := range sortedKeys(t.Metadata) {
-			if k == "" {
-				ps.add(f.Child("Metadata"), k, "keys must not be empty")
-			}
-		}
-		switch t.MetricType {
-		case "", "AverageValue", "Value", "Utilization":
-		default:
-			ps.add(f.Child("MetricType"), t.MetricType, "must be \"AverageValue\", \"Value\" or \"Utilization\"")
-		}
-		for j, s := range t.Secrets {
-			sf := f.Child("Secrets").Index(j)
-			if s.Parameter == "" {
-				ps.required(sf.Child("Parameter"), "the scaler parameter the secret fills, such as \"bearerToken\"")
-			}
-			if s.Secret == "" {
-				ps.required(sf.Child("Secret"), "the Secret's name")
-			} else {
-				ps.addAll(sf.Child("Secret"), s.Secret, validation.IsDNS1123Subdomain(s.Secret))
-			}
-			if s.Key == "" {
-				ps.required(sf.Child("Key"), "the key in the Secret")
-			} else {
-				ps.addAll(sf.Child("Key"), s.Key, validation.IsConfigMapKey(s.Key))
-			}
-		}
+		errs = append(errs, validateTrigger(fld.Child("Triggers").Index(i), t)...)
 	}
+	return errs
 }
 
-// eventScalingObjects returns the ScaledObject of a processor whose
-// workload is of kind, and a TriggerAuthentication per trigger with
-// secrets.
-func (s *ProcessorStage) eventScalingObjects(kind string) []object {
-	e := s.props.EventScaling
-	if e == nil {
-		return nil
+func validateTrigger(f *field.Path, t Trigger) field.ErrorList {
+	var errs field.ErrorList
+	if t.Type == "" {
+		errs = append(errs, required(f.Child("Type"), "the KEDA scaler, such as \"prometheus\" or \"rabbitmq\""))
+	} else {
+		errs = append(errs, each(f.Child("Type"), t.Type, validation.IsDNS1123Subdomain(t.Type))...)
 	}
-	var out []object
+	if len(t.Metadata) == 0 {
+		errs = append(errs, required(f.Child("Metadata"), "the scaler's settings (its server address, query or queue, and target value)"))
+	}
+	if _, ok := t.Metadata[""]; ok {
+		errs = append(errs, invalid(f.Child("Metadata"), "", "keys must not be empty"))
+	}
+	switch t.MetricType {
+	case "", "AverageValue", "Value", "Utilization":
+	default:
+		errs = append(errs, notSupported(f.Child("MetricType"), t.MetricType, "must be \"AverageValue\", \"Value\" or \"Utilization\""))
+	}
+	for j, s := range t.Secrets {
+		sf := f.Child("Secrets").Index(j)
+		if s.Parameter == "" {
+			errs = append(errs, required(sf.Child("Parameter"), "the scaler parameter the secret fills, such as \"bearerToken\""))
+		}
+		if s.Secret == "" {
+			errs = append(errs, required(sf.Child("Secret"), "the Secret's name"))
+		} else {
+			errs = append(errs, each(sf.Child("Secret"), s.Secret, validation.IsDNS1123Subdomain(s.Secret))...)
+		}
+		if s.Key == "" {
+			errs = append(errs, required(sf.Child("Key"), "the key in the Secret"))
+		} else {
+			errs = append(errs, each(sf.Child("Key"), s.Key, validation.IsConfigMapKey(s.Key))...)
+		}
+	}
+	return errs
+}
+
+// scaledObjects returns the KEDA ScaledObject of m's workload, and a
+// TriggerAuthentication (named "<stage>-<trigger index>") per trigger with
+// secrets.
+func scaledObjects(m *member, target scaleTarget, e *eventScalingSpec) []runtime.Object {
+	var out []runtime.Object
 	spec := kedash.ScaledObjectSpec{
-		ScaleTargetRef:  &kedash.ScaledObjectSpecScaleTargetRef{ApiVersion: jsii.String("apps/v1"), Kind: jsii.String(kind), Name: jsii.String(s.name)},
-		MinReplicaCount: jsii.Number(float64(e.MinReplicas)),
-		MaxReplicaCount: jsii.Number(float64(e.MaxReplicas)),
-		CooldownPeriod:  jsii.Number(float64(e.Cooldown / time.Second)),
-		PollingInterval: jsii.Number(float64(e.PollingInterval / time.Second)),
+		ScaleTargetRef:  &kedash.ScaledObjectSpecScaleTargetRef{ApiVersion: jsii.String("apps/v1"), Kind: jsii.String(target.kind), Name: jsii.String(target.name)},
+		MinReplicaCount: jsii.Number(float64(e.min)),
+		MaxReplicaCount: jsii.Number(float64(e.max)),
+		CooldownPeriod:  jsii.Number(float64(e.cooldown / time.Second)),
+		PollingInterval: jsii.Number(float64(e.polling / time.Second)),
 	}
 	triggers := []*kedash.ScaledObjectSpecTriggers{}
-	for i, t := range e.Triggers {
+	for i, t := range e.triggers {
 		md := map[string]*string{}
 		for k, v := range t.Metadata {
 			md[k] = jsii.String(v)
@@ -161,29 +173,30 @@ func (s *ProcessorStage) eventScalingObjects(kind string) []object {
 			tr.MetricType = jsii.String(t.MetricType)
 		}
 		if len(t.Secrets) > 0 {
-			name := fmt.Sprintf("%s-%d", s.name, i)
+			name := fmt.Sprintf("%s-%d", m.name, i)
 			tr.AuthenticationRef = &kedash.ScaledObjectSpecTriggersAuthenticationRef{Name: jsii.String(name), Kind: jsii.String("TriggerAuthentication")}
-			refs := []*kedash.TriggerAuthenticationSpecSecretTargetRef{}
-			secrets := append([]TriggerSecret(nil), t.Secrets...)
-			sort.SliceStable(secrets, func(a, b int) bool { return secrets[a].Parameter < secrets[b].Parameter })
-			for _, sec := range secrets {
-				refs = append(refs, &kedash.TriggerAuthenticationSpecSecretTargetRef{
-					Parameter: jsii.String(sec.Parameter), Name: jsii.String(sec.Secret), Key: jsii.String(sec.Key)})
-			}
-			meta := s.meta()
-			meta.Name = name
-			out = append(out, object{scope: s, id: fmt.Sprintf("TriggerAuthentication%d", i), obj: &customObject{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "TriggerAuthentication"},
-				ObjectMeta: meta,
-				Spec:       kedash.TriggerAuthenticationSpec{SecretTargetRef: &refs},
-			}})
+			out = append(out, triggerAuthentication(m, name, t.Secrets))
 		}
 		triggers = append(triggers, tr)
 	}
 	spec.Triggers = &triggers
-	return append(out, object{scope: s, id: "ScaledObject", obj: &customObject{
+	return append(out, &customObject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject"},
-		ObjectMeta: s.meta(),
+		ObjectMeta: m.meta(),
 		Spec:       spec,
-	}})
+	})
+}
+
+// triggerAuthentication passes secrets to a scaler by reference.
+func triggerAuthentication(m *member, name string, secrets []TriggerSecret) runtime.Object {
+	refs := []*kedash.TriggerAuthenticationSpecSecretTargetRef{}
+	for _, sec := range secrets {
+		refs = append(refs, &kedash.TriggerAuthenticationSpecSecretTargetRef{
+			Parameter: jsii.String(sec.Parameter), Name: jsii.String(sec.Secret), Key: jsii.String(sec.Key)})
+	}
+	return &customObject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "keda.sh/v1alpha1", Kind: "TriggerAuthentication"},
+		ObjectMeta: m.metaNamed(name),
+		Spec:       kedash.TriggerAuthenticationSpec{SecretTargetRef: &refs},
+	}
 }

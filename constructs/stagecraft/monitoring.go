@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -17,8 +18,9 @@ import (
 // scheduled stages. The NetworkPolicies let the monitoring namespace reach
 // the port.
 type Metrics struct {
-	// Port is the name of the port serving metrics. For a ProcessorStage it
-	// must be one of its Ports. Default: "metrics".
+	// Port is the name of the port serving metrics (the monitor's
+	// endpoint port). For a ProcessorStage it must be one of its Ports.
+	// Default: "metrics".
 	Port string
 	// ContainerPort is the port number, for a BatchStage or ScheduledStage,
 	// which have no Ports: the container gets a port named Port. Required
@@ -26,80 +28,66 @@ type Metrics struct {
 	ContainerPort int32
 	// Path of the metrics endpoint. Default: "/metrics".
 	Path string
-	// Interval between scrapes. Default: 30s.
+	// Interval between scrapes, whole seconds of at least 1s. Default: 30s.
 	Interval time.Duration
 }
 
-func resolveMetrics(m *Metrics) *Metrics {
+// validateMetrics checks the Metrics of workload w. A stage with a
+// Service (served) serves metrics on one of its servicePorts; one without
+// declares the port itself.
+func validateMetrics(w workloadSpec, servicePorts []Port, served bool) field.ErrorList {
+	m := w.given.Metrics
 	if m == nil {
 		return nil
 	}
-	r := *m
-	if r.Port == "" {
-		r.Port = "metrics"
-	}
-	if r.Path == "" {
-		r.Path = "/metrics"
-	}
-	if r.Interval == 0 {
-		r.Interval = 30 * time.Second
-	}
-	return &r
-}
-
-// validateMetrics checks a stage's Metrics; ports are the stage's Ports,
-// nil for batch and scheduled stages.
-func validateMetrics(ps *problems, m *Metrics, ports []Port, processor bool) {
-	if m == nil {
-		return
-	}
 	fld := field.NewPath("Metrics")
-	r := resolveMetrics(m)
-	if processor {
+	port := w.metrics.port
+	var errs field.ErrorList
+	if served {
 		if m.ContainerPort != 0 {
-			ps.add(fld.Child("ContainerPort"), m.ContainerPort, "a ProcessorStage serves metrics on one of its Ports; name it in Port")
+			errs = append(errs, forbidden(fld.Child("ContainerPort"), m.ContainerPort, "a ProcessorStage serves metrics on one of its Ports; name it in Port"))
 		}
-		if !hasPort(ports, r.Port) {
-			ps.add(fld.Child("Port"), r.Port, "the container exposes no port of that name; allowed: "+portNames(ports))
+		if !hasPort(servicePorts, port) {
+			errs = append(errs, notSupported(fld.Child("Port"), port, "the container exposes no port of that name; allowed: "+portNames(servicePorts)))
 		}
 	} else {
-		ps.addAll(fld.Child("Port"), r.Port, validation.IsValidPortName(r.Port))
+		errs = append(errs, each(fld.Child("Port"), port, validation.IsValidPortName(port))...)
 		if m.ContainerPort == 0 {
-			ps.required(fld.Child("ContainerPort"), "the port number the container serves metrics on")
+			errs = append(errs, required(fld.Child("ContainerPort"), "the port number the container serves metrics on"))
 		} else {
-			ps.addAll(fld.Child("ContainerPort"), m.ContainerPort, validation.IsValidPortNum(int(m.ContainerPort)))
+			errs = append(errs, each(fld.Child("ContainerPort"), m.ContainerPort, validation.IsValidPortNum(int(m.ContainerPort)))...)
 		}
 	}
 	if m.Path != "" && m.Path[0] != '/' {
-		ps.add(fld.Child("Path"), m.Path, "must start with '/'")
+		errs = append(errs, invalid(fld.Child("Path"), m.Path, "must start with '/'"))
 	}
 	if m.Interval != 0 && (m.Interval < time.Second || m.Interval%time.Second != 0) {
-		ps.add(fld.Child("Interval"), m.Interval.String(), "must be a whole number of seconds, at least 1s")
+		errs = append(errs, invalid(fld.Child("Interval"), m.Interval.String(), "must be a whole number of seconds, at least 1s"))
 	}
+	return errs
 }
 
-// metricsPorts is the container port a batch or scheduled stage, which
-// has no Ports, declares for its metrics.
-func metricsPorts(m *Metrics) []Port {
+// metricsPorts is the container port a stage without a Service declares
+// for its metrics.
+func metricsPorts(m *metricsSpec) []Port {
 	if m == nil {
 		return nil
 	}
-	return []Port{{Name: m.Port, ContainerPort: m.ContainerPort}}
+	return []Port{{Name: m.port, ContainerPort: m.containerPort, Protocol: string(corev1.ProtocolTCP)}}
 }
 
-// monitor returns the ServiceMonitor (processors) or PodMonitor (batch and
-// scheduled stages) that scrapes a stage's metrics, or nil without Metrics.
-func (s *stage) monitor(scope constructs.Construct, m *Metrics, kind string) []object {
-	if m == nil {
-		return nil
-	}
+// monitor returns the Prometheus Operator object that scrapes m's
+// metrics: a ServiceMonitor for a stage with a Service, else a PodMonitor.
+func monitor(m *member, ms *metricsSpec, service bool) runtime.Object {
 	labels := map[string]*string{}
-	for k, v := range s.selector().MatchLabels {
+	for k, v := range m.selector().MatchLabels {
 		labels[k] = jsii.String(v)
 	}
-	port, path, interval := jsii.String(m.Port), jsii.String(m.Path), jsii.String(promDuration(m.Interval))
+	port, path, interval := jsii.String(ms.port), jsii.String(ms.path), jsii.String(promDuration(ms.interval))
+	kind := "PodMonitor"
 	var spec any
-	if kind == "ServiceMonitor" {
+	if service {
+		kind = "ServiceMonitor"
 		endpoints := []*monitoringcoreoscom.ServiceMonitorSpecEndpoints{{Port: port, Path: path, Interval: interval}}
 		spec = monitoringcoreoscom.ServiceMonitorSpec{
 			Selector:  &monitoringcoreoscom.ServiceMonitorSpecSelector{MatchLabels: &labels},
@@ -112,11 +100,11 @@ func (s *stage) monitor(scope constructs.Construct, m *Metrics, kind string) []o
 			PodMetricsEndpoints: &endpoints,
 		}
 	}
-	return []object{{scope: scope, id: kind, obj: &customObject{
+	return &customObject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: kind},
-		ObjectMeta: s.meta(),
+		ObjectMeta: m.meta(),
 		Spec:       spec,
-	}}}
+	}
 }
 
 // promDuration writes a whole number of seconds as Prometheus does: "30s",

@@ -2,9 +2,6 @@ package stagecraft
 
 import (
 	"net"
-	"time"
-
-	"github.com/aws/constructs-go/constructs/v10"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -14,107 +11,93 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// EgressRule allows a stage to reach addresses outside the cluster.
+// EgressRule allows a stage to reach addresses outside the cluster: an
+// egress rule of the stage's NetworkPolicy.
 type EgressRule struct {
-	// CIDR is the address range, for example "10.20.0.0/16" or
-	// "0.0.0.0/0". Required.
+	// CIDR is the address range (ipBlock.cidr), for example "10.20.0.0/16"
+	// or "0.0.0.0/0". Required.
 	CIDR string
-	// Except are ranges inside CIDR that stay blocked. Default: none.
+	// Except are ranges inside CIDR that stay blocked (ipBlock.except).
+	// Default: none.
 	Except []string
-	// Ports that may be reached. Default: every port.
+	// Ports that may be reached, 1 to 65535. Default: every port.
 	Ports []int32
 	// Protocol of the ports: TCP, UDP or SCTP. Default: TCP.
 	Protocol string
 }
 
-const (
-	namespaceNameLabel = "kubernetes.io/metadata.name"
-	defaultWaitImage   = "registry.k8s.io/kubectl:v1.36.3"
-	defaultWaitTimeout = 24 * time.Hour
-)
+// namespaceNameLabel is the label Kubernetes sets on every namespace.
+const namespaceNameLabel = "kubernetes.io/metadata.name"
 
-func resolveNetwork(n Network) Network {
-	r := n
-	if r.IngressControllerNamespace == "" {
-		r.IngressControllerNamespace = "ingress-nginx"
-	}
-	if r.MonitoringNamespace == "" {
-		r.MonitoringNamespace = "monitoring"
-	}
-	if r.DNSNamespace == "" {
-		r.DNSNamespace = "kube-system"
-	}
-	if len(r.APIServerCIDRs) == 0 {
-		r.APIServerCIDRs = []string{"0.0.0.0/0"}
-	}
-	if len(r.APIServerPorts) == 0 {
-		r.APIServerPorts = []int32{443, 6443}
-	}
-	return r
-}
-
-func validateNetwork(ps *problems, n Network) {
+func validateNetwork(n Network) field.ErrorList {
 	fld := field.NewPath("Network")
+	var errs field.ErrorList
 	for _, ns := range []struct {
 		name, v string
 	}{{"IngressControllerNamespace", n.IngressControllerNamespace}, {"MonitoringNamespace", n.MonitoringNamespace}, {"DNSNamespace", n.DNSNamespace}} {
 		if ns.v != "" {
-			ps.addAll(fld.Child(ns.name), ns.v, validation.IsDNS1123Label(ns.v))
+			errs = append(errs, each(fld.Child(ns.name), ns.v, validation.IsDNS1123Label(ns.v))...)
 		}
 	}
 	for i, c := range n.APIServerCIDRs {
-		validateCIDR(ps, fld.Child("APIServerCIDRs").Index(i), c)
+		errs = append(errs, validateCIDR(fld.Child("APIServerCIDRs").Index(i), c)...)
 	}
 	for i, port := range n.APIServerPorts {
-		ps.addAll(fld.Child("APIServerPorts").Index(i), port, validation.IsValidPortNum(int(port)))
+		errs = append(errs, each(fld.Child("APIServerPorts").Index(i), port, validation.IsValidPortNum(int(port)))...)
 	}
+	return errs
 }
 
-func validateCIDR(ps *problems, fld *field.Path, c string) {
+func validateCIDR(fld *field.Path, c string) field.ErrorList {
 	if c == "" {
-		ps.required(fld, "an address range such as \"10.0.0.0/8\"")
-		return
+		return field.ErrorList{required(fld, "an address range such as \"10.0.0.0/8\"")}
 	}
 	if _, _, err := net.ParseCIDR(c); err != nil {
-		ps.add(fld, c, "must be an address range in CIDR notation, such as \"10.0.0.0/8\" or \"2001:db8::/32\"")
+		return field.ErrorList{invalid(fld, c, "must be an address range in CIDR notation, such as \"10.0.0.0/8\" or \"2001:db8::/32\"")}
 	}
+	return nil
 }
 
-func validateEgress(ps *problems, rules []EgressRule) {
+func validateEgress(rules []EgressRule) field.ErrorList {
+	var errs field.ErrorList
 	for i, r := range rules {
 		fld := field.NewPath("Egress").Index(i)
-		validateCIDR(ps, fld.Child("CIDR"), r.CIDR)
+		errs = append(errs, validateCIDR(fld.Child("CIDR"), r.CIDR)...)
 		_, outer, err := net.ParseCIDR(r.CIDR)
 		for j, e := range r.Except {
 			f := fld.Child("Except").Index(j)
-			validateCIDR(ps, f, e)
+			errs = append(errs, validateCIDR(f, e)...)
 			if ip, _, err2 := net.ParseCIDR(e); err == nil && err2 == nil && !outer.Contains(ip) {
-				ps.add(f, e, "must lie inside CIDR "+r.CIDR)
+				errs = append(errs, invalid(f, e, "must lie inside CIDR "+r.CIDR))
 			}
 		}
 		for j, port := range r.Ports {
-			ps.addAll(fld.Child("Ports").Index(j), port, validation.IsValidPortNum(int(port)))
+			errs = append(errs, each(fld.Child("Ports").Index(j), port, validation.IsValidPortNum(int(port)))...)
 		}
-		switch corev1.Protocol(r.Protocol) {
-		case "", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
-		default:
-			ps.add(fld.Child("Protocol"), r.Protocol, "must be \"TCP\", \"UDP\" or \"SCTP\"")
-		}
+		errs = append(errs, validateProtocol(fld.Child("Protocol"), r.Protocol)...)
 	}
+	return errs
 }
 
-func protocol(p string) *corev1.Protocol {
-	if p == "" {
-		p = string(corev1.ProtocolTCP)
+func validateProtocol(fld *field.Path, p string) field.ErrorList {
+	switch corev1.Protocol(p) {
+	case "", corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP:
+		return nil
 	}
-	v := corev1.Protocol(p)
+	return field.ErrorList{notSupported(fld, p, "must be \"TCP\", \"UDP\" or \"SCTP\"")}
+}
+
+// protocolOf returns a protocol for a NetworkPolicy port: TCP when none is
+// given.
+func protocolOf(p string) *corev1.Protocol {
+	v := corev1.Protocol(firstOf(p, string(corev1.ProtocolTCP)))
 	return &v
 }
 
 // policyPort is one port of a NetworkPolicy rule: a number, or a
 // container port's name.
 func policyPort(proto string, port intstr.IntOrString) networkingv1.NetworkPolicyPort {
-	return networkingv1.NetworkPolicyPort{Protocol: protocol(proto), Port: &port}
+	return networkingv1.NetworkPolicyPort{Protocol: protocolOf(proto), Port: &port}
 }
 
 // inNamespace selects every pod of the namespace named ns.
@@ -136,88 +119,84 @@ func toAddresses(cidrs []string, except []string, proto string, ports []int32) n
 	return rule
 }
 
-// networkPolicies returns the pipeline's policies: deny everything, allow
-// DNS, then one policy per stage for the traffic its edges declare.
-func (p *Pipeline) networkPolicies(g *graph) []object {
-	if p.network.Disabled {
-		return nil
+// networkPolicy returns a NetworkPolicy of the pipeline.
+func (p *Pipeline) networkPolicy(name string, labels map[string]string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace, Labels: labels},
+		Spec:       spec,
 	}
-	np := func(name string, labels map[string]string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
-		return &networkingv1.NetworkPolicy{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace, Labels: labels},
-			Spec:       spec,
-		}
-	}
+}
+
+// pipelinePolicies returns the policies of the whole namespace: deny
+// everything, then allow DNS.
+func (p *Pipeline) pipelinePolicies() []*networkingv1.NetworkPolicy {
 	dns := intstr.FromInt32(53)
-	out := []object{
-		{scope: p, id: "DefaultDeny", obj: np("default-deny", p.objectLabels("default-deny", componentPipeline), networkingv1.NetworkPolicySpec{
+	return []*networkingv1.NetworkPolicy{
+		p.networkPolicy("default-deny", p.objectLabels("default-deny", componentPipeline), networkingv1.NetworkPolicySpec{
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-		})},
-		{scope: p, id: "AllowDNS", obj: np("allow-dns", p.objectLabels("allow-dns", componentPipeline), networkingv1.NetworkPolicySpec{
+		}),
+		p.networkPolicy("allow-dns", p.objectLabels("allow-dns", componentPipeline), networkingv1.NetworkPolicySpec{
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
 				To:    inNamespace(p.network.DNSNamespace),
 				Ports: []networkingv1.NetworkPolicyPort{policyPort("UDP", dns), policyPort("TCP", dns)},
 			}},
-		})},
+		}),
 	}
-	// The calls each processor receives, with their callers.
-	type inbound struct {
-		from Stage
-		call call
+}
+
+// stagePolicy returns the policy of one stage, which allows the traffic
+// its edges declare, or nil when it neither receives nor sends anything
+// (the namespace's default deny covers it). callers are the calls the
+// stage receives, with their callers.
+func (p *Pipeline) stagePolicy(s Stage, callers []inboundCall, waits bool) *networkingv1.NetworkPolicy {
+	b := s.base()
+	spec := networkingv1.NetworkPolicySpec{PodSelector: *b.selector()}
+	for _, in := range callers {
+		spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+			From:  []networkingv1.NetworkPolicyPeer{{PodSelector: in.from.base().selector()}},
+			Ports: []networkingv1.NetworkPolicyPort{policyPort(in.call.port.Protocol, intstr.FromString(in.call.port.Name))},
+		})
 	}
-	calledBy := map[*ProcessorStage][]inbound{}
-	for _, s := range g.order {
-		for _, c := range s.base().calls {
-			calledBy[c.callee] = append(calledBy[c.callee], inbound{s, c})
-		}
+	if b.ingress != nil {
+		spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+			From:  inNamespace(p.network.IngressControllerNamespace),
+			Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(b.ingress.Port))},
+		})
 	}
-	for _, s := range g.order {
-		spec := networkingv1.NetworkPolicySpec{PodSelector: *s.base().selector()}
-		if ps, ok := s.(*ProcessorStage); ok {
-			for _, in := range calledBy[ps] {
-				spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-					From:  []networkingv1.NetworkPolicyPeer{{PodSelector: in.from.base().selector()}},
-					Ports: []networkingv1.NetworkPolicyPort{policyPort(in.call.port.Protocol, intstr.FromString(in.call.port.Name))},
-				})
-			}
-			if in := ps.props.Ingress; in != nil {
-				spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-					From:  inNamespace(p.network.IngressControllerNamespace),
-					Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(in.Port))},
-				})
-			}
-		}
-		w := s.(workloader).workload()
-		if m := w.Metrics; m != nil {
-			spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
-				From:  inNamespace(p.network.MonitoringNamespace),
-				Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(m.Port))},
-			})
-		}
-		for _, c := range s.base().calls {
-			spec.Egress = append(spec.Egress, networkingv1.NetworkPolicyEgressRule{
-				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: c.callee.selector()}},
-				Ports: []networkingv1.NetworkPolicyPort{policyPort(c.port.Protocol, intstr.FromString(c.port.Name))},
-			})
-		}
-		if len(g.waits[s.base()]) > 0 {
-			spec.Egress = append(spec.Egress, toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts))
-		}
-		for _, r := range w.Egress {
-			spec.Egress = append(spec.Egress, toAddresses([]string{r.CIDR}, r.Except, r.Protocol, r.Ports))
-		}
-		if len(spec.Ingress) > 0 {
-			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
-		}
-		if len(spec.Egress) > 0 {
-			spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-		}
-		if len(spec.PolicyTypes) == 0 {
-			continue // the stage neither receives nor sends: default deny
-		}
-		out = append(out, object{scope: s.(constructs.Construct), id: "NetworkPolicy", obj: np(s.Name(), s.base().labels(), spec)})
+	if m := b.work.metrics; m != nil {
+		spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+			From:  inNamespace(p.network.MonitoringNamespace),
+			Ports: []networkingv1.NetworkPolicyPort{policyPort("", intstr.FromString(m.port))},
+		})
 	}
-	return out
+	for _, c := range b.validCalls() {
+		spec.Egress = append(spec.Egress, networkingv1.NetworkPolicyEgressRule{
+			To:    []networkingv1.NetworkPolicyPeer{{PodSelector: c.callee.base().selector()}},
+			Ports: []networkingv1.NetworkPolicyPort{policyPort(c.port.Protocol, intstr.FromString(c.port.Name))},
+		})
+	}
+	if waits {
+		spec.Egress = append(spec.Egress, toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts))
+	}
+	for _, r := range b.work.egress {
+		spec.Egress = append(spec.Egress, toAddresses([]string{r.CIDR}, r.Except, r.Protocol, r.Ports))
+	}
+	if len(spec.Ingress) > 0 {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+	}
+	if len(spec.Egress) > 0 {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+	}
+	if len(spec.PolicyTypes) == 0 {
+		return nil
+	}
+	return p.networkPolicy(s.Name(), b.labels(), spec)
+}
+
+// inboundCall is a call a stage receives, and its caller.
+type inboundCall struct {
+	from Stage
+	call call
 }

@@ -1,30 +1,24 @@
 package stagecraft
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // PipelineProps configures a Pipeline.
 type PipelineProps struct {
-	// Namespace is the namespace the pipeline creates and runs in. Default:
-	// the construct id.
+	// Namespace is the namespace the pipeline creates and runs in
+	// (metadata.namespace of its objects). Default: the namespace of the
+	// pipeline's cdk8s Chart (ChartProps.Namespace), else the construct id.
+	// Setting both, differently, is a problem.
 	Namespace string
 	// Labels are added to every object of the pipeline. Default: only
-	// stagecraft's recommended labels.
+	// stagecraft's recommended labels, and those of the Chart
+	// (ChartProps.Labels), which cdk8s adds to every object of a chart.
 	Labels map[string]string
 	// Defaults are inherited by every stage that does not set its own.
 	Defaults Defaults
@@ -87,50 +81,93 @@ type Pipeline struct {
 	constructs.Construct
 
 	path      string
-	namespace string
+	id        string
+	props     PipelineProps // as given, for validation
+	namespace string        // resolved
 	labels    map[string]string
 	defaults  Defaults
-	problems  problems
-	ids       map[string]bool
-	children  []renderer
-	app       *appState
-	network   Network
+	network   Network // resolved
 	waitImage string
 	waitFor   time.Duration
-	graph     *graph // set by Validate
-	chart     cdk8s.Chart
+	chart     chartInfo
+	clash     string // why the pipeline had to be created under another id
+	state     *appState
+	ids       map[string]bool
+	parts     []part // stages and storage, in creation order
 	overrides []func(runtime.Object)
+	included  bool // its objects are in the construct tree for cdk8s's synthesis
 }
 
-// renderer is a construct of a pipeline that turns into Kubernetes objects.
-type renderer interface {
-	problemList() []Problem
-	objects() []object
+// part is a construct of a pipeline: a stage or storage.
+type part interface {
+	membership() *member
 }
 
-// object is one Kubernetes object and where it goes in the construct tree.
-type object struct {
-	scope constructs.Construct
-	id    string
-	obj   runtime.Object
+func (m *member) membership() *member { return m }
+
+// chartInfo is what stagecraft reads from the pipeline's cdk8s Chart: cdk8s
+// applies a chart's labels and namespace to every object in it.
+type chartInfo struct {
+	chart     cdk8s.Chart
+	path      string
+	labels    map[string]string
+	namespace string
 }
 
 // NewPipeline creates a pipeline in scope, normally a cdk8s Chart owned by
 // the app. Problems with props are reported when the app is synthesized.
 func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pipeline {
 	node := scope.Node()
-	parent := node.Path()
-	p := &Pipeline{
-		path:     joinPath(*parent, id),
-		ids:      map[string]bool{},
-		defaults: props.Defaults,
+	p := &Pipeline{path: joinPath(*node.Path(), id), id: id, ids: map[string]bool{}}
+	p.chart = readChart(cdk8s.Chart_Of(scope))
+	p.resolve(id, props)
+	p.state = stateOf(node.Root(), true)
+	cid := id
+	if cid == "" {
+		cid = "empty-id" // the construct needs one; the problem is reported
 	}
-	p.problems.construct = p.path
+	if node.TryFindChild(jsii.String(cid)) != nil {
+		p.clash = "a construct with this id already exists in " + *node.Path()
+		cid = duplicateID(cid, p.state.count())
+	}
+	if p.state != nil {
+		p.state.pipelines = append(p.state.pipelines, p)
+	}
+	constructs.NewConstruct_Override(p, scope, jsii.String(cid))
+	p.watchSynth()
+	return p
+}
+
+// readChart reads the labels and namespace of chart, in three jsii calls.
+func readChart(chart cdk8s.Chart) chartInfo {
+	c := chartInfo{chart: chart, path: *chart.Node().Path()}
+	if ns := chart.Namespace(); ns != nil {
+		c.namespace = *ns
+	}
+	if l := chart.Labels(); l != nil && len(*l) > 0 {
+		c.labels = make(map[string]string, len(*l))
+		for k, v := range *l {
+			if v != nil {
+				c.labels[k] = *v
+			}
+		}
+	}
+	return c
+}
+
+// resolve applies every default of the pipeline's props.
+func (p *Pipeline) resolve(id string, props PipelineProps) {
+	p.props = props
+	p.props.Labels = copyMap(props.Labels)
 	p.namespace = props.Namespace
+	if p.namespace == "" {
+		p.namespace = p.chart.namespace
+	}
 	if p.namespace == "" {
 		p.namespace = id
 	}
 	p.labels = copyMap(props.Labels)
+	p.defaults = props.Defaults
 	p.network = resolveNetwork(props.Network)
 	p.waitImage, p.waitFor = props.WaitImage, props.WaitTimeout
 	if p.waitImage == "" {
@@ -139,138 +176,73 @@ func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pi
 	if p.waitFor == 0 {
 		p.waitFor = defaultWaitTimeout
 	}
-	p.validate(props)
-
-	p.app = registerApp(node.Root())
-	p.chart = cdk8s.Chart_Of(scope)
-	if id == "" {
-		p.problems.required(field.NewPath("id"), "a construct id")
-		id = "empty-id" // the construct needs one; the problem is reported
-	}
-	if child := node.TryFindChild(jsii.String(id)); child != nil {
-		p.problems.add(field.NewPath("id"), id, "a construct with this id already exists in "+*parent)
-		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.app.pipelines))
-	}
-	p.app.add(p)
-	constructs.NewConstruct_Override(p, scope, jsii.String(id))
-	return p
 }
 
-func (p *Pipeline) validate(props PipelineProps) {
-	ps := &p.problems
-	validateText(ps, props)
-	fld := field.NewPath("Namespace")
-	if props.Namespace == "" {
-		fld = field.NewPath("id")
+func resolveNetwork(n Network) Network {
+	r := n
+	if r.IngressControllerNamespace == "" {
+		r.IngressControllerNamespace = defaultIngressControllerNamespace
 	}
-	ps.addAll(fld, p.namespace, validation.IsDNS1123Label(p.namespace))
-	if p.namespace == "default" || strings.HasPrefix(p.namespace, "kube-") {
-		ps.add(fld, p.namespace, "a pipeline needs a namespace of its own: stagecraft labels it to enforce Pod Security \"restricted\" and denies its traffic by default")
+	if r.MonitoringNamespace == "" {
+		r.MonitoringNamespace = defaultMonitoringNamespace
 	}
-	validateLabels(ps, field.NewPath("Labels"), props.Labels)
-	validateReservedLabels(ps, field.NewPath("Labels"), props.Labels)
-	d := field.NewPath("Defaults")
-	validateResources(ps, d.Child("Resources"), props.Defaults.Resources, props.Defaults.Resources.merge(libraryResources))
-	validatePullPolicy(ps, d.Child("ImagePullPolicy"), props.Defaults.ImagePullPolicy)
-	validateLabels(ps, d.Child("NodeSelector"), props.Defaults.NodeSelector)
-	if sa := props.Defaults.ServiceAccountName; sa != "" {
-		ps.addAll(d.Child("ServiceAccountName"), sa, validation.IsDNS1123Subdomain(sa))
+	if r.DNSNamespace == "" {
+		r.DNSNamespace = defaultDNSNamespace
 	}
-	validateNetwork(ps, props.Network)
-	if props.WaitImage != "" {
-		validateImage(ps, field.NewPath("WaitImage"), props.WaitImage, false)
+	if len(r.APIServerCIDRs) == 0 {
+		r.APIServerCIDRs = []string{defaultAPIServerCIDR}
 	}
-	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
-		ps.add(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds")
+	if len(r.APIServerPorts) == 0 {
+		r.APIServerPorts = defaultAPIServerPorts
 	}
+	return r
 }
 
 // Namespace returns the namespace the pipeline runs in.
 func (p *Pipeline) Namespace() string { return p.namespace }
 
-func (p *Pipeline) problemList() []Problem { return p.problems.list }
+// Path returns the pipeline's construct path, as used in problems.
+func (p *Pipeline) Path() string { return p.path }
 
-// renderObjects returns every object of the pipeline, as eachObject
-// passes them.
-func (p *Pipeline) renderObjects() []object {
-	var out []object
-	_ = p.eachObject(func(o object) error { out = append(out, o); return nil })
+// Override registers f, which stagecraft calls with each Kubernetes object
+// of the pipeline itself (its Namespace and namespace-wide
+// NetworkPolicies) after it has built the object and before it is written.
+// It is the escape hatch for a field stagecraft has no prop for: f
+// type-switches on the object (*corev1.Namespace, ...) and changes it.
+func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }
+
+// register adds a stage or storage to the pipeline, checking that its id
+// is unique in it; it returns the id to create the construct with.
+func (p *Pipeline) register(c part, cid string) string {
+	if p.ids[cid] {
+		c.membership().clash = "a construct with this id already exists in " + p.path + "; ids (and so resource names) must be unique in a pipeline"
+		cid = duplicateID(cid, len(p.parts))
+	}
+	p.ids[cid] = true
+	p.parts = append(p.parts, c)
+	return cid
+}
+
+// stages returns the pipeline's stages, in creation order.
+func (p *Pipeline) stages() []Stage {
+	var out []Stage
+	for _, c := range p.parts {
+		if s, ok := c.(Stage); ok {
+			out = append(out, s)
+		}
+	}
 	return out
 }
 
-// eachObject builds every object of the pipeline and passes it to f, in the
-// order they are written: the namespace and network policies, storage, then
-// each stage's objects in dependency order; each carries its Argo CD sync
-// wave, and the construct's overrides have run on it. Objects are built one
-// construct at a time, so that a large pipeline never holds them all.
-func (p *Pipeline) eachObject(f func(object) error) error {
-	g := p.graph
-	emit := func(objs []object, wave int, overrides []func(runtime.Object)) error {
-		for _, o := range objs {
-			setWave(o.obj, wave)
-			for _, ov := range overrides {
-				ov(o.obj)
-			}
-			if err := f(o); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := emit(p.objects(), -1, p.overrides); err != nil {
-		return err
-	}
-	for _, o := range p.networkPolicies(g) {
-		wave, overrides := -1, p.overrides
-		if st, ok := o.scope.(Stage); ok {
-			wave, overrides = g.level[st.base()], st.base().overrides
-		}
-		if err := emit([]object{o}, wave, overrides); err != nil {
-			return err
+// storages returns the pipeline's storage, in creation order.
+func (p *Pipeline) storages() []*PipelineStorage {
+	var out []*PipelineStorage
+	for _, c := range p.parts {
+		if s, ok := c.(*PipelineStorage); ok {
+			out = append(out, s)
 		}
 	}
-	for _, c := range p.children {
-		if st, ok := c.(*PipelineStorage); ok {
-			if err := emit(st.objects(), g.storageWave(st), st.overrides); err != nil {
-				return err
-			}
-		}
-	}
-	for _, s := range g.order {
-		if err := emit(s.(renderer).objects(), g.level[s.base()], s.base().overrides); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// syncWaveAnnotation orders the pipeline's objects when Argo CD syncs it:
-// a wave starts when the previous one is healthy (Jobs complete).
-const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
-
-func setWave(obj runtime.Object, wave int) {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return
-	}
-	a := m.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a[syncWaveAnnotation] = strconv.Itoa(wave)
-	m.SetAnnotations(a)
-}
-
-func (p *Pipeline) objects() []object {
-	ns := &corev1.Namespace{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.namespace, Labels: p.objectLabels(p.namespace, componentPipeline)},
-	}
-	for _, mode := range []string{"enforce", "audit", "warn"} {
-		ns.Labels["pod-security.kubernetes.io/"+mode] = "restricted"
-		ns.Labels["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
-	}
-	return []object{{scope: p, id: "Namespace", obj: ns}}
+	return out
 }
 
 // objectLabels returns the labels of an object of the pipeline: the
@@ -286,83 +258,3 @@ func (p *Pipeline) objectLabels(name, component string) map[string]string {
 	l[labelManagedBy] = managedBy
 	return l
 }
-
-// child registers a construct of the pipeline, checking that its id is
-// unique; it returns the id to create the construct with.
-func (p *Pipeline) child(r renderer, ps *problems, id string) string {
-	if p.ids[id] {
-		ps.add(field.NewPath("id"), id, "a construct with this id already exists in "+p.path+"; ids (and so resource names) must be unique in a pipeline")
-		id = fmt.Sprintf("%s-duplicate-%d", id, len(p.children))
-	}
-	p.ids[id] = true
-	p.children = append(p.children, r)
-	return id
-}
-
-func joinPath(parent, id string) string {
-	if parent == "" {
-		return id
-	}
-	return parent + "/" + id
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
-}
-
-// appState is what stagecraft knows of one cdk8s App: its pipelines, and
-// whether they have been rendered into the construct tree yet.
-type appState struct {
-	root      constructs.IConstruct
-	pipelines []*Pipeline
-	orphans   []renderer // stages created outside any pipeline
-	rendered  bool
-}
-
-var (
-	appsMu sync.Mutex
-	apps   = map[constructs.IConstruct]*appState{}
-)
-
-func registerApp(root constructs.IConstruct) *appState {
-	appsMu.Lock()
-	defer appsMu.Unlock()
-	a, ok := apps[root]
-	if !ok {
-		a = &appState{root: root}
-		apps[root] = a
-	}
-	return a
-}
-
-func lookupApp(root constructs.IConstruct) *appState {
-	appsMu.Lock()
-	defer appsMu.Unlock()
-	return apps[root]
-}
-
-func (a *appState) add(p *Pipeline) {
-	appsMu.Lock()
-	defer appsMu.Unlock()
-	a.pipelines = append(a.pipelines, p)
-}
-
-func (a *appState) addOrphan(r renderer) {
-	appsMu.Lock()
-	defer appsMu.Unlock()
-	a.orphans = append(a.orphans, r)
-}
-
-// Override registers f, which stagecraft calls with each Kubernetes object
-// of the pipeline itself (its Namespace and namespace-wide
-// NetworkPolicies) after it has built the object and before it is written.
-// It is the escape hatch for a field stagecraft has no prop for: f
-// type-switches on the object (*corev1.Namespace, ...) and changes it.
-func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }

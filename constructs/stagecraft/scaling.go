@@ -18,23 +18,28 @@ import (
 // Autoscaling scales a ProcessorStage with a HorizontalPodAutoscaler
 // (autoscaling/v2) on CPU and memory utilization.
 type Autoscaling struct {
-	// MinReplicas is the fewest pods. Default: 1.
+	// MinReplicas is the fewest pods (minReplicas). Default: 1.
 	MinReplicas int32
-	// MaxReplicas is the most pods. Required.
+	// MaxReplicas is the most pods (maxReplicas), at least MinReplicas.
+	// Required.
 	MaxReplicas int32
 	// CPUUtilization is the target average CPU use, in percent of the
-	// request. Default: 80 when MemoryUtilization is not set either.
+	// request, 1 to 1000. Default: 80 when MemoryUtilization is not set
+	// either.
 	CPUUtilization int32
 	// MemoryUtilization is the target average memory use, in percent of the
-	// request. Default: none.
+	// request, 1 to 1000. Default: none.
 	MemoryUtilization int32
 	// ScaleDownStabilization is how long the autoscaler waits, after load
-	// drops, before it removes pods. Default: 5m.
+	// drops, before it removes pods (behavior.scaleDown
+	// .stabilizationWindowSeconds), whole seconds up to 1h. Default: 5m.
 	ScaleDownStabilization time.Duration
 }
 
 // DisruptionBudget limits voluntary evictions (node drains, upgrades) of a
-// ProcessorStage's pods. Set at most one of MaxUnavailable and MinAvailable.
+// ProcessorStage's pods through a PodDisruptionBudget. Set at most one of
+// MaxUnavailable and MinAvailable; a budget that would block every
+// eviction is a problem.
 type DisruptionBudget struct {
 	// MaxUnavailable is how many pods ("1") or what share ("25%") may be
 	// evicted at once. Default: "1".
@@ -45,111 +50,127 @@ type DisruptionBudget struct {
 	Disabled bool
 }
 
-// Spread places a ProcessorStage's pods across nodes and zones.
+// Spread places a ProcessorStage's pods across nodes and zones, through
+// topologySpreadConstraints with maxSkew 1.
 type Spread struct {
-	// Required refuses to schedule a pod that would unbalance the spread.
-	// Default: false, the scheduler prefers a balanced spread but still
-	// schedules (ScheduleAnyway).
+	// Required refuses to schedule a pod that would unbalance the spread
+	// (whenUnsatisfiable: DoNotSchedule). Default: false, the scheduler
+	// prefers a balanced spread but still schedules (ScheduleAnyway).
 	Required bool
 	// Disabled adds no spread constraints. Default: false.
 	Disabled bool
 }
 
 const (
-	defaultCPUUtilization   = 80
-	defaultScaleDownWindow  = 5 * time.Minute
-	defaultProcessorGrace   = 60 * time.Second
 	hostnameTopologyKey     = "kubernetes.io/hostname"
 	zoneTopologyKey         = "topology.kubernetes.io/zone"
 	deploymentTemplateLabel = "pod-template-hash"
 )
 
-func resolveAutoscaling(a *Autoscaling) *Autoscaling {
+// The resolved forms below are what any kind of stage can render: a
+// HorizontalPodAutoscaler, a PodDisruptionBudget and spread constraints
+// for the pods of a scalable workload.
+
+// autoscalingSpec is a resolved Autoscaling.
+type autoscalingSpec struct {
+	min, max       int32
+	cpu, memory    int32 // target utilization in percent; 0 for none
+	scaleDownAfter time.Duration
+}
+
+func resolveAutoscaling(a *Autoscaling) *autoscalingSpec {
 	if a == nil {
 		return nil
 	}
-	r := *a
-	if r.MinReplicas == 0 {
-		r.MinReplicas = 1
+	r := &autoscalingSpec{min: a.MinReplicas, max: a.MaxReplicas, cpu: a.CPUUtilization,
+		memory: a.MemoryUtilization, scaleDownAfter: a.ScaleDownStabilization}
+	if r.min == 0 {
+		r.min = 1
 	}
-	if r.CPUUtilization == 0 && r.MemoryUtilization == 0 {
-		r.CPUUtilization = defaultCPUUtilization
+	if r.cpu == 0 && r.memory == 0 {
+		r.cpu = defaultCPUUtilization
 	}
-	if r.ScaleDownStabilization == 0 {
-		r.ScaleDownStabilization = defaultScaleDownWindow
+	if r.scaleDownAfter == 0 {
+		r.scaleDownAfter = defaultScaleDownWindow
 	}
-	return &r
+	return r
 }
 
-func validateAutoscaling(ps *problems, p ProcessorStageProps) {
-	a := p.Autoscaling
+// budgetSpec is a resolved DisruptionBudget: exactly one field is set.
+type budgetSpec struct {
+	maxUnavailable, minAvailable string
+}
+
+// resolveBudget returns the budget of a stage that runs up to maxPods
+// pods, or nil when none is made: by default one is made when the stage
+// may run more than one pod, or when an autoscaler owns its replica count.
+func resolveBudget(b *DisruptionBudget, maxPods int32, scaled bool) *budgetSpec {
+	switch {
+	case b != nil && b.Disabled:
+		return nil
+	case b == nil && maxPods <= 1 && !scaled:
+		return nil
+	case b == nil || (b.MaxUnavailable == "" && b.MinAvailable == ""):
+		return &budgetSpec{maxUnavailable: defaultMaxUnavailable}
+	}
+	return &budgetSpec{maxUnavailable: b.MaxUnavailable, minAvailable: b.MinAvailable}
+}
+
+// spreadSpec is a resolved Spread.
+type spreadSpec struct {
+	when corev1.UnsatisfiableConstraintAction
+}
+
+// resolveSpread returns the spread of a stage that runs up to maxPods
+// pods, or nil when there is nothing to spread.
+func resolveSpread(sp *Spread, maxPods int32) *spreadSpec {
+	if maxPods <= 1 || (sp != nil && sp.Disabled) {
+		return nil
+	}
+	if sp != nil && sp.Required {
+		return &spreadSpec{when: corev1.DoNotSchedule}
+	}
+	return &spreadSpec{when: corev1.ScheduleAnyway}
+}
+
+func validateAutoscaling(a *Autoscaling, replicas *int32) field.ErrorList {
 	if a == nil {
-		return
+		return nil
 	}
 	fld := field.NewPath("Autoscaling")
-	if p.Replicas != nil {
-		ps.add(field.NewPath("Replicas"), *p.Replicas, "set Replicas or Autoscaling, not both: the autoscaler owns the replica count")
+	var errs field.ErrorList
+	if replicas != nil {
+		errs = append(errs, forbidden(field.NewPath("Replicas"), *replicas, "set Replicas or Autoscaling, not both: the autoscaler owns the replica count"))
 	}
-	validateReplicaRange(ps, fld, a.MinReplicas, a.MaxReplicas, "must be at least 1 (0 means the default, 1)")
+	errs = append(errs, validateReplicaRange(fld, a.MinReplicas, a.MaxReplicas, "must be at least 1 (0 means the default, 1)")...)
 	for _, u := range []struct {
 		name string
 		v    int32
 	}{{"CPUUtilization", a.CPUUtilization}, {"MemoryUtilization", a.MemoryUtilization}} {
 		if u.v < 0 || u.v > 1000 {
-			ps.add(fld.Child(u.name), u.v, "must be a percentage of the request from 1 to 1000")
+			errs = append(errs, invalid(fld.Child(u.name), u.v, "must be a percentage of the request from 1 to 1000"))
 		}
 	}
 	if w := a.ScaleDownStabilization; w < 0 || w%time.Second != 0 || w > time.Hour {
-		ps.add(fld.Child("ScaleDownStabilization"), w.String(), "must be a whole number of seconds up to 1h")
+		errs = append(errs, invalid(fld.Child("ScaleDownStabilization"), w.String(), "must be a whole number of seconds up to 1h"))
 	}
+	return errs
 }
 
 // validateReplicaRange checks an autoscaler's bounds: a minimum of zero or
 // more (minDetail says what zero means) and a maximum of at least one and
 // at least the minimum.
-func validateReplicaRange(ps *problems, fld *field.Path, min, max int32, minDetail string) {
+func validateReplicaRange(fld *field.Path, min, max int32, minDetail string) field.ErrorList {
+	var errs field.ErrorList
 	if min < 0 {
-		ps.add(fld.Child("MinReplicas"), min, minDetail)
+		errs = append(errs, invalid(fld.Child("MinReplicas"), min, minDetail))
 	}
 	if max < 1 {
-		ps.add(fld.Child("MaxReplicas"), max, "must be at least 1")
+		errs = append(errs, invalid(fld.Child("MaxReplicas"), max, "must be at least 1"))
 	} else if min > max {
-		ps.add(fld.Child("MinReplicas"), min, fmt.Sprintf("must not be above MaxReplicas (%d)", max))
+		errs = append(errs, invalid(fld.Child("MinReplicas"), min, fmt.Sprintf("must not be above MaxReplicas (%d)", max)))
 	}
-}
-
-// podCounts returns the fewest and the most pods a processor runs.
-func (s *ProcessorStage) podCounts() (min, max int32) {
-	if a := s.props.Autoscaling; a != nil {
-		return a.MinReplicas, a.MaxReplicas
-	}
-	if e := s.props.EventScaling; e != nil {
-		return e.MinReplicas, e.MaxReplicas
-	}
-	return *s.props.Replicas, *s.props.Replicas
-}
-
-// disruptionBudget returns the resolved budget, or nil when none is made:
-// by default one is made when the stage may run more than one pod, or when
-// an autoscaler owns its replica count. maxUnavailable 1 never blocks a
-// drain, even at one pod, and keeps a drain from evicting every pod at once.
-func (s *ProcessorStage) disruptionBudget() *DisruptionBudget {
-	b := s.props.DisruptionBudget
-	_, max := s.podCounts()
-	scaled := s.props.Autoscaling != nil || s.props.EventScaling != nil
-	switch {
-	case b != nil && b.Disabled:
-		return nil
-	case b == nil && max <= 1 && !scaled:
-		return nil
-	case b == nil:
-		return &DisruptionBudget{MaxUnavailable: "1"}
-	}
-	r := *b
-	if r.MaxUnavailable == "" && r.MinAvailable == "" {
-		r.MaxUnavailable = "1"
-	}
-	return &r
+	return errs
 }
 
 // parseIntOrPercent parses "3" or "25%".
@@ -162,37 +183,38 @@ func parseIntOrPercent(s string) (n int, percent, ok bool) {
 	return n, false, err == nil && n >= 0
 }
 
-func validateDisruptionBudget(ps *problems, p ProcessorStageProps, minPods int32) {
-	b := p.DisruptionBudget
+// validateBudget checks a budget for a stage that runs at least minPods
+// pods.
+func validateBudget(b *DisruptionBudget, minPods int32) field.ErrorList {
 	if b == nil || b.Disabled {
-		return
+		return nil
 	}
 	fld := field.NewPath("DisruptionBudget")
 	if b.MaxUnavailable != "" && b.MinAvailable != "" {
-		ps.add(fld, b.MaxUnavailable+" and "+b.MinAvailable, "set MaxUnavailable or MinAvailable, not both")
-		return
+		return field.ErrorList{forbidden(fld, b.MaxUnavailable+" and "+b.MinAvailable, "set MaxUnavailable or MinAvailable, not both")}
 	}
 	blocks := "would block every eviction, so nodes running the stage could never be drained"
 	if v := b.MaxUnavailable; v != "" {
 		n, _, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			ps.add(fld.Child("MaxUnavailable"), v, "must be a count (\"1\") or a percentage (\"25%\")")
+			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, "must be a count (\"1\") or a percentage (\"25%\")")}
 		case n == 0:
-			ps.add(fld.Child("MaxUnavailable"), v, blocks)
+			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, blocks)}
 		}
 	}
 	if v := b.MinAvailable; v != "" {
 		n, percent, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			ps.add(fld.Child("MinAvailable"), v, "must be a count (\"1\") or a percentage (\"75%\")")
+			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, "must be a count (\"1\") or a percentage (\"75%\")")}
 		case percent && n == 100:
-			ps.add(fld.Child("MinAvailable"), v, blocks)
+			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, blocks)}
 		case !percent && int32(n) >= minPods && minPods > 0:
-			ps.add(fld.Child("MinAvailable"), v, fmt.Sprintf("%s: the stage may run only %d pod(s)", blocks, minPods))
+			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, fmt.Sprintf("%s: the stage may run only %d pod(s)", blocks, minPods))}
 		}
 	}
+	return nil
 }
 
 func intOrPercent(s string) *intstr.IntOrString {
@@ -205,82 +227,79 @@ func intOrPercent(s string) *intstr.IntOrString {
 	return &v
 }
 
-// scalingObjects returns the autoscaler and disruption budget of a
-// processor whose workload object is of kind.
-func (s *ProcessorStage) scalingObjects(kind string) []object {
-	var out []object
-	if a := s.props.Autoscaling; a != nil {
-		hpa := &autoscalingv2.HorizontalPodAutoscaler{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
-			ObjectMeta: s.meta(),
-			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: s.name},
-				MinReplicas:    ptr.To(a.MinReplicas),
-				MaxReplicas:    a.MaxReplicas,
-				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
-					ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To(int32(a.ScaleDownStabilization / time.Second))},
-				},
-			},
-		}
-		for _, m := range []struct {
-			name corev1.ResourceName
-			v    int32
-		}{{corev1.ResourceCPU, a.CPUUtilization}, {corev1.ResourceMemory, a.MemoryUtilization}} {
-			if m.v == 0 {
-				continue
-			}
-			hpa.Spec.Metrics = append(hpa.Spec.Metrics, autoscalingv2.MetricSpec{
-				Type: autoscalingv2.ResourceMetricSourceType,
-				Resource: &autoscalingv2.ResourceMetricSource{Name: m.name, Target: autoscalingv2.MetricTarget{
-					Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(m.v),
-				}},
-			})
-		}
-		out = append(out, object{scope: s, id: "HorizontalPodAutoscaler", obj: hpa})
-	}
-	if b := s.disruptionBudget(); b != nil {
-		pdb := &policyv1.PodDisruptionBudget{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
-			ObjectMeta: s.meta(),
-			Spec: policyv1.PodDisruptionBudgetSpec{
-				Selector: s.selector(),
-				// Pods that never became ready may be evicted: they serve
-				// nothing, and keeping them would block drains.
-				UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
-			},
-		}
-		if b.MaxUnavailable != "" {
-			pdb.Spec.MaxUnavailable = intOrPercent(b.MaxUnavailable)
-		} else {
-			pdb.Spec.MinAvailable = intOrPercent(b.MinAvailable)
-		}
-		out = append(out, object{scope: s, id: "PodDisruptionBudget", obj: pdb})
-	}
-	return out
+// scaleTarget names the workload an autoscaler scales.
+type scaleTarget struct {
+	kind, name string // of an apps/v1 workload
 }
 
-// spread returns the topology spread constraints of a processor that may
-// run more than one pod: across nodes and across zones.
-func (s *ProcessorStage) spread(stateful bool) []corev1.TopologySpreadConstraint {
-	sp := s.props.Spread
-	if _, max := s.podCounts(); max <= 1 || (sp != nil && sp.Disabled) {
+// autoscaler returns the HorizontalPodAutoscaler of m's workload.
+func autoscaler(m *member, target scaleTarget, a *autoscalingSpec) *autoscalingv2.HorizontalPodAutoscaler {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: m.meta(),
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: target.kind, Name: target.name},
+			MinReplicas:    ptr.To(a.min),
+			MaxReplicas:    a.max,
+			Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+				ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To(int32(a.scaleDownAfter / time.Second))},
+			},
+		},
+	}
+	for _, t := range []struct {
+		name corev1.ResourceName
+		v    int32
+	}{{corev1.ResourceCPU, a.cpu}, {corev1.ResourceMemory, a.memory}} {
+		if t.v == 0 {
+			continue
+		}
+		hpa.Spec.Metrics = append(hpa.Spec.Metrics, autoscalingv2.MetricSpec{
+			Type: autoscalingv2.ResourceMetricSourceType,
+			Resource: &autoscalingv2.ResourceMetricSource{Name: t.name, Target: autoscalingv2.MetricTarget{
+				Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(t.v),
+			}},
+		})
+	}
+	return hpa
+}
+
+// disruptionBudget returns the PodDisruptionBudget of m's pods.
+func disruptionBudget(m *member, b *budgetSpec) *policyv1.PodDisruptionBudget {
+	pdb := &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: m.meta(),
+		Spec: policyv1.PodDisruptionBudgetSpec{
+			Selector: m.selector(),
+			// Pods that never became ready may be evicted: they serve
+			// nothing, and keeping them would block drains.
+			UnhealthyPodEvictionPolicy: ptr.To(policyv1.AlwaysAllow),
+		},
+	}
+	if b.maxUnavailable != "" {
+		pdb.Spec.MaxUnavailable = intOrPercent(b.maxUnavailable)
+	} else {
+		pdb.Spec.MinAvailable = intOrPercent(b.minAvailable)
+	}
+	return pdb
+}
+
+// spreadConstraints returns the topology spread constraints of m's pods:
+// across nodes and across zones. perRevision counts the pods of each
+// ReplicaSet of a Deployment apart, so that a rolling update does not skew
+// the spread of the new pods.
+func spreadConstraints(m *member, sp *spreadSpec, perRevision bool) []corev1.TopologySpreadConstraint {
+	if sp == nil {
 		return nil
 	}
-	when := corev1.ScheduleAnyway
-	if sp != nil && sp.Required {
-		when = corev1.DoNotSchedule
-	}
 	var keys []string
-	if !stateful {
-		// Count the pods of each ReplicaSet apart, so that a rolling
-		// update does not skew the spread of the new pods.
+	if perRevision {
 		keys = []string{deploymentTemplateLabel}
 	}
 	var out []corev1.TopologySpreadConstraint
 	for _, key := range []string{hostnameTopologyKey, zoneTopologyKey} {
 		out = append(out, corev1.TopologySpreadConstraint{
-			MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: when,
-			LabelSelector: s.selector(), MatchLabelKeys: keys,
+			MaxSkew: 1, TopologyKey: key, WhenUnsatisfiable: sp.when,
+			LabelSelector: m.selector(), MatchLabelKeys: keys,
 		})
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 )
@@ -46,7 +47,8 @@ type ScheduledStageProps struct {
 type ScheduledStage struct {
 	constructs.Construct
 	stage
-	props ScheduledStageProps // resolved
+	props ScheduledStageProps // as given, for validation
+	spec  ScheduledStageProps // resolved
 }
 
 // cronJobNameMax leaves room for the suffix the CronJob controller adds to
@@ -54,110 +56,106 @@ type ScheduledStage struct {
 const cronJobNameMax = 52
 
 // NewScheduledStage creates a scheduled stage in a pipeline. Its id is the
-// CronJob's name.
+// CronJob's name, at most 52 characters.
 func NewScheduledStage(scope constructs.Construct, id string, props ScheduledStageProps) *ScheduledStage {
 	s := &ScheduledStage{}
-	cid := s.init(s, scope, id, componentScheduled, cronJobNameMax, props.Labels)
-	if s.pipeline != nil {
-		s.props = resolveScheduled(props, s.pipeline.defaults)
-		validateWorkload(&s.problems, s.pipeline, props.Workload, s.props.Workload)
-		validateJob(&s.problems, props.JobSettings)
-		validateSchedule(&s.problems, props)
-		validateMetrics(&s.problems, props.Metrics, nil, false)
-		validateText(&s.problems, props)
-	}
+	cid := s.join(s, scope, id, componentScheduled, cronJobNameMax, props.Labels)
+	s.resolve(props)
 	constructs.NewConstruct_Override(s, scope, &cid)
 	return s
 }
 
-func resolveScheduled(p ScheduledStageProps, d Defaults) ScheduledStageProps {
+func (s *ScheduledStage) resolve(p ScheduledStageProps) {
+	s.work = resolveWorkload(s.name, p.Workload, s.defaults())
+	s.props = p
+	s.props.Workload = s.work.given
 	r := p
-	r.Workload = resolveWorkload(p.Workload, d)
+	r.Workload = Workload{}
 	r.JobSettings = resolveJob(p.JobSettings)
-	if r.TimeZone == "" {
-		r.TimeZone = "Etc/UTC"
-	}
+	r.TimeZone = firstOf(r.TimeZone, defaultTimeZone)
 	if r.StartingDeadline == 0 {
-		r.StartingDeadline = time.Hour
+		r.StartingDeadline = defaultStartingDeadline
 	}
-	if r.ConcurrencyPolicy == "" {
-		r.ConcurrencyPolicy = string(batchv1.ForbidConcurrent)
-	}
+	r.ConcurrencyPolicy = firstOf(r.ConcurrencyPolicy, string(batchv1.ForbidConcurrent))
 	if r.SuccessfulJobsHistoryLimit == nil {
-		r.SuccessfulJobsHistoryLimit = ptr.To[int32](3)
+		r.SuccessfulJobsHistoryLimit = ptr.To[int32](defaultHistoryLimit)
 	}
 	if r.FailedJobsHistoryLimit == nil {
-		r.FailedJobsHistoryLimit = ptr.To[int32](3)
+		r.FailedJobsHistoryLimit = ptr.To[int32](defaultHistoryLimit)
 	}
-	return r
+	s.spec = r
+	s.ports = metricsPorts(s.work.metrics)
+	s.maxPods = maxJobPods(r.JobSettings)
+	if r.ConcurrencyPolicy == string(batchv1.AllowConcurrent) {
+		s.maxPods *= 2
+	}
+}
+
+func (s *ScheduledStage) validate() field.ErrorList {
+	errs := validateWorkload(s.pipeline, s.work)
+	errs = append(errs, validateJob(s.props.JobSettings)...)
+	errs = append(errs, validateSchedule(s.props)...)
+	errs = append(errs, validateMetrics(s.work, nil, false)...)
+	return append(errs, validateText(s.props)...)
 }
 
 // cronParser accepts what the CronJob controller accepts: five fields and
 // descriptors such as "@daily".
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-func validateSchedule(ps *problems, p ScheduledStageProps) {
+func validateSchedule(p ScheduledStageProps) field.ErrorList {
 	fld := field.NewPath("Schedule")
+	var errs field.ErrorList
 	switch {
 	case p.Schedule == "":
-		ps.required(fld, "a cron schedule such as \"0 2 * * *\" or \"@daily\"")
+		errs = append(errs, required(fld, "a cron schedule such as \"0 2 * * *\" or \"@daily\""))
 	case strings.Contains(p.Schedule, "TZ="):
-		ps.add(fld, p.Schedule, "TZ= and CRON_TZ= are not allowed in the schedule; set TimeZone")
+		errs = append(errs, forbidden(fld, p.Schedule, "TZ= and CRON_TZ= are not allowed in the schedule; set TimeZone"))
 	default:
 		if _, err := cronParser.Parse(p.Schedule); err != nil {
-			ps.add(fld, p.Schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\"")
+			errs = append(errs, invalid(fld, p.Schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\""))
 		}
 	}
 	if p.TimeZone != "" {
-		if p.TimeZone == "Local" {
-			ps.add(field.NewPath("TimeZone"), p.TimeZone, "must be an IANA time zone name such as \"Etc/UTC\" or \"Europe/Berlin\"")
-		} else if _, err := time.LoadLocation(p.TimeZone); err != nil {
-			ps.add(field.NewPath("TimeZone"), p.TimeZone, "unknown time zone; use an IANA name such as \"Etc/UTC\" or \"Europe/Berlin\"")
+		if _, err := time.LoadLocation(p.TimeZone); p.TimeZone == "Local" || err != nil {
+			errs = append(errs, invalid(field.NewPath("TimeZone"), p.TimeZone, "unknown time zone; use an IANA name such as \"Etc/UTC\" or \"Europe/Berlin\""))
 		}
 	}
 	switch batchv1.ConcurrencyPolicy(p.ConcurrencyPolicy) {
 	case "", batchv1.ForbidConcurrent, batchv1.AllowConcurrent, batchv1.ReplaceConcurrent:
 	default:
-		ps.add(field.NewPath("ConcurrencyPolicy"), p.ConcurrencyPolicy, "must be \"Forbid\", \"Allow\" or \"Replace\"")
+		errs = append(errs, notSupported(field.NewPath("ConcurrencyPolicy"), p.ConcurrencyPolicy, "must be \"Forbid\", \"Allow\" or \"Replace\""))
 	}
-	validateSeconds(ps, field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (the default, 1h) or a positive whole number of seconds")
-	for _, v := range []struct {
-		name string
-		p    *int32
-	}{{"SuccessfulJobsHistoryLimit", p.SuccessfulJobsHistoryLimit}, {"FailedJobsHistoryLimit", p.FailedJobsHistoryLimit}} {
-		if v.p != nil && *v.p < 0 {
-			ps.add(field.NewPath(v.name), *v.p, "must be zero or more")
-		}
-	}
+	errs = append(errs, validateSeconds(field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (the default, 1h) or a positive whole number of seconds")...)
+	return append(errs, validateNonNegative(namedCount{"SuccessfulJobsHistoryLimit", p.SuccessfulJobsHistoryLimit}, namedCount{"FailedJobsHistoryLimit", p.FailedJobsHistoryLimit})...)
 }
 
-func (s *ScheduledStage) objects() []object {
-	out := append(s.waitObjects(s, s.props.Workload), s.workloadObjects()...)
-	return append(out, s.monitor(s, s.props.Metrics, "PodMonitor")...)
-}
-
-func (s *ScheduledStage) workloadObjects() []object {
-	p := s.props
+// objects returns the stage's CronJob.
+func (s *ScheduledStage) objects(r *rendering) []runtime.Object {
+	p := s.spec
 	spec := batchv1.CronJobSpec{
 		Schedule:                   p.Schedule,
 		TimeZone:                   ptr.To(p.TimeZone),
 		ConcurrencyPolicy:          batchv1.ConcurrencyPolicy(p.ConcurrencyPolicy),
 		SuccessfulJobsHistoryLimit: p.SuccessfulJobsHistoryLimit,
 		FailedJobsHistoryLimit:     p.FailedJobsHistoryLimit,
+		StartingDeadlineSeconds:    ptr.To(int64(p.StartingDeadline / time.Second)),
 		JobTemplate: batchv1.JobTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: jobLabels(&s.stage, p.JobSettings)},
-			Spec:       jobSpec(&s.stage, p.Workload, p.JobSettings),
+			Spec:       jobSpec(r, &s.stage, p.JobSettings),
 		},
 	}
 	if p.Suspend {
 		spec.Suspend = ptr.To(true)
 	}
-	if p.StartingDeadline > 0 {
-		spec.StartingDeadlineSeconds = ptr.To(int64(p.StartingDeadline / time.Second))
-	}
-	return []object{{scope: s, id: "CronJob", obj: &batchv1.CronJob{
+	return []runtime.Object{&batchv1.CronJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
 		ObjectMeta: s.meta(),
 		Spec:       spec,
-	}}}
+	}}
+}
+
+// shape draws a scheduled stage as a subroutine box, with its schedule.
+func (s *ScheduledStage) shape() (open, close, text string) {
+	return "[[", "]]", "CronJob · " + s.spec.Schedule + " " + s.spec.TimeZone + jobLabel(s.spec.JobSettings) + accelLabel(s.work.accelerators)
 }

@@ -13,21 +13,23 @@ import (
 // validateText walks props (a struct) and reports every string that holds
 // a control character other than tab, newline and carriage return: YAML
 // cannot carry them, so the manifests could not be written.
-func validateText(ps *problems, props any) {
-	walkText(ps, nil, reflect.ValueOf(props))
+func validateText(props any) field.ErrorList {
+	var errs field.ErrorList
+	walkText(&errs, nil, reflect.ValueOf(props))
+	return errs
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
-func walkText(ps *problems, fld *field.Path, v reflect.Value) {
+func walkText(errs *field.ErrorList, fld *field.Path, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			// Constructs referred to (storage, stages) are checked on their own.
-			if _, ok := v.Interface().(renderer); ok {
+			if _, ok := v.Interface().(part); ok {
 				return
 			}
-			walkText(ps, fld, v.Elem())
+			walkText(errs, fld, v.Elem())
 		}
 	case reflect.Struct:
 		t := v.Type()
@@ -44,26 +46,26 @@ func walkText(ps *problems, fld *field.Path, v reflect.Value) {
 					child = child.Child(f.Name)
 				}
 			}
-			walkText(ps, child, v.Field(i))
+			walkText(errs, child, v.Field(i))
 		}
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			walkText(ps, fld.Index(i), v.Index(i))
+			walkText(errs, fld.Index(i), v.Index(i))
 		}
 	case reflect.Map:
 		keys := v.MapKeys()
 		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
 		for _, k := range keys {
 			kf := fld.Key(fmt.Sprint(k.Interface()))
-			walkText(ps, kf, k)
-			walkText(ps, kf, v.MapIndex(k))
+			walkText(errs, kf, k)
+			walkText(errs, kf, v.MapIndex(k))
 		}
 	case reflect.String:
 		if v.Type() == durationType {
 			return
 		}
 		if r, ok := controlChar(v.String()); ok {
-			ps.add(fld, v.String(), fmt.Sprintf("holds the control character %U, which a YAML manifest cannot carry", r))
+			*errs = append(*errs, invalid(fld, v.String(), fmt.Sprintf("holds the control character %U, which a YAML manifest cannot carry", r)))
 		}
 	}
 }

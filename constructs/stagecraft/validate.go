@@ -1,40 +1,104 @@
 package stagecraft
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// Validate returns a *ValidationError listing every problem in the
+// pipelines of app, or nil. It makes no call into the cdk8s runtime
+// beyond finding the app's pipelines.
+func Validate(app constructs.Construct) error {
+	st, err := appStateOf(app)
+	if err != nil {
+		return err
+	}
+	_, problems := check(st)
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// appStateOf returns the state of app, which must be the root of its
+// construct tree; nil for an app without pipelines.
+func appStateOf(app constructs.Construct) (*appState, error) {
+	if app == nil {
+		return nil, errors.New("stagecraft: needs the cdk8s App, got nil")
+	}
+	node := app.Node()
+	if root := node.Root(); root != constructs.IConstruct(app) {
+		return nil, fmt.Errorf("stagecraft: needs the cdk8s App, the root of the construct tree; got %s", *node.Path())
+	}
+	return stateOf(app, false), nil
+}
+
+// check validates every construct of an app and analyzes each pipeline.
+// Problems come in the order the constructs were created: each
+// pipeline's, then its stages' and storage's, then those that span
+// constructs.
+func check(st *appState) ([]analyzed, []Problem) {
+	if st == nil {
+		return nil, nil
+	}
+	var all []Problem
+	for _, m := range st.orphans {
+		all = append(all, problemsOf(m.path, m.validateID())...)
+	}
+	var out []analyzed
+	for _, p := range st.pipelines {
+		all = append(all, problemsOf(p.path, p.validate())...)
+		for _, c := range p.parts {
+			all = append(all, problemsOf(c.membership().path, validatePart(c))...)
+		}
+	}
+	all = append(all, crossChecks(st.pipelines)...)
+	for _, p := range st.pipelines {
+		g, problems := analyze(p)
+		all = append(all, problems...)
+		out = append(out, analyzed{p: p, g: g})
+	}
+	return out, all
+}
+
+// validatePart checks a stage or storage.
+func validatePart(c part) field.ErrorList {
+	switch t := c.(type) {
+	case Stage:
+		return append(t.base().validateShared(), t.validate()...)
+	case *PipelineStorage:
+		return t.validate()
+	}
+	return field.ErrorList{field.InternalError(nil, fmt.Errorf("stagecraft: unknown construct %T", c))}
+}
+
 // crossChecks finds the problems that span constructs: pipelines sharing a
-// namespace, and storage mounted in ways its access modes do not allow.
-func crossChecks(a *appState) []Problem {
+// namespace, charts with invalid labels, storage mounted in ways its
+// access modes do not allow, and discovery variables that clash.
+func crossChecks(pipelines []*Pipeline) []Problem {
 	var out []Problem
 	byNS := map[string]*Pipeline{}
-	for _, p := range a.pipelines {
+	charts := map[string]bool{}
+	for _, p := range pipelines {
+		if !charts[p.chart.path] {
+			charts[p.chart.path] = true
+			out = append(out, validateChartLabels(p.chart)...)
+		}
 		if q, ok := byNS[p.namespace]; ok {
-			out = append(out, Problem{Construct: p.path, Field: "Namespace", Value: p.namespace,
+			out = append(out, Problem{Construct: p.path, Type: field.ErrorTypeDuplicate, Field: "Namespace", Value: p.namespace,
 				Detail: fmt.Sprintf("pipeline %s already uses this namespace; each pipeline needs its own", q.path)})
 			continue
 		}
 		byNS[p.namespace] = p
 		out = append(out, storageUse(p)...)
-		g, problems := p.analyze()
-		out = append(out, problems...)
-		if len(problems) == 0 {
-			p.graph = g
-		}
+		out = append(out, discoveryClashes(p)...)
 	}
 	return out
-}
-
-// mounter is a stage that mounts storage.
-type mounter interface {
-	mounts() []Mount
-	// maxPods is how many pods of the stage may run at once.
-	maxPods() int64
-	Path() string
 }
 
 // storageUse checks that ReadWriteOnce storage is used by one pod at most
@@ -43,81 +107,59 @@ func storageUse(p *Pipeline) []Problem {
 	var out []Problem
 	users := map[*PipelineStorage][]string{}
 	pods := map[*PipelineStorage]int64{}
-	for _, c := range p.children {
-		m, ok := c.(mounter)
-		if !ok {
-			continue
-		}
+	for _, s := range p.stages() {
+		b := s.base()
 		seen := map[*PipelineStorage]bool{}
-		for _, mt := range m.mounts() {
+		for _, mt := range b.work.mounts {
 			st := mt.Storage
 			if st == nil || st.pipeline != p {
 				continue
 			}
-			if !mt.ReadOnly && onlyMode(st, corev1.ReadOnlyMany) {
-				out = append(out, Problem{Construct: m.Path(), Field: "Mounts", Value: st.name,
+			if !mt.ReadOnly && st.onlyMode(corev1.ReadOnlyMany) {
+				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeForbidden, Field: "Mounts", Value: st.name,
 					Detail: "the storage's only access mode is ReadOnlyMany; mount it with ReadOnly: true"})
 			}
 			if seen[st] {
 				continue
 			}
 			seen[st] = true
-			n := m.maxPods()
-			pods[st] += n
-			desc := m.Path()
-			if n > 1 {
-				desc = fmt.Sprintf("%s (%d pods)", m.Path(), n)
+			pods[st] += b.maxPods
+			desc := b.path
+			if b.maxPods > 1 {
+				desc = fmt.Sprintf("%s (%d pods)", b.path, b.maxPods)
 			}
 			users[st] = append(users[st], desc)
 		}
 	}
-	for _, c := range p.children {
-		st, ok := c.(*PipelineStorage)
-		if !ok || pods[st] <= 1 || shared(st) {
+	for _, st := range p.storages() {
+		if pods[st] <= 1 || st.shared() {
 			continue
 		}
-		out = append(out, Problem{Construct: st.path, Field: "AccessModes", Value: st.props.AccessModes,
+		out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeInvalid, Field: "AccessModes", Value: st.props.AccessModes,
 			Detail: fmt.Sprintf("storage is mounted by %d pods at once (%s), but %s attaches to one node (one pod for ReadWriteOncePod), so the other pods would not start; use ReadWriteMany, or ReadOnlyMany for read-only data",
-				pods[st], strings.Join(users[st], ", "), strings.Join(st.props.AccessModes, ", "))})
+				pods[st], strings.Join(users[st], ", "), strings.Join(st.modes, ", "))})
 	}
 	return out
 }
 
-func shared(st *PipelineStorage) bool {
-	for _, m := range st.props.AccessModes {
-		if m == string(corev1.ReadWriteMany) || m == string(corev1.ReadOnlyMany) {
-			return true
+// discoveryClashes finds discovery variables of calls that a stage also
+// sets in its Env.
+func discoveryClashes(p *Pipeline) []Problem {
+	var out []Problem
+	for _, s := range p.stages() {
+		b := s.base()
+		seen := map[string]bool{}
+		for _, e := range b.work.env {
+			seen[e.Name] = true
+		}
+		for _, c := range b.validCalls() {
+			env := c.endpointEnv()
+			if seen[env.Name] {
+				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "Env", Value: env.Name,
+					Detail: "the variable is set by the call to " + c.callee.Name() + "; rename yours"})
+			}
+			seen[env.Name] = true
 		}
 	}
-	return false
-}
-
-func onlyMode(st *PipelineStorage, mode corev1.PersistentVolumeAccessMode) bool {
-	return len(st.props.AccessModes) == 1 && st.props.AccessModes[0] == string(mode)
-}
-
-func (s *ProcessorStage) mounts() []Mount { return s.props.Mounts }
-func (s *ProcessorStage) maxPods() int64 {
-	_, max := s.podCounts()
-	return int64(max)
-}
-
-func (s *BatchStage) mounts() []Mount { return s.props.Mounts }
-func (s *BatchStage) maxPods() int64 {
-	if s.props.Parallelism == nil {
-		return 1
-	}
-	return int64(*s.props.Parallelism)
-}
-
-func (s *ScheduledStage) mounts() []Mount { return s.props.Mounts }
-func (s *ScheduledStage) maxPods() int64 {
-	n := int64(1)
-	if s.props.Parallelism != nil {
-		n = int64(*s.props.Parallelism)
-	}
-	if s.props.ConcurrencyPolicy == "Allow" {
-		n *= 2
-	}
-	return n
+	return out
 }

@@ -4,12 +4,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/constructs-go/constructs/v10"
-
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
 
@@ -20,41 +19,36 @@ import (
 
 const (
 	waitContainer = "wait-upstream"
+	waitTmpVolume = "wait-tmp"
 	tokenVolume   = "kube-api-access-wait"
 	tokenPath     = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// tokenLifetime is the lifetime of the wait container's projected token,
+	// in seconds; the kubelet renews it.
+	tokenLifetime = 3600
 )
 
-// upstreamJobs returns the Jobs the stage waits for, as set by the
-// pipeline's graph.
-func (s *stage) upstreamJobs() []*BatchStage {
-	if s.pipeline == nil || s.pipeline.graph == nil {
-		return nil
-	}
-	return s.pipeline.graph.waits[s]
+// waitResources are the requests and limits of the wait container: kubectl
+// needs little, and its discovery cache fits in waitTmpSize.
+var waitResources = corev1.ResourceRequirements{
+	Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceEphemeralStorage: resource.MustParse("16Mi")},
+	Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceEphemeralStorage: resource.MustParse("64Mi")},
 }
 
-// waitAccount returns the service account of a waiting stage's pods: the
-// stage's own, or one stagecraft creates with the stage's name.
-func (s *stage) waitAccount(w Workload) (name string, create bool) {
-	if w.ServiceAccountName != "" {
-		return w.ServiceAccountName, false
-	}
-	return s.name, true
-}
+var waitTmpSize = resource.MustParse("64Mi")
 
-// addWait adds the init container that waits for upstream Jobs.
-func (s *stage) addWait(spec *corev1.PodSpec, w Workload) {
-	jobs := s.upstreamJobs()
+// addWait adds to the pod of s the init container that waits for its
+// upstream Jobs, if it has any.
+func (r *rendering) addWait(spec *corev1.PodSpec, s *stage) {
+	jobs := r.g.waits[s]
 	if len(jobs) == 0 {
 		return
 	}
-	p := s.pipeline
+	p := r.p
 	args := []string{"wait", "--for=condition=complete", "--namespace=" + p.namespace,
 		fmt.Sprintf("--timeout=%ds", int64(p.waitFor/time.Second))}
 	for _, j := range jobs {
-		args = append(args, "job/"+j.name)
+		args = append(args, "job/"+j.Name())
 	}
-	q := resource.MustParse
 	init := corev1.Container{
 		Name:  waitContainer,
 		Image: p.waitImage,
@@ -63,70 +57,68 @@ func (s *stage) addWait(spec *corev1.PodSpec, w Workload) {
 		Env:                      []corev1.EnvVar{{Name: "HOME", Value: "/tmp"}},
 		ImagePullPolicy:          corev1.PullIfNotPresent,
 		TerminationMessagePolicy: containerTerminated,
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: q("10m"), corev1.ResourceMemory: q("64Mi"), corev1.ResourceEphemeralStorage: q("16Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceCPU: q("200m"), corev1.ResourceMemory: q("64Mi"), corev1.ResourceEphemeralStorage: q("64Mi")},
-		},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
-		VolumeMounts: []corev1.VolumeMount{{Name: "wait-tmp", MountPath: "/tmp"}},
+		Resources:                *waitResources.DeepCopy(),
+		SecurityContext:          containerSecurity(true),
+		VolumeMounts:             []corev1.VolumeMount{{Name: waitTmpVolume, MountPath: "/tmp"}},
 	}
-	tmpSize := q("64Mi")
-	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "wait-tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &tmpSize}}})
-	if !w.ServiceAccountToken {
+	tmpSize := waitTmpSize.DeepCopy()
+	spec.Volumes = append(spec.Volumes, corev1.Volume{Name: waitTmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &tmpSize}}})
+	if !s.work.token {
 		init.VolumeMounts = append(init.VolumeMounts, corev1.VolumeMount{Name: tokenVolume, MountPath: tokenPath, ReadOnly: true})
-		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: tokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-			Sources: []corev1.VolumeProjection{
-				{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3600)}},
-				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
-					Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
-				{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
-					Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
-			},
-		}}})
+		spec.Volumes = append(spec.Volumes, tokenProjection())
 	}
 	spec.InitContainers = append(spec.InitContainers, init)
-	spec.ServiceAccountName, _ = s.waitAccount(w)
+	spec.ServiceAccountName = s.work.waitAccount
 }
 
-// waitObjects returns the service account (when the stage has none of its
-// own), and the Role and RoleBinding that let it read the upstream Jobs.
-func (s *stage) waitObjects(sc constructs.Construct, w Workload) []object {
-	jobs := s.upstreamJobs()
+// tokenProjection is a volume that holds what a pod needs to call the API
+// server: a service-account token, the cluster's CA and the namespace.
+func tokenProjection() corev1.Volume {
+	return corev1.Volume{Name: tokenVolume, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](tokenLifetime)}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
+				Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
+		},
+	}}}
+}
+
+// waitObjects returns, for a stage that waits for upstream Jobs, the
+// service account it runs as (unless it has one of its own), and the Role
+// and RoleBinding that let the account read those Jobs.
+func (r *rendering) waitObjects(s *stage) []runtime.Object {
+	jobs := r.g.waits[s]
 	if len(jobs) == 0 {
 		return nil
 	}
-	var out []object
-	account, create := s.waitAccount(w)
-	if create {
-		out = append(out, object{scope: sc, id: "ServiceAccount", obj: &corev1.ServiceAccount{
+	var out []runtime.Object
+	if s.work.createAccount {
+		out = append(out, &corev1.ServiceAccount{
 			TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 			ObjectMeta:                   s.meta(),
 			AutomountServiceAccountToken: ptr.To(false),
-		}})
+		})
 	}
 	names := make([]string, len(jobs))
 	for i, j := range jobs {
-		names[i] = j.name
+		names[i] = j.Name()
 	}
-	meta := s.meta()
-	meta.Name = s.name + "-wait"
-	out = append(out, object{scope: sc, id: "WaitRole", obj: &rbacv1.Role{
+	meta := s.metaNamed(s.name + "-wait")
+	out = append(out, &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: meta,
 		Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{"batch"}, Resources: []string{"jobs"},
 			Verbs: []string{"get", "list", "watch"}, ResourceNames: names,
 		}},
-	}})
-	out = append(out, object{scope: sc, id: "WaitRoleBinding", obj: &rbacv1.RoleBinding{
+	})
+	out = append(out, &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 		ObjectMeta: meta,
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: meta.Name},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: account, Namespace: s.pipeline.namespace}},
-	}})
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: s.work.waitAccount, Namespace: s.pipeline.namespace}},
+	})
 	return out
 }

@@ -39,59 +39,71 @@ func Diff(want, got []byte) string {
 		}
 		return fmt.Sprintf("(the %s YAML does not parse as Kubernetes objects: %v; whole-text diff)\n%s", side, err, indent(lineDiff(lines(w), lines(g), 1, 1)))
 	}
+	d := diffDocs(wd, gd)
+	summary := fmt.Sprintf("%d changed, %d added, %d removed", d.changed, d.added, d.removed)
+	if d.reordered {
+		summary += "; the order of the objects changed"
+	}
+	if d.changed+d.added+d.removed == 0 {
+		return summary + "; whole-text diff:\n" + indent(lineDiff(lines(w), lines(g), 1, 1))
+	}
+	return summary + "\n" + d.text.String()
+}
 
+// docDiff is the difference between two lists of documents, object by
+// object.
+type docDiff struct {
+	text                    strings.Builder
+	changed, added, removed int
+	reordered               bool
+}
+
+// diffDocs pairs the documents of want and got by object and describes
+// each change.
+func diffDocs(wd, gd []doc) *docDiff {
 	wkeys, gkeys := docKeys(wd), docKeys(gd)
-	wat := map[string]int{}
-	for i, k := range wkeys {
-		wat[k] = i
-	}
-	gat := map[string]int{}
-	for i, k := range gkeys {
-		gat[k] = i
-	}
-
-	var b strings.Builder
-	changed, added, removed := 0, 0, 0
-	for i, d := range gd {
+	wat, gat := indexOf(wkeys), indexOf(gkeys)
+	d := &docDiff{}
+	for i, doc := range gd {
 		j, ok := wat[gkeys[i]]
 		if !ok {
-			added++
-			fmt.Fprintf(&b, "+ %s\n", Describe(d.obj))
-			b.WriteString(indent(lineDiff(nil, lines(d.text), wd0(wd), d.start)))
+			d.added++
+			fmt.Fprintf(&d.text, "+ %s\n", Describe(doc.obj))
+			d.text.WriteString(indent(lineDiff(nil, lines(doc.text), wd0(wd), doc.start)))
 			continue
 		}
-		if wd[j].text != d.text {
-			changed++
-			fmt.Fprintf(&b, "~ %s\n", Describe(d.obj))
-			b.WriteString(indent(lineDiff(lines(wd[j].text), lines(d.text), wd[j].start, d.start)))
+		if wd[j].text != doc.text {
+			d.changed++
+			fmt.Fprintf(&d.text, "~ %s\n", Describe(doc.obj))
+			d.text.WriteString(indent(lineDiff(lines(wd[j].text), lines(doc.text), wd[j].start, doc.start)))
 		}
 	}
-	for j, d := range wd {
+	for j, doc := range wd {
 		if _, ok := gat[wkeys[j]]; !ok {
-			removed++
-			fmt.Fprintf(&b, "- %s (lines %d-%d of the golden file)\n", Describe(d.obj), d.start, d.start+len(lines(d.text))-1)
+			d.removed++
+			fmt.Fprintf(&d.text, "- %s (lines %d-%d of the golden file)\n", Describe(doc.obj), doc.start, doc.start+len(lines(doc.text))-1)
 		}
 	}
-
 	var common []string
 	for _, k := range wkeys {
 		if _, ok := gat[k]; ok {
 			common = append(common, k)
 		}
 	}
-	reordered := !slices.Equal(common, slices.DeleteFunc(slices.Clone(gkeys), func(k string) bool {
+	d.reordered = !slices.Equal(common, slices.DeleteFunc(slices.Clone(gkeys), func(k string) bool {
 		_, ok := wat[k]
 		return !ok
 	}))
+	return d
+}
 
-	summary := fmt.Sprintf("%d changed, %d added, %d removed", changed, added, removed)
-	if reordered {
-		summary += "; the order of the objects changed"
+// indexOf maps each key to its position.
+func indexOf(keys []string) map[string]int {
+	at := make(map[string]int, len(keys))
+	for i, k := range keys {
+		at[k] = i
 	}
-	if changed+added+removed == 0 {
-		return summary + "; whole-text diff:\n" + indent(lineDiff(lines(w), lines(g), 1, 1))
-	}
-	return summary + "\n" + b.String()
+	return at
 }
 
 // wd0 is the line number to show for an object added to want: the line

@@ -1,5 +1,5 @@
 // Package stagetest is a test kit for apps built with stagecraft: it
-// synthesizes an app to YAML in memory (through stagecraft.Manifests, never
+// synthesizes an app to YAML in memory (through stagecraft.Synthesize, never
 // touching dist/), compares the YAML with reviewed golden files, reads
 // fields of the objects, and checks every pod template against Pod Security
 // "restricted".

@@ -18,8 +18,11 @@ import (
 // Kubernetes objects in it, parsed, in file order.
 type Manifest struct {
 	// Files maps each chart's file name ("<chart>.k8s.yaml") to its YAML,
-	// as stagecraft.Manifests returns it. Parse leaves it nil.
+	// as synth.FilePerChart lays them out. Parse leaves it nil.
 	Files map[string][]byte
+	// Diagram is the Mermaid diagram of the app's pipelines (pipeline.md).
+	// Parse leaves it empty.
+	Diagram string
 	// YAML is the whole output, the text that Golden compares. With one
 	// chart it is that chart's file; with several, their files in name
 	// order, each document stream headed by a "# Source: <file>" comment

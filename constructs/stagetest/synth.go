@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 )
 
 // jsiiMu serializes every call into the jsii runtime made through the kit.
@@ -45,7 +46,7 @@ func Do(f func()) {
 }
 
 // Synth creates a fresh cdk8s App with one Chart, calls define with the
-// chart, and synthesizes the app in memory with stagecraft.Manifests. The
+// chart, and synthesizes the app in memory with stagecraft.Synthesize, one file per chart. The
 // chart id is t.Name() made into a DNS label ("TestSeed/prod" becomes
 // "testseed-prod"); use SynthChart to choose it. Synth fails the test with
 // the error text (every validation problem of the pipelines) if the app
@@ -61,12 +62,12 @@ func Synth(t testing.TB, define func(chart cdk8s.Chart)) *Manifest {
 // SynthChart is Synth with the chart id given.
 func SynthChart(t testing.TB, chartID string, define func(chart cdk8s.Chart)) *Manifest {
 	t.Helper()
-	files, err := locked(func() (map[string][]byte, error) {
+	out, err := locked(func() (synthesized, error) {
 		app := cdk8s.NewApp(nil)
 		define(cdk8s.NewChart(app, jsii.String(chartID), nil))
-		return stagecraft.Manifests(app)
+		return manifests(app)
 	})
-	return fromFiles(t, files, err)
+	return fromFiles(t, out, err)
 }
 
 // SynthApp synthesizes an app the caller built, in memory, and fails the
@@ -79,16 +80,40 @@ func SynthChart(t testing.TB, chartID string, define func(chart cdk8s.Chart)) *M
 //	m := stagetest.SynthApp(t, app)
 func SynthApp(t testing.TB, app cdk8s.App) *Manifest {
 	t.Helper()
-	files, err := locked(func() (map[string][]byte, error) {
-		return stagecraft.Manifests(app)
+	out, err := locked(func() (synthesized, error) {
+		return manifests(app)
 	})
-	return fromFiles(t, files, err)
+	return fromFiles(t, out, err)
+}
+
+// manifests synthesizes app into one file per chart, as synth.Write
+// would write its manifests, and the diagram.
+func manifests(app cdk8s.App) (synthesized, error) {
+	s, err := stagecraft.Synthesize(app)
+	if err != nil {
+		return synthesized{}, err
+	}
+	files, err := synth.FilePerChart{}.Files(s)
+	if err != nil {
+		return synthesized{}, err
+	}
+	out := synthesized{files: make(map[string][]byte, len(files)), diagram: s.Diagram}
+	for _, f := range files {
+		out.files[f.Name] = f.Data
+	}
+	return out, nil
+}
+
+// synthesized is what an app synthesized to, in memory.
+type synthesized struct {
+	files   map[string][]byte
+	diagram string
 }
 
 // locked runs f under the jsii lock and turns a panic (jsii reports
 // JavaScript errors, such as a duplicate construct id, as panics) into an
 // error, so that one broken test does not take down the whole binary.
-func locked(f func() (map[string][]byte, error)) (files map[string][]byte, err error) {
+func locked(f func() (synthesized, error)) (out synthesized, err error) {
 	jsiiMu.Lock()
 	defer jsiiMu.Unlock()
 	defer func() {
@@ -99,17 +124,18 @@ func locked(f func() (map[string][]byte, error)) (files map[string][]byte, err e
 	return f()
 }
 
-func fromFiles(t testing.TB, files map[string][]byte, err error) *Manifest {
+func fromFiles(t testing.TB, out synthesized, err error) *Manifest {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("stagetest: synthesize: %v", err)
 		return nil
 	}
-	m, err := newManifest(files)
+	m, err := newManifest(out.files)
 	if err != nil {
 		t.Fatalf("stagetest: parse the synthesized YAML: %v", err)
 		return nil
 	}
+	m.Diagram = out.diagram
 	return m
 }
 

@@ -1,18 +1,17 @@
-// Package l1 turns stagecraft's typed objects into what is written.
+// Package l1 creates Kubernetes objects as cdk8s-plus L1 objects
+// (k8s.KubeDeployment, k8s.KubeService, or a binding generated into
+// imports/) in a construct tree, with a single jsii call each, converting
+// the object's JSON form into the L1 props struct through reflection.
+// Quantity and IntOrString values, which jsii models as classes, are
+// created once per distinct value and reused.
 //
-// stagecraft builds every Kubernetes object as a typed k8s.io/api value in
-// plain Go. ToMap gives its JSON form, which stagecraft writes as YAML
-// itself. For STAGECRAFT_RENDERER=l1, Create instead turns the value into
-// the matching cdk8s-plus L1 object (k8s.KubeDeployment, k8s.KubeService,
-// or a binding generated into imports/) with a single jsii call,
-// by converting the object's JSON form into the L1 props struct through
-// reflection. Quantity and IntOrString values, which jsii models as classes,
-// are created once per distinct value and reused, so they do not add a round
-// trip per object.
+// stagecraft writes its objects itself; tests use this package as a second
+// opinion: every object stagecraft writes must fit the L1 schema of
+// cdk8s-plus (Kubernetes 1.28) and come out of cdk8s unchanged. Only tests
+// import it, so apps do not load cdk8s-plus's jsii bundle.
 package l1
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -24,7 +23,7 @@ import (
 	"github.com/cdk8s-team/cdk8s-plus-go/cdk8splus28/v2/k8s"
 	"github.com/stagecraft-dev/stagecraft/imports/kedash"
 	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -65,18 +64,17 @@ var ctors = map[schema.GroupVersionKind]ctor{
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     newCtor(monitoringcoreoscom.NewPodMonitor),
 }
 
-// Create adds obj to the construct tree as a child of scope named id, in one
-// jsii call. obj must carry its TypeMeta (apiVersion and kind).
-func Create(scope constructs.Construct, id string, obj runtime.Object) error {
-	gvk := obj.GetObjectKind().GroupVersionKind()
+// Create adds obj, the JSON form of an object with its apiVersion and
+// kind, to the construct tree as a child of scope named id, in one jsii
+// call. It changes obj.
+func Create(scope constructs.Construct, id string, obj map[string]any) error {
+	u := unstructured.Unstructured{Object: obj}
+	gvk := u.GroupVersionKind()
 	c, ok := ctors[gvk]
 	if !ok {
 		return fmt.Errorf("l1: no cdk8s L1 constructor for %s", gvk)
 	}
-	m, err := ToMap(obj)
-	if err != nil {
-		return err
-	}
+	m := obj
 	delete(m, "apiVersion")
 	delete(m, "kind")
 	props := reflect.New(c.props)
@@ -96,47 +94,6 @@ func call(c ctor, scope constructs.Construct, id string, props reflect.Value) (e
 	}()
 	c.fn.Call([]reflect.Value{reflect.ValueOf(&scope).Elem(), reflect.ValueOf(jsii.String(id)), props})
 	return nil
-}
-
-// ToMap returns the JSON form of obj without the fields that a typed
-// k8s.io/api value always carries but a manifest should not: status, and
-// the null creationTimestamp of every ObjectMeta.
-func ToMap(obj runtime.Object) (map[string]any, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("l1: marshal %T: %w", obj, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("l1: unmarshal %T: %w", obj, err)
-	}
-	delete(m, "status")
-	prune(m)
-	return m, nil
-}
-
-// keepEmpty lists the fields whose empty object means something: an
-// emptyDir volume with defaults, or a selector that selects everything.
-var keepEmpty = map[string]bool{"emptyDir": true, "podSelector": true, "namespaceSelector": true}
-
-// prune drops null values and the empty objects that the non-pointer
-// structs of k8s.io/api always marshal ("resources: {}", "strategy: {}").
-func prune(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			prune(e)
-			if e == nil {
-				delete(t, k)
-			} else if em, ok := e.(map[string]any); ok && len(em) == 0 && !keepEmpty[k] {
-				delete(t, k)
-			}
-		}
-	case []any:
-		for _, e := range t {
-			prune(e)
-		}
-	}
 }
 
 var (

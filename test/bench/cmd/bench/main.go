@@ -3,8 +3,7 @@
 //
 // For each pipeline size it measures, side by side on the same objects:
 //
-//	s      stagecraft: build the pipeline and stagecraft.Synth it (the default Go renderer)
-//	s-l1   the same with STAGECRAFT_RENDERER=l1 (one jsii call per object)
+//	s      stagecraft: build the pipeline and write it with synth.Write, as an app does
 //	n      native cdk8s in JavaScript, same cdk8s version: each object as its cdk8s-plus-28 L1 class
 //	n-api  native cdk8s, each object as a plain ApiObject
 //	f      plain Go floor: read the objects, sigs.k8s.io/yaml, write one file
@@ -47,7 +46,7 @@ type config struct {
 func main() {
 	sizes := flag.String("sizes", "10,100,1000", "pipeline sizes (stages), comma-separated")
 	reps := flag.String("reps", "5,5,3", "repetitions per size, comma-separated (the last one repeats)")
-	only := flag.String("variants", "s,s-l1,n,n-api,f,f-direct", "variants to run")
+	only := flag.String("variants", "s,n,n-api,f,f-direct", "variants to run")
 	bin := flag.String("bin", "", "directory holding the built synth and floor programs (required)")
 	native := flag.String("native", "test/bench/native", "directory of the native cdk8s program, with node_modules installed")
 	out := flag.String("out", "test/bench/RESULTS.md", "Markdown report to write (empty: none)")
@@ -137,15 +136,10 @@ func main() {
 }
 
 func variants(cfg *config) []variant {
-	synth := func(l1 bool) func(n int, out string) (*exec.Cmd, string) {
-		return func(n int, out string) (*exec.Cmd, string) {
-			c := exec.Command(filepath.Join(cfg.bin, "synth"), "-n", strconv.Itoa(n))
-			c.Env = append(os.Environ(), "STAGECRAFT_DIST="+out, "STAGECRAFT_RENDERER=")
-			if l1 {
-				c.Env = append(c.Env, "STAGECRAFT_RENDERER=l1")
-			}
-			return c, filepath.Join(out, "bench")
-		}
+	synth := func(n int, out string) (*exec.Cmd, string) {
+		c := exec.Command(filepath.Join(cfg.bin, "synth"), "-n", strconv.Itoa(n))
+		c.Env = append(os.Environ(), "STAGECRAFT_DIST="+out)
+		return c, filepath.Join(out, "bench")
 	}
 	node := func(mode string) func(n int, out string) (*exec.Cmd, string) {
 		return func(n int, out string) (*exec.Cmd, string) {
@@ -155,8 +149,7 @@ func variants(cfg *config) []variant {
 		}
 	}
 	return []variant{
-		{"s", "stagecraft (Go renderer)", synth(false)},
-		{"s-l1", "stagecraft, STAGECRAFT_RENDERER=l1", synth(true)},
+		{"s", "stagecraft", synth},
 		{"n", "native cdk8s JS, L1 classes", node("l1")},
 		{"n-api", "native cdk8s JS, ApiObject", node("api")},
 		{"f", "plain Go floor (sigs.k8s.io/yaml)", func(n int, out string) (*exec.Cmd, string) {

@@ -1,12 +1,10 @@
 // Command synth is the stagecraft side of the synth benchmark: it builds
 // the benchmark pipeline of -n stages (package pipegen) in a cdk8s App and
-// synthesizes it with stagecraft.Synth, as an app does, into
-// $STAGECRAFT_DIST/bench/. STAGECRAFT_RENDERER=l1 selects the
-// one-jsii-call-per-object renderer.
+// writes it with synth.Write, as an app does, into $STAGECRAFT_DIST/bench/.
 //
 // With -phases it prints, on standard error, how long each phase took (a
 // JSON object, milliseconds); with -cpuprofile it writes a Go CPU profile.
-// Both do the same work as Synth, phase by phase.
+// Both do the same work as synth.Write, phase by phase.
 package main
 
 import (
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 	"github.com/stagecraft-dev/stagecraft/test/bench/pipegen"
 )
 
@@ -43,10 +42,10 @@ func main() {
 		defer f.Close()
 	}
 	if !*phases && *cpuprofile == "" {
-		// Exactly what an app does: build, then stagecraft.Synth.
+		// Exactly what an app does: build, then synth.Write.
 		app := cdk8s.NewApp(nil)
 		pipegen.Define(cdk8s.NewChart(app, jsii.String(pipegen.Namespace), nil), *n)
-		if err := stagecraft.Synth(app, "bench"); err != nil {
+		if err := synth.Write(app, "bench", synth.Options{Dir: os.Getenv(synth.DistEnv)}); err != nil {
 			fail(err)
 		}
 		if *closeJSII {
@@ -55,8 +54,8 @@ func main() {
 		return
 	}
 
-	// The same work, phase by phase (stagecraft.Synth is Manifests, then
-	// Diagram, then WriteDir).
+	// The same work, phase by phase (synth.Write is stagecraft.Synthesize,
+	// which validates first, then the layout, then WriteDir).
 	var ph []phase
 	mark := time.Now()
 	step := func(name string) {
@@ -73,27 +72,30 @@ func main() {
 	if err := stagecraft.Validate(app); err != nil {
 		fail(err)
 	}
-	step("Validate (also done again by Manifests)")
+	step("Validate (also done again by Synthesize)")
 	for _, c := range *app.Charts() {
 		c.ToJson()
 	}
-	step("chart.ToJson (jsii; also done again by Manifests)")
-	files, err := stagecraft.Manifests(app)
+	step("chart.ToJson (jsii; also done again by Synthesize)")
+	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		fail(err)
 	}
-	step("Manifests")
-	diagram, err := stagecraft.Diagram(app)
+	step("Synthesize")
+	manifests, err := synth.FilePerChart{}.Files(s)
 	if err != nil {
 		fail(err)
 	}
-	files[stagecraft.DiagramFile] = []byte(diagram)
-	step("Diagram")
-	dist := os.Getenv(stagecraft.DistEnv)
+	files := map[string][]byte{synth.DiagramFile: []byte(s.Diagram)}
+	for _, f := range manifests {
+		files[f.Name] = f.Data
+	}
+	step("layout")
+	dist := os.Getenv(synth.DistEnv)
 	if dist == "" {
 		dist = "dist"
 	}
-	if err := stagecraft.WriteDir(filepath.Join(dist, "bench"), files); err != nil {
+	if err := synth.WriteDir(filepath.Join(dist, "bench"), files); err != nil {
 		fail(err)
 	}
 	step("WriteDir (fsync)")

@@ -1,4 +1,4 @@
-package stagecraft_test
+package synth_test
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 )
 
 // readTree returns every file under dir, by relative path.
@@ -42,7 +42,7 @@ func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
 	dist := filepath.Join(t.TempDir(), "dist")
 	run := func(broken bool) (string, error) {
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), stagecraft.DistEnv+"="+dist, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
+		cmd.Env = append(os.Environ(), synth.DistEnv+"="+dist, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 		if broken {
 			cmd.Env = append(cmd.Env, "BROKEN=1")
 		}
@@ -68,8 +68,8 @@ func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
 	}
 	for _, want := range []string{
 		"stagecraft: app demo: 2 invalid inputs",
-		`demo/demo/api: Image: invalid value "ghcr.io/acme/api": image has no tag or digest`,
-		"demo/demo/api: Ports[0].ContainerPort: invalid value 0: must be between 1 and 65535",
+		`demo/demo/api: Image: Invalid value: "ghcr.io/acme/api": image has no tag or digest`,
+		"demo/demo/api: Ports[0].ContainerPort: Invalid value: 0: must be between 1 and 65535",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -98,10 +98,10 @@ func equalTrees(a, b map[string]string) bool {
 func TestWriteDirReplacesWholeDirectory(t *testing.T) {
 	dist := t.TempDir()
 	dir := filepath.Join(dist, "app")
-	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a"), "b.yaml": []byte("b")}); err != nil {
+	if err := synth.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a"), "b.yaml": []byte("b")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a2")}); err != nil {
+	if err := synth.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a2")}); err != nil {
 		t.Fatal(err)
 	}
 	got := readTree(t, dist)
@@ -113,11 +113,11 @@ func TestWriteDirReplacesWholeDirectory(t *testing.T) {
 func TestWriteDirRejectsBadNamesWithoutTouchingOutput(t *testing.T) {
 	dist := t.TempDir()
 	dir := filepath.Join(dist, "app")
-	if err := stagecraft.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a")}); err != nil {
+	if err := synth.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"../escape.yaml", "/abs.yaml", "sub/../x.yaml", ".hidden", "a//b.yaml", `a\b.yaml`} {
-		if err := stagecraft.WriteDir(dir, map[string][]byte{"ok.yaml": []byte("x"), bad: []byte("x")}); err == nil {
+		if err := synth.WriteDir(dir, map[string][]byte{"ok.yaml": []byte("x"), bad: []byte("x")}); err == nil {
 			t.Errorf("want an error for the file name %q", bad)
 		}
 	}
@@ -129,7 +129,7 @@ func TestWriteDirRejectsBadNamesWithoutTouchingOutput(t *testing.T) {
 func TestWriteDirWritesSubdirectories(t *testing.T) {
 	dist := t.TempDir()
 	dir := filepath.Join(dist, "app")
-	if err := stagecraft.WriteDir(dir, map[string][]byte{"dev/a.yaml": []byte("d"), "prod/a.yaml": []byte("p")}); err != nil {
+	if err := synth.WriteDir(dir, map[string][]byte{"dev/a.yaml": []byte("d"), "prod/a.yaml": []byte("p")}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readTree(t, dist); len(got) != 2 || got["app/dev/a.yaml"] != "d" || got["app/prod/a.yaml"] != "p" {
@@ -152,7 +152,7 @@ func TestWriteDirRecoversFromCrashBetweenRenames(t *testing.T) {
 	if err := os.MkdirAll(stale, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := stagecraft.WriteDir(filepath.Join(dist, "app"), map[string][]byte{"a.yaml": []byte("next")}); err != nil {
+	if err := synth.WriteDir(filepath.Join(dist, "app"), map[string][]byte{"a.yaml": []byte("next")}); err != nil {
 		t.Fatal(err)
 	}
 	if got := readTree(t, dist); len(got) != 1 || got["app/a.yaml"] != "next" {

@@ -5,14 +5,14 @@ package main
 import (
 	"os"
 
-	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 )
 
-func main() {
-	app := cdk8s.NewApp(nil)
-	chart := cdk8s.NewChart(app, jsii.String("demo"), nil)
+func main() { synth.MainChart("demo", synth.Options{}, define) }
+
+func define(chart cdk8s.Chart) {
 	p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
 	image, port := "ghcr.io/acme/api:1.0.0", int32(8080)
 	if os.Getenv("BROKEN") == "1" {
@@ -22,5 +22,4 @@ func main() {
 		Workload: stagecraft.Workload{Image: image},
 		Ports:    []stagecraft.Port{{Name: "http", ContainerPort: port}},
 	})
-	stagecraft.Main(app, "demo")
 }

@@ -1,4 +1,4 @@
-package stagecraft
+package synth
 
 import "golang.org/x/sys/unix"
 

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package stagecraft
+package synth
 
 import "errors"
 

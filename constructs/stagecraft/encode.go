@@ -1,0 +1,85 @@
+package stagecraft
+
+import (
+	"fmt"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// encodingBatch is how many objects are encoded at once: batches keep the
+// memory of a large pipeline bounded.
+const encodingBatch = 256
+
+// encodePipeline renders a pipeline and encodes its objects as YAML on
+// every core, in batches, keeping their order.
+func encodePipeline(a analyzed) ([]Object, error) {
+	r := &rendering{p: a.p, g: a.g}
+	encoders := make([]*yamlout.Encoder, goruntime.GOMAXPROCS(0))
+	for i := range encoders {
+		encoders[i] = yamlout.NewEncoder()
+	}
+	var out []Object
+	batch := make([]runtime.Object, 0, encodingBatch)
+	flush := func() error {
+		objs, err := encodeBatch(encoders, batch)
+		out = append(out, objs...)
+		batch = batch[:0]
+		return err
+	}
+	err := r.each(func(o runtime.Object) error {
+		batch = append(batch, o)
+		if len(batch) == encodingBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return out, err
+}
+
+// encodeBatch encodes objs, spreading them over the encoders.
+func encodeBatch(encoders []*yamlout.Encoder, objs []runtime.Object) ([]Object, error) {
+	out := make([]Object, len(objs))
+	errs := make([]error, len(objs))
+	var wg sync.WaitGroup
+	for k, enc := range encoders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := k; i < len(objs); i += len(encoders) {
+				out[i], errs[i] = encodeObject(enc, objs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("stagecraft: render %s: %w", out[i].key(), err)
+		}
+	}
+	return out, nil
+}
+
+// encodeObject encodes one object with enc.
+func encodeObject(enc *yamlout.Encoder, obj runtime.Object) (Object, error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	o := Object{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	if m, err := meta.Accessor(obj); err == nil {
+		o.Namespace, o.Name = m.GetNamespace(), m.GetName()
+	}
+	mp, err := yamlout.ToMap(obj)
+	if err != nil {
+		return o, err
+	}
+	o.YAML, err = enc.Encode(mp)
+	return o, err
+}
+
+// key names an object in messages: "Kind/namespace/name".
+func (o Object) key() string { return o.Kind + "/" + o.Namespace + "/" + o.Name }

@@ -1,0 +1,225 @@
+package stagecraft
+
+import (
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// edgeKind says why one stage comes before another.
+type edgeKind int
+
+const (
+	edgeAfter   edgeKind = iota // declared with RunsAfter
+	edgeStorage                 // the first writes storage the second only reads
+)
+
+// edge is an ordering edge of a pipeline's graph: from comes before to.
+type edge struct {
+	from, to Stage
+	kind     edgeKind
+	storage  *PipelineStorage // for edgeStorage
+}
+
+// graph is the analysis of one pipeline: its stages in dependency order.
+// analyze builds it; rendering reads it and never changes it.
+type graph struct {
+	stages []Stage            // in creation order
+	edges  []edge             // ordering edges
+	order  []Stage            // by level, creation order among equals
+	level  map[*stage]int     // 0 for stages with no upstream, else 1 + max of upstreams
+	waits  map[*stage][]Stage // the run-to-completion stages each stage waits for
+}
+
+// analyze builds the pipeline's graph from the declared order (RunsAfter)
+// and the order storage implies (a stage that writes storage comes before
+// the stages that only read it). A cycle is a problem, and leaves the
+// graph without an order.
+func analyze(p *Pipeline) (*graph, []Problem) {
+	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}}
+	for _, s := range g.stages {
+		for _, u := range s.base().validAfter() {
+			g.edges = append(g.edges, edge{from: u, to: s, kind: edgeAfter})
+		}
+	}
+	for _, st := range p.storages() {
+		g.addStorageEdges(st)
+	}
+	if cyc := g.cycle(); cyc != nil {
+		names := make([]string, len(cyc))
+		for i, s := range cyc {
+			names[i] = s.Name()
+		}
+		return g, []Problem{{Construct: p.path, Type: field.ErrorTypeInvalid, Field: "RunsAfter", Value: strings.Join(names, " -> "),
+			Detail: "these stages form a cycle (through RunsAfter and storage that one writes and the next reads); a pipeline's order must be acyclic"}}
+	}
+	g.sort()
+	for _, e := range g.edges {
+		if !e.from.base().completes {
+			continue
+		}
+		ws := g.waits[e.to.base()]
+		if !containsStage(ws, e.from) {
+			g.waits[e.to.base()] = append(ws, e.from)
+		}
+	}
+	return g, nil
+}
+
+// addStorageEdges adds an edge from every stage that writes st to every
+// stage that only reads it.
+func (g *graph) addStorageEdges(st *PipelineStorage) {
+	var writers, readers []Stage
+	for _, s := range g.stages {
+		switch mountsStorage(s, st) {
+		case mountWrite:
+			writers = append(writers, s)
+		case mountRead:
+			readers = append(readers, s)
+		}
+	}
+	for _, w := range writers {
+		for _, r := range readers {
+			g.edges = append(g.edges, edge{from: w, to: r, kind: edgeStorage, storage: st})
+		}
+	}
+}
+
+// mountKind is how a stage mounts a storage.
+type mountKind int
+
+const (
+	mountNone mountKind = iota
+	mountRead
+	mountWrite
+)
+
+// mountsStorage tells how s mounts st: read-write if any of its mounts of
+// st is.
+func mountsStorage(s Stage, st *PipelineStorage) mountKind {
+	k := mountNone
+	for _, m := range s.base().work.mounts {
+		if m.Storage != st {
+			continue
+		}
+		if !m.ReadOnly {
+			return mountWrite
+		}
+		k = mountRead
+	}
+	return k
+}
+
+func containsStage(list []Stage, s Stage) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// cycle returns the stages of a cycle, first repeated last, or nil.
+func (g *graph) cycle() []Stage {
+	next := map[Stage][]Stage{}
+	for _, e := range g.edges {
+		next[e.from] = append(next[e.from], e.to)
+	}
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[Stage]int{}
+	var stack, found []Stage
+	var visit func(s Stage) bool
+	visit = func(s Stage) bool {
+		color[s] = grey
+		stack = append(stack, s)
+		for _, n := range next[s] {
+			switch color[n] {
+			case grey:
+				for i, x := range stack {
+					if x == n {
+						found = append(append([]Stage(nil), stack[i:]...), n)
+						return true
+					}
+				}
+			case white:
+				if visit(n) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[s] = black
+		return false
+	}
+	for _, s := range g.stages {
+		if color[s] == white && visit(s) {
+			return found
+		}
+	}
+	return nil
+}
+
+// sort computes each stage's level (0 without upstream stages, else one
+// more than its highest upstream) and orders the stages by level, then by
+// creation order.
+func (g *graph) sort() {
+	index := map[Stage]int{}
+	for i, s := range g.stages {
+		index[s] = i
+	}
+	indeg := map[Stage]int{}
+	next := map[Stage][]Stage{}
+	for _, e := range g.edges {
+		indeg[e.to]++
+		next[e.from] = append(next[e.from], e.to)
+	}
+	// Kahn's algorithm with a FIFO queue: linear in stages and edges. The
+	// order it takes stages in does not matter, only their levels do.
+	var queue []Stage
+	for _, s := range g.stages {
+		if indeg[s] == 0 {
+			queue = append(queue, s)
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		g.order = append(g.order, s)
+		for _, n := range next[s] {
+			if l := g.level[s.base()] + 1; l > g.level[n.base()] {
+				g.level[n.base()] = l
+			}
+			indeg[n]--
+			if indeg[n] == 0 {
+				queue = append(queue, n)
+			}
+		}
+	}
+	sort.SliceStable(g.order, func(i, j int) bool {
+		li, lj := g.level[g.order[i].base()], g.level[g.order[j].base()]
+		if li != lj {
+			return li < lj
+		}
+		return index[g.order[i]] < index[g.order[j]]
+	})
+}
+
+// storageWave is the sync wave of storage: that of its first user, so that
+// a claim waiting for its first consumer does not hold up an earlier wave.
+func (g *graph) storageWave(st *PipelineStorage) int {
+	wave := -1
+	for _, s := range g.order {
+		if mountsStorage(s, st) != mountNone && (wave < 0 || g.level[s.base()] < wave) {
+			wave = g.level[s.base()]
+		}
+	}
+	if wave < 0 {
+		return 0
+	}
+	return wave
+}

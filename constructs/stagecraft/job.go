@@ -1,0 +1,228 @@
+package stagecraft
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+)
+
+// JobSettings are the run-to-completion settings shared by BatchStage and
+// ScheduledStage.
+type JobSettings struct {
+	// BackoffLimit is the number of retries before the Job fails.
+	// Default: 4.
+	BackoffLimit *int32
+	// ActiveDeadline fails the Job when it runs longer, retries included.
+	// Default: none.
+	ActiveDeadline time.Duration
+	// TTLAfterFinished deletes the Job this long after it finishes. Default:
+	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
+	// re-create (and so re-run) a Job that the cluster deleted.
+	TTLAfterFinished time.Duration
+	// Parallelism is the number of pods running at once. Default: 1.
+	Parallelism *int32
+	// Completions is the number of pods that must succeed. Default: 1.
+	Completions *int32
+	// Indexed shards the work: each pod gets a completion index from 0 to
+	// Completions-1, in the JOB_COMPLETION_INDEX environment variable (and
+	// the batch.kubernetes.io/job-completion-index annotation), and the Job
+	// succeeds when every index has. Requires Completions. Default: false.
+	Indexed bool
+	// BackoffLimitPerIndex retries each index this many times on its own,
+	// instead of BackoffLimit for the whole Job. Requires Indexed.
+	// Default: none (BackoffLimit applies).
+	BackoffLimitPerIndex *int32
+	// MaxFailedIndexes fails the Job once more indexes than this have
+	// failed. Requires BackoffLimitPerIndex. Default: none (all indexes run).
+	MaxFailedIndexes *int32
+	// FailFastExitCodes fail the Job at once, without retries, when the
+	// container exits with one of these codes (a bad configuration, say).
+	// Default: none.
+	FailFastExitCodes []int32
+	// CountDisruptions counts pods that were disrupted (preempted, evicted
+	// by a node drain) against the backoff limit. Default: false, such
+	// failures are retried without counting, through a pod failure policy.
+	CountDisruptions bool
+	// Queue submits the Job to this Kueue LocalQueue: the Job is created
+	// suspended, with the kueue.x-k8s.io/queue-name label, and Kueue starts
+	// it when the queue admits it. Default: none (the Job starts at once).
+	Queue string
+}
+
+const (
+	queueLabel           = "kueue.x-k8s.io/queue-name"
+	completionIndexEnv   = "JOB_COMPLETION_INDEX"
+	completionIndexField = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+)
+
+// resolveJob applies the defaults of the job settings.
+func resolveJob(j JobSettings) JobSettings {
+	r := j
+	// With per-index retries Kubernetes ignores the Job-wide limit.
+	if r.BackoffLimit == nil && r.BackoffLimitPerIndex == nil {
+		r.BackoffLimit = ptr.To[int32](defaultBackoffLimit)
+	}
+	r.FailFastExitCodes = append([]int32(nil), j.FailFastExitCodes...)
+	sort.Slice(r.FailFastExitCodes, func(a, b int) bool { return r.FailFastExitCodes[a] < r.FailFastExitCodes[b] })
+	return r
+}
+
+// maxJobPods is how many pods of a Job run at once.
+func maxJobPods(j JobSettings) int64 {
+	if j.Parallelism == nil {
+		return 1
+	}
+	return int64(*j.Parallelism)
+}
+
+func validateJob(j JobSettings) field.ErrorList {
+	errs := validateNonNegative(namedCount{"BackoffLimit", j.BackoffLimit}, namedCount{"Parallelism", j.Parallelism}, namedCount{"Completions", j.Completions})
+	if j.Completions != nil && *j.Completions == 0 {
+		errs = append(errs, invalid(field.NewPath("Completions"), int32(0), "must be at least 1 (leave it unset for a single completion)"))
+	}
+	errs = append(errs, validateSeconds(field.NewPath("ActiveDeadline"), j.ActiveDeadline, "must be zero (none) or a positive whole number of seconds")...)
+	errs = append(errs, validateSeconds(field.NewPath("TTLAfterFinished"), j.TTLAfterFinished, "must be zero (keep the Job) or a positive whole number of seconds")...)
+	if j.Indexed {
+		switch {
+		case j.Completions == nil:
+			errs = append(errs, required(field.NewPath("Completions"), "an Indexed job needs the number of indexes (shards)"))
+		case j.Parallelism != nil && *j.Parallelism > *j.Completions:
+			errs = append(errs, invalid(field.NewPath("Completions"), *j.Completions, fmt.Sprintf("must not be below Parallelism (%d) in an Indexed job: each pod runs one index, so the extra pods would have nothing to do", *j.Parallelism)))
+		}
+	}
+	errs = append(errs, validatePerIndex(j)...)
+	seen := map[int32]bool{}
+	for i, c := range j.FailFastExitCodes {
+		fld := field.NewPath("FailFastExitCodes").Index(i)
+		switch {
+		case c <= 0 || c > 255:
+			errs = append(errs, invalid(fld, c, "must be an exit status from 1 to 255 (0 is success)"))
+		case seen[c]:
+			errs = append(errs, duplicate(fld, c, "listed twice"))
+		}
+		seen[c] = true
+	}
+	if j.Queue != "" {
+		errs = append(errs, each(field.NewPath("Queue"), j.Queue, validation.IsDNS1123Subdomain(j.Queue))...)
+	}
+	return errs
+}
+
+// validatePerIndex checks the per-index retries of an Indexed job.
+func validatePerIndex(j JobSettings) field.ErrorList {
+	var errs field.ErrorList
+	if b := j.BackoffLimitPerIndex; b != nil {
+		if !j.Indexed {
+			errs = append(errs, forbidden(field.NewPath("BackoffLimitPerIndex"), *b, "needs Indexed: true"))
+		}
+		if *b < 0 {
+			errs = append(errs, invalid(field.NewPath("BackoffLimitPerIndex"), *b, "must be zero or more"))
+		}
+		if j.BackoffLimit != nil {
+			errs = append(errs, forbidden(field.NewPath("BackoffLimit"), *j.BackoffLimit, "set BackoffLimit or BackoffLimitPerIndex, not both"))
+		}
+	}
+	if m := j.MaxFailedIndexes; m != nil {
+		switch {
+		case j.BackoffLimitPerIndex == nil:
+			errs = append(errs, forbidden(field.NewPath("MaxFailedIndexes"), *m, "needs BackoffLimitPerIndex"))
+		case *m < 0:
+			errs = append(errs, invalid(field.NewPath("MaxFailedIndexes"), *m, "must be zero or more"))
+		case j.Completions != nil && *m > *j.Completions:
+			errs = append(errs, invalid(field.NewPath("MaxFailedIndexes"), *m, fmt.Sprintf("must not be above Completions (%d)", *j.Completions)))
+		}
+	}
+	return errs
+}
+
+// jobSpec builds the Job spec of stage s with its resolved settings j.
+func jobSpec(r *rendering, s *stage, j JobSettings) batchv1.JobSpec {
+	spec := batchv1.JobSpec{
+		BackoffLimit:         j.BackoffLimit,
+		BackoffLimitPerIndex: j.BackoffLimitPerIndex,
+		MaxFailedIndexes:     j.MaxFailedIndexes,
+		Parallelism:          j.Parallelism,
+		Completions:          j.Completions,
+		Template:             podTemplate(r, s, podOptions{restart: corev1.RestartPolicyNever}),
+		PodFailurePolicy:     podFailurePolicy(s.name, j),
+	}
+	if j.Indexed {
+		spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		// The Job controller injects the same variable; declaring it makes
+		// the contract visible in the manifest.
+		c := &spec.Template.Spec.Containers[0]
+		c.Env = append(c.Env, corev1.EnvVar{Name: completionIndexEnv, ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: completionIndexField},
+		}})
+	}
+	if j.Queue != "" {
+		spec.Suspend = ptr.To(true)
+	}
+	if j.ActiveDeadline > 0 {
+		spec.ActiveDeadlineSeconds = ptr.To(int64(j.ActiveDeadline / time.Second))
+	}
+	if j.TTLAfterFinished > 0 {
+		spec.TTLSecondsAfterFinished = ptr.To(int32(j.TTLAfterFinished / time.Second))
+	}
+	return spec
+}
+
+// podFailurePolicy retries disrupted pods without counting them, and fails
+// the Job at once on the fail-fast exit codes.
+func podFailurePolicy(container string, j JobSettings) *batchv1.PodFailurePolicy {
+	var rules []batchv1.PodFailurePolicyRule
+	if len(j.FailFastExitCodes) > 0 {
+		rules = append(rules, batchv1.PodFailurePolicyRule{
+			Action: batchv1.PodFailurePolicyActionFailJob,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+				ContainerName: ptr.To(container),
+				Operator:      batchv1.PodFailurePolicyOnExitCodesOpIn,
+				Values:        j.FailFastExitCodes,
+			},
+		})
+	}
+	if !j.CountDisruptions {
+		rules = append(rules, batchv1.PodFailurePolicyRule{
+			Action:          batchv1.PodFailurePolicyActionIgnore,
+			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+		})
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	return &batchv1.PodFailurePolicy{Rules: rules}
+}
+
+// jobLabels returns the labels of a Job (or a CronJob's job template):
+// the stage's, and Kueue's queue label.
+func jobLabels(s *stage, j JobSettings) map[string]string {
+	l := s.labels()
+	if j.Queue != "" {
+		l[queueLabel] = j.Queue
+	}
+	return l
+}
+
+// jobLabel describes the job settings in the diagram.
+func jobLabel(j JobSettings) string {
+	var parts []string
+	if j.Indexed && j.Completions != nil {
+		parts = append(parts, fmt.Sprintf("%d shards", *j.Completions))
+	} else if j.Parallelism != nil && *j.Parallelism > 1 {
+		parts = append(parts, fmt.Sprintf("%d in parallel", *j.Parallelism))
+	}
+	if j.Queue != "" {
+		parts = append(parts, "queue "+j.Queue)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " · " + strings.Join(parts, " · ")
+}

@@ -1,0 +1,158 @@
+package stagecraft
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// member is what every construct of a pipeline shares, stages and storage
+// alike: its pipeline, its construct path and the name of its objects, its
+// labels and its overrides.
+type member struct {
+	pipeline  *Pipeline
+	path      string
+	name      string // the construct id, the name of the construct's objects
+	component string // app.kubernetes.io/component
+	userLabel map[string]string
+	maxLen    int    // longest id Kubernetes accepts for the construct's objects
+	clash     string // why the construct had to be created under another id
+	overrides []func(runtime.Object)
+}
+
+// Override registers f, which stagecraft calls with each Kubernetes object
+// of the construct (a *appsv1.Deployment, *corev1.Service, ...) after it
+// has built the object and before it is written. It is the escape hatch
+// for a field stagecraft has no prop for:
+//
+//	api.Override(func(obj runtime.Object) {
+//		if d, ok := obj.(*appsv1.Deployment); ok {
+//			d.Spec.RevisionHistoryLimit = ptr.To[int32](3)
+//		}
+//	})
+//
+// The result is not validated again; the real-cluster tests are the check.
+func (m *member) Override(f func(obj runtime.Object)) { m.overrides = append(m.overrides, f) }
+
+// Name returns the name of the construct's Kubernetes objects.
+func (m *member) Name() string { return m.name }
+
+// Path returns the construct path, as used in problems.
+func (m *member) Path() string { return m.path }
+
+// join finds the pipeline of scope, the construct path of id, and
+// registers the member with its pipeline (or, outside any pipeline, as an
+// orphan whose problems are reported). It returns the construct id to
+// create the construct with, which differs from id only when id is taken.
+func (m *member) join(owner part, scope constructs.Construct, id, component string, maxLen int, labels map[string]string) string {
+	m.name, m.component, m.maxLen = id, component, maxLen
+	m.userLabel = copyMap(labels)
+	// A construct made directly in its pipeline needs no call into jsii; one
+	// made in another construct finds its pipeline among its ancestors.
+	var node constructs.Node
+	if p, ok := scope.(*Pipeline); ok {
+		m.pipeline, m.path = p, joinPath(p.path, id)
+	} else {
+		node = scope.Node()
+		m.path = joinPath(*node.Path(), id)
+		ancestors := *node.Scopes() // from the root to scope
+		for i := len(ancestors) - 1; i >= 0 && m.pipeline == nil; i-- {
+			m.pipeline, _ = ancestors[i].(*Pipeline)
+		}
+		if m.pipeline == nil {
+			if st := stateOf(ancestors[0], true); st != nil {
+				st.orphans = append(st.orphans, m)
+			}
+		}
+	}
+	cid := id
+	if cid == "" {
+		cid = "empty-id" // the construct needs one; the problem is reported
+	}
+	if node != nil && node.TryFindChild(jsii.String(cid)) != nil {
+		m.clash = "a construct with this id already exists in its scope"
+		cid += "-duplicate"
+	}
+	if m.pipeline != nil {
+		cid = m.pipeline.register(owner, cid)
+	}
+	return cid
+}
+
+// validateID checks the id as the name of the construct's objects.
+func (m *member) validateID() field.ErrorList {
+	fld := field.NewPath("id")
+	var errs field.ErrorList
+	if msgs := validation.IsDNS1123Label(m.name); len(msgs) > 0 {
+		errs = each(fld, m.name, append(msgs, "the id is the name of the construct's Kubernetes objects"))
+	} else if len(m.name) > m.maxLen {
+		errs = append(errs, tooLong(fld, m.name, "must be no more than "+strconv.Itoa(m.maxLen)+" characters: Kubernetes derives longer names from it"))
+	}
+	if m.pipeline == nil {
+		errs = append(errs, forbidden(fld, m.name, "a stage or storage must be created inside a Pipeline (directly or within a construct of one)"))
+	}
+	if m.clash != "" {
+		errs = append(errs, duplicate(fld, m.name, m.clash))
+	}
+	return errs
+}
+
+// labels returns the labels of the construct's objects and pods: the
+// pipeline's, the recommended ones, then the construct's own.
+func (m *member) labels() map[string]string {
+	l := m.pipeline.objectLabels(m.name, m.component)
+	for k, v := range m.userLabel {
+		if _, reserved := l[k]; !reserved {
+			l[k] = v
+		}
+	}
+	return l
+}
+
+// selector returns the labels that select the construct's pods. They
+// never change, since a workload's selector is immutable.
+func (m *member) selector() *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: map[string]string{
+		labelName:   m.name,
+		labelPartOf: m.pipeline.namespace,
+	}}
+}
+
+// meta returns the metadata of the construct's main objects.
+func (m *member) meta() metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.name, Namespace: m.pipeline.namespace, Labels: m.labels()}
+}
+
+// metaNamed is meta with another name, for a construct's other objects.
+func (m *member) metaNamed(name string) metav1.ObjectMeta {
+	o := m.meta()
+	o.Name = name
+	return o
+}
+
+func joinPath(parent, id string) string {
+	if parent == "" {
+		return id
+	}
+	return parent + "/" + id
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// duplicateID is the id a construct gets when its own is taken.
+func duplicateID(id string, n int) string { return fmt.Sprintf("%s-duplicate-%d", id, n) }

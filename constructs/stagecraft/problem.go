@@ -1,0 +1,162 @@
+package stagecraft
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Problem is one invalid input: which construct, which field, what kind of
+// problem, the bad value and what is allowed.
+type Problem struct {
+	// Construct is the construct path, for example "seed/ai-pipeline/data-processor".
+	Construct string
+	// Type classifies the problem as Kubernetes' own validation does:
+	// field.ErrorTypeRequired (a value is missing), ErrorTypeInvalid (a
+	// value is malformed or out of range), ErrorTypeNotSupported (not one of
+	// the allowed values), ErrorTypeDuplicate, ErrorTypeForbidden (not
+	// allowed here, or not together with another prop) or ErrorTypeTooLong.
+	// Tests match on Type and Field rather than on the message.
+	Type field.ErrorType
+	// Field is the prop's path inside the construct's props, for example
+	// "Ports[0].Name"; "id" for the construct id.
+	Field string
+	// Value is the rejected value; nil when the problem is a missing value.
+	Value any
+	// Detail says what is allowed.
+	Detail string
+}
+
+// String renders the problem on one line, as Kubernetes renders a
+// field.Error, prefixed with the construct path:
+//
+//	path: Field: Invalid value: "x": what is allowed
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.Construct)
+	if p.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Type.String())
+	if p.Value != nil {
+		b.WriteString(": ")
+		b.WriteString(renderValue(p.Value))
+	}
+	if p.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Detail)
+	}
+	return b.String()
+}
+
+// FieldError returns the problem as a Kubernetes field.Error (without the
+// construct path), for field.ErrorMatcher and other apimachinery helpers.
+func (p Problem) FieldError() *field.Error {
+	return &field.Error{Type: p.Type, Field: p.Field, BadValue: p.Value, Detail: p.Detail}
+}
+
+// renderValue writes a value as field.Error does: strings quoted, numbers
+// and booleans plain, anything else as JSON.
+func renderValue(v any) string {
+	switch t := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", t)
+	case int, int32, int64, float64, bool:
+		return fmt.Sprint(t)
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// ValidationError reports every problem found in an app's pipelines at
+// once. Use errors.As to reach it.
+type ValidationError struct {
+	// Problems lists every problem, in the order the constructs were
+	// created.
+	Problems []Problem
+}
+
+// Error lists the problems, one a line.
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d invalid input", len(e.Problems))
+	if len(e.Problems) != 1 {
+		b.WriteString("s")
+	}
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// For returns the problems of the construct at path as a field.ErrorList,
+// for field.ErrorMatcher:
+//
+//	field.ErrorMatcher{}.ByType().ByField().Test(t, want, verr.For("seed/p/api"))
+func (e *ValidationError) For(path string) field.ErrorList {
+	var out field.ErrorList
+	for _, p := range e.Problems {
+		if p.Construct == path {
+			out = append(out, p.FieldError())
+		}
+	}
+	return out
+}
+
+// problemsOf turns the field errors of one construct into problems.
+func problemsOf(construct string, errs field.ErrorList) []Problem {
+	out := make([]Problem, 0, len(errs))
+	for _, e := range errs {
+		v := e.BadValue
+		if e.Type == field.ErrorTypeRequired {
+			v = nil
+		}
+		out = append(out, Problem{Construct: construct, Type: e.Type, Field: e.Field, Value: v, Detail: e.Detail})
+	}
+	return out
+}
+
+// The constructors below build field errors with stagecraft's wording:
+// each says what is allowed. They are apimachinery's, except that
+// Duplicate, Forbidden and TooLong keep the bad value and a detail.
+
+func invalid(fld *field.Path, v any, detail string) *field.Error {
+	return field.Invalid(fld, v, detail)
+}
+
+func required(fld *field.Path, detail string) *field.Error {
+	return field.Required(fld, detail)
+}
+
+func notSupported(fld *field.Path, v any, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeNotSupported, Field: fld.String(), BadValue: v, Detail: detail}
+}
+
+func duplicate(fld *field.Path, v any, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeDuplicate, Field: fld.String(), BadValue: v, Detail: detail}
+}
+
+func forbidden(fld *field.Path, v any, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeForbidden, Field: fld.String(), BadValue: v, Detail: detail}
+}
+
+func tooLong(fld *field.Path, v any, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeTooLong, Field: fld.String(), BadValue: v, Detail: detail}
+}
+
+// each turns the messages of an apimachinery validation function (such as
+// validation.IsDNS1123Label) into Invalid errors.
+func each(fld *field.Path, v any, msgs []string) field.ErrorList {
+	var out field.ErrorList
+	for _, m := range msgs {
+		out = append(out, field.Invalid(fld, v, m))
+	}
+	return out
+}

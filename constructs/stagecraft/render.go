@@ -1,0 +1,160 @@
+package stagecraft
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// rendering turns one validated, analyzed pipeline into its objects. It
+// reads the resolved specs and the graph, and neither defaults nor
+// validates anything.
+type rendering struct {
+	p *Pipeline
+	g *graph
+	// cdk8sLabels leaves the chart's labels to cdk8s, which adds them to
+	// the objects of a chart itself.
+	cdk8sLabels bool
+}
+
+// analyzed is a pipeline and its graph.
+type analyzed struct {
+	p *Pipeline
+	g *graph
+}
+
+// syncWaveAnnotation orders the pipeline's objects when Argo CD syncs it:
+// a wave starts when the previous one is healthy (Jobs complete).
+const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
+
+// each passes every object of the pipeline to f, in the order they are
+// written: the namespace and network policies, storage, then each stage's
+// objects in dependency order. Each carries its Argo CD sync wave and the
+// chart's labels, and its construct's overrides have run on it. Objects are
+// built one construct at a time, so that a large pipeline never holds them
+// all.
+func (r *rendering) each(f func(runtime.Object) error) error {
+	p, g := r.p, r.g
+	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object)) error {
+		for _, o := range objs {
+			setWave(o, wave)
+			if !r.cdk8sLabels {
+				addChartLabels(o, p.chart.labels)
+			}
+			for _, ov := range overrides {
+				ov(o)
+			}
+			if err := f(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides); err != nil {
+		return err
+	}
+	if !p.network.Disabled {
+		for _, np := range p.pipelinePolicies() {
+			if err := emit([]runtime.Object{np}, -1, p.overrides); err != nil {
+				return err
+			}
+		}
+		callers := r.callers()
+		for _, s := range g.order {
+			np := p.stagePolicy(s, callers[s], len(g.waits[s.base()]) > 0)
+			if np != nil {
+				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, st := range p.storages() {
+		if err := emit(st.objects(), g.storageWave(st), st.overrides); err != nil {
+			return err
+		}
+	}
+	for _, s := range g.order {
+		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageObjects returns the objects of one stage: the service account and
+// Role its wait for upstream Jobs needs, the kind's own objects, and the
+// monitor of its metrics.
+func (r *rendering) stageObjects(s Stage) []runtime.Object {
+	b := s.base()
+	out := append(r.waitObjects(b), s.objects(r)...)
+	if m := b.work.metrics; m != nil {
+		out = append(out, monitor(&b.member, m, len(b.servicePorts) > 0))
+	}
+	return out
+}
+
+// callers returns the calls each stage receives, with their callers, in
+// the order of the graph.
+func (r *rendering) callers() map[Stage][]inboundCall {
+	out := map[Stage][]inboundCall{}
+	for _, from := range r.g.order {
+		for _, c := range from.base().validCalls() {
+			out[c.callee] = append(out[c.callee], inboundCall{from: from, call: c})
+		}
+	}
+	return out
+}
+
+// namespaceObject is the pipeline's Namespace, which enforces Pod Security
+// "restricted".
+func (p *Pipeline) namespaceObject() *corev1.Namespace {
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: p.namespace, Labels: p.objectLabels(p.namespace, componentPipeline)},
+	}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		ns.Labels["pod-security.kubernetes.io/"+mode] = "restricted"
+		ns.Labels["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	return ns
+}
+
+func setWave(obj runtime.Object, wave int) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	a := m.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[syncWaveAnnotation] = strconv.Itoa(wave)
+	m.SetAnnotations(a)
+}
+
+// addChartLabels adds the labels of the object's cdk8s Chart, as cdk8s
+// adds them to the objects of a chart: a label the object sets itself
+// wins.
+func addChartLabels(obj runtime.Object, labels map[string]string) {
+	if len(labels) == 0 {
+		return
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	l := m.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	for k, v := range labels {
+		if _, ok := l[k]; !ok {
+			l[k] = v
+		}
+	}
+	m.SetLabels(l)
+}

@@ -1,0 +1,203 @@
+package stagecraft
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// namedPath is a mount path and the prop it comes from.
+type namedPath struct {
+	field *field.Path
+	path  string
+}
+
+// validateWorkload checks a stage's workload w in pipeline p. extra are
+// more mount paths of the container (a StatefulSet's claims), checked for
+// clashes with the others.
+func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.ErrorList {
+	g := w.given
+	errs := validateImage(field.NewPath("Image"), g.Image, g.AllowLatestTag)
+	for i, e := range g.Env {
+		errs = append(errs, validateEnv(field.NewPath("Env").Index(i), e)...)
+	}
+	errs = append(errs, validateEnvUnique(g.Env)...)
+	errs = append(errs, validateResources(field.NewPath("Resources"), g.Resources, w.resources)...)
+	errs = append(errs, validateLabels(field.NewPath("Labels"), g.Labels)...)
+	errs = append(errs, validateReservedLabels(field.NewPath("Labels"), g.Labels)...)
+	errs = append(errs, validateAnnotations(field.NewPath("Annotations"), g.Annotations)...)
+	errs = append(errs, validatePodAnnotations(field.NewPath("Annotations"), g.Annotations)...)
+	errs = append(errs, validatePullPolicy(field.NewPath("ImagePullPolicy"), g.ImagePullPolicy)...)
+	errs = append(errs, validateLabels(field.NewPath("NodeSelector"), g.NodeSelector)...)
+	if g.ServiceAccountName != "" {
+		errs = append(errs, each(field.NewPath("ServiceAccountName"), g.ServiceAccountName, validation.IsDNS1123Subdomain(g.ServiceAccountName))...)
+	}
+	errs = append(errs, validateSecurityIDs(g.Security)...)
+	errs = append(errs, validateMountPaths(p, w, extra)...)
+	errs = append(errs, validateAccelerators(field.NewPath("Accelerators"), g.Accelerators, w.accelerators)...)
+	errs = append(errs, validateEgress(g.Egress)...)
+	errs = append(errs, validateSharedMemory(g.SharedMemory, w.resources.MemoryLimit)...)
+	if g.PriorityClassName != "" {
+		errs = append(errs, each(field.NewPath("PriorityClassName"), g.PriorityClassName, validation.IsDNS1123Subdomain(g.PriorityClassName))...)
+	}
+	if d := g.TerminationGracePeriod; d < 0 || d%time.Second != 0 {
+		errs = append(errs, invalid(field.NewPath("TerminationGracePeriod"), d.String(), "must be zero (the default) or a positive whole number of seconds"))
+	}
+	return errs
+}
+
+func validateSecurityIDs(s Security) field.ErrorList {
+	sec := field.NewPath("Security")
+	var errs field.ErrorList
+	for _, id := range []struct {
+		name string
+		v    int64
+	}{{"RunAsUser", s.RunAsUser}, {"RunAsGroup", s.RunAsGroup}, {"FSGroup", s.FSGroup}} {
+		if id.v < 0 || id.v > 2147483647 {
+			errs = append(errs, invalid(sec.Child(id.name), id.v, "must be a user or group ID from 1 to 2147483647 (0, root, is not allowed by Pod Security \"restricted\")"))
+		}
+	}
+	if s.ScratchSize != "" {
+		_, qerrs := validateQuantity(sec.Child("ScratchSize"), s.ScratchSize)
+		errs = append(errs, qerrs...)
+	}
+	return errs
+}
+
+// validateMountPaths checks every path mounted into the container, its
+// storage mounts and that no two mounts share a path.
+func validateMountPaths(p *Pipeline, w workloadSpec, extra []namedPath) field.ErrorList {
+	var errs field.ErrorList
+	used := map[string]string{}
+	claim := func(fld *field.Path, mp string) {
+		if prev, ok := used[path.Clean(mp)]; ok {
+			errs = append(errs, duplicate(fld, mp, "mount path is already used by "+prev))
+			return
+		}
+		used[path.Clean(mp)] = fld.String()
+	}
+	given := w.given.Security.ScratchPaths
+	for i, sp := range w.security.ScratchPaths {
+		fld := field.NewPath("Security", "ScratchPaths").Index(i)
+		if given == nil {
+			claim(fld, sp)
+		} else if merrs := validateMountPath(fld, sp); len(merrs) > 0 {
+			errs = append(errs, merrs...)
+		} else {
+			claim(fld, sp)
+		}
+	}
+	if w.sharedMemory != "" {
+		claim(field.NewPath("SharedMemory"), sharedMemoryPath)
+	}
+	for i, m := range w.given.Mounts {
+		fld := field.NewPath("Mounts").Index(i)
+		errs = append(errs, validateMount(p, fld, m)...)
+		if merrs := validateMountPath(fld.Child("Path"), m.Path); len(merrs) > 0 {
+			errs = append(errs, merrs...)
+		} else {
+			claim(fld.Child("Path"), m.Path)
+		}
+	}
+	for _, e := range extra {
+		if e.path != "" && path.IsAbs(e.path) {
+			claim(e.field, e.path)
+		}
+	}
+	return errs
+}
+
+// validateMount checks a mount's storage and sub-path.
+func validateMount(p *Pipeline, fld *field.Path, m Mount) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case m.Storage == nil:
+		errs = append(errs, required(fld.Child("Storage"), "the PipelineStorage to mount"))
+	case m.Storage.pipeline == nil:
+		errs = append(errs, invalid(fld.Child("Storage"), m.Storage.path, "the storage is not part of any pipeline; create it in the stage's pipeline"))
+	case m.Storage.pipeline != p:
+		errs = append(errs, invalid(fld.Child("Storage"), m.Storage.path, fmt.Sprintf("storage belongs to pipeline %q (namespace %q); a stage can mount only storage of its own pipeline %q, since a claim is bound inside one namespace", m.Storage.pipeline.path, m.Storage.pipeline.namespace, p.path)))
+	}
+	if m.SubPath != "" && (path.IsAbs(m.SubPath) || hasDotDot(m.SubPath)) {
+		errs = append(errs, invalid(fld.Child("SubPath"), m.SubPath, "must be a relative path inside the volume, without '..'"))
+	}
+	return errs
+}
+
+func hasDotDot(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func validateMountPath(fld *field.Path, p string) field.ErrorList {
+	if p == "" {
+		return field.ErrorList{required(fld, "an absolute path in the container")}
+	}
+	if !path.IsAbs(p) || hasDotDot(p) || strings.Contains(p, ":") {
+		return field.ErrorList{invalid(fld, p, "must be an absolute path without '..' or ':'")}
+	}
+	return nil
+}
+
+func validateEnv(fld *field.Path, e EnvVar) field.ErrorList {
+	var errs field.ErrorList
+	if e.Name == "" {
+		errs = append(errs, required(fld.Child("Name"), "the variable's name"))
+	} else {
+		errs = append(errs, each(fld.Child("Name"), e.Name, validation.IsEnvVarName(e.Name))...)
+	}
+	sources := 0
+	for _, ref := range []struct {
+		name string
+		r    *KeyRef
+	}{{"ConfigMap", e.ConfigMap}, {"Secret", e.Secret}} {
+		if ref.r == nil {
+			continue
+		}
+		sources++
+		errs = append(errs, validateKeyRef(fld.Child(ref.name), ref.name, ref.r)...)
+	}
+	if sources > 1 {
+		errs = append(errs, forbidden(fld, e.Name, "set at most one of ConfigMap and Secret"))
+	}
+	if sources > 0 && e.Value != "" {
+		errs = append(errs, forbidden(fld.Child("Value"), e.Value, "a variable read from a ConfigMap or Secret cannot also have a literal Value"))
+	}
+	return errs
+}
+
+func validateKeyRef(fld *field.Path, kind string, r *KeyRef) field.ErrorList {
+	var errs field.ErrorList
+	if r.Name == "" {
+		errs = append(errs, required(fld.Child("Name"), "the "+kind+"'s name"))
+	} else {
+		errs = append(errs, each(fld.Child("Name"), r.Name, validation.IsDNS1123Subdomain(r.Name))...)
+	}
+	if r.Key == "" {
+		errs = append(errs, required(fld.Child("Key"), "the key to read"))
+	} else {
+		errs = append(errs, each(fld.Child("Key"), r.Key, validation.IsConfigMapKey(r.Key))...)
+	}
+	return errs
+}
+
+func validateEnvUnique(env []EnvVar) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]int{}
+	for i, e := range env {
+		if j, ok := seen[e.Name]; ok && e.Name != "" {
+			errs = append(errs, duplicate(field.NewPath("Env").Index(i).Child("Name"), e.Name, fmt.Sprintf("duplicates Env[%d]; each variable may be set once", j)))
+			continue
+		}
+		seen[e.Name] = i
+	}
+	return errs
+}
