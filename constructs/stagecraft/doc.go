@@ -21,12 +21,16 @@
 // construct's Kubernetes objects, so it is part of the contract: renaming
 // a stage renames its objects.
 //
-// Props are validated in Go as constructs are created, before anything
-// reaches cdk8s's Node.js runtime, and every problem of an app is reported
-// at once as a *ValidationError, naming the construct path, the field, the
-// bad value and what is allowed. An app's main ends with Main (or
-// MainEnvironments), which writes dist/<app>/ atomically or prints the
-// problems and exits with status 1.
+// Props are resolved (every default applied) when a construct is created
+// and validated in Go before anything reaches cdk8s's Node.js runtime;
+// every problem of an app is reported at once as a *ValidationError,
+// naming the construct path, the field, the kind of problem (as
+// Kubernetes' field.ErrorType), the bad value and what is allowed.
+// Synthesize builds every object in memory; the package synth writes them:
+// an app's main is synth.MainChart (or synth.Main, synth.MainEnvironments),
+// which writes dist/<app>/ atomically or prints the problems and exits with
+// status 1. constructs/ARCHITECTURE.md describes the phases and how to add
+// a kind of stage.
 //
 // Pods are secure by default: they pass Pod Security "restricted" (non-root
 // user, no privilege escalation, no capabilities, RuntimeDefault seccomp,
@@ -39,5 +43,8 @@
 // but stagecraft builds their Kubernetes objects as typed k8s.io/api values
 // in Go and writes them itself, beside the objects other cdk8s constructs
 // add to the same chart: one call into Node.js per chart rather than one
-// per object. The package stagetest tests apps built with it.
+// per object. A chart's labels and namespace (cdk8s.ChartProps) apply to
+// them as cdk8s applies them to its own objects, and cdk8s's own
+// app.Synth() writes them too. The package stagetest tests apps built with
+// it.
 package stagecraft

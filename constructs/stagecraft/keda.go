@@ -136,16 +136,7 @@ func validateTrigger(f *field.Path, t Trigger) field.ErrorList {
 		if s.Parameter == "" {
 			errs = append(errs, required(sf.Child("Parameter"), "the scaler parameter the secret fills, such as \"bearerToken\""))
 		}
-		if s.Secret == "" {
-			errs = append(errs, required(sf.Child("Secret"), "the Secret's name"))
-		} else {
-			errs = append(errs, each(sf.Child("Secret"), s.Secret, validation.IsDNS1123Subdomain(s.Secret))...)
-		}
-		if s.Key == "" {
-			errs = append(errs, required(sf.Child("Key"), "the key in the Secret"))
-		} else {
-			errs = append(errs, each(sf.Child("Key"), s.Key, validation.IsConfigMapKey(s.Key))...)
-		}
+		errs = append(errs, validateObjectKey(sf.Child("Secret"), sf.Child("Key"), "Secret", s.Secret, s.Key)...)
 	}
 	return errs
 }

@@ -175,16 +175,22 @@ func validateEnv(fld *field.Path, e EnvVar) field.ErrorList {
 }
 
 func validateKeyRef(fld *field.Path, kind string, r *KeyRef) field.ErrorList {
+	return validateObjectKey(fld.Child("Name"), fld.Child("Key"), kind, r.Name, r.Key)
+}
+
+// validateObjectKey checks a reference to a key of a ConfigMap or Secret
+// (kind) by its name and key, found at nameFld and keyFld.
+func validateObjectKey(nameFld, keyFld *field.Path, kind, name, key string) field.ErrorList {
 	var errs field.ErrorList
-	if r.Name == "" {
-		errs = append(errs, required(fld.Child("Name"), "the "+kind+"'s name"))
+	if name == "" {
+		errs = append(errs, required(nameFld, "the "+kind+"'s name"))
 	} else {
-		errs = append(errs, each(fld.Child("Name"), r.Name, validation.IsDNS1123Subdomain(r.Name))...)
+		errs = append(errs, each(nameFld, name, validation.IsDNS1123Subdomain(name))...)
 	}
-	if r.Key == "" {
-		errs = append(errs, required(fld.Child("Key"), "the key to read"))
+	if key == "" {
+		errs = append(errs, required(keyFld, "the key in the "+kind))
 	} else {
-		errs = append(errs, each(fld.Child("Key"), r.Key, validation.IsConfigMapKey(r.Key))...)
+		errs = append(errs, each(keyFld, key, validation.IsConfigMapKey(key))...)
 	}
 	return errs
 }

@@ -71,6 +71,33 @@ func TestFunctionAndFileSizes(t *testing.T) {
 	}
 }
 
+// parsePackage parses the non-test files of constructs/<name> with their
+// comments.
+func parsePackage(t *testing.T, name string) (*token.FileSet, []*ast.File, *doc.Package) {
+	t.Helper()
+	fset := token.NewFileSet()
+	paths, err := filepath.Glob(filepath.Join("..", "..", "constructs", name, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	p, err := doc.NewFromFiles(fset, files, "github.com/stagecraft-dev/stagecraft/constructs/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fset, files, p
+}
+
 // outputAPI matches exported names that belong to the output package.
 var outputAPI = regexp.MustCompile(`^(Main|Write|Synth$|SynthEnvironments$)|(Env|File|Dir)$`)
 
@@ -79,13 +106,7 @@ var outputAPI = regexp.MustCompile(`^(Main|Write|Synth$|SynthEnvironments$)|(Env
 // that steer them belong to package synth. go doc of stagecraft shows no
 // such API, and no code of it reads the environment.
 func TestConstructPackageWritesNothing(t *testing.T) {
-	dir := filepath.Join("..", "..", "constructs", "stagecraft")
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := doc.New(pkgs["stagecraft"], "github.com/stagecraft-dev/stagecraft/constructs/stagecraft", 0)
+	fset, files, p := parsePackage(t, "stagecraft")
 	var names []string
 	for _, f := range p.Funcs {
 		names = append(names, f.Name)
@@ -108,7 +129,8 @@ func TestConstructPackageWritesNothing(t *testing.T) {
 			t.Errorf("stagecraft exports %s, which belongs to package synth", n)
 		}
 	}
-	for name, f := range pkgs["stagecraft"].Files {
+	for _, f := range files {
+		name := fset.Position(f.Pos()).Filename
 		ast.Inspect(f, func(n ast.Node) bool {
 			sel, ok := n.(*ast.SelectorExpr)
 			if ok {
@@ -118,5 +140,47 @@ func TestConstructPackageWritesNothing(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// TestExportedNamesDocumented: every exported name of the library's
+// packages has a doc comment.
+func TestExportedNamesDocumented(t *testing.T) {
+	for _, pkg := range []string{"stagecraft", "synth", "stagetest"} {
+		_, _, p := parsePackage(t, pkg)
+		check := func(name, text string) {
+			if strings.TrimSpace(text) == "" {
+				t.Errorf("%s.%s has no doc comment", pkg, name)
+			}
+		}
+		check("package", p.Doc)
+		for _, f := range p.Funcs {
+			check(f.Name, f.Doc)
+		}
+		for _, ty := range p.Types {
+			check(ty.Name, ty.Doc)
+			for _, f := range ty.Funcs {
+				check(f.Name, f.Doc)
+			}
+			for _, m := range ty.Methods {
+				check(ty.Name+"."+m.Name, m.Doc)
+			}
+			for _, spec := range ty.Decl.Specs {
+				st, ok := spec.(*ast.TypeSpec).Type.(*ast.StructType)
+				if !ok {
+					continue
+				}
+				for _, fl := range st.Fields.List {
+					for _, n := range fl.Names {
+						if n.IsExported() && fl.Doc == nil {
+							t.Errorf("%s.%s.%s has no doc comment", pkg, ty.Name, n.Name)
+						}
+					}
+				}
+			}
+		}
+		for _, vs := range append(p.Consts, p.Vars...) {
+			check(strings.Join(vs.Names, ", "), vs.Doc)
+		}
 	}
 }
