@@ -31,15 +31,23 @@ func TestApp(t *testing.T) {
 // TestEnvironmentsDifferOnlyInSettings pins the difference between dev and
 // prod: the reviewed diff in testdata/dev-vs-prod.golden.yaml must show
 // only what their settings change (host, schedule, sizes, replicas,
-// shards, autoscaling, resources). The namespaces differ by design; the
-// diff is taken with prod's namespace named as dev's, so that objects pair
-// up by name.
+// shards, autoscaling, resources). The namespaces, and so the names of the
+// Jobs' runs, differ by design; the diff is taken with prod's namespace and
+// run names named as dev's, so that objects pair up by name.
 func TestEnvironmentsDifferOnlyInSettings(t *testing.T) {
 	dev, prod := synthEnv(t, "dev"), synthEnv(t, "prod")
 	if dev.YAML == nil || bytes.Contains(dev.YAML, []byte(environments["prod"].Namespace)) {
 		t.Fatal("dev's output mentions prod's namespace")
 	}
 	same := bytes.ReplaceAll(prod.YAML, []byte(environments["prod"].Namespace), []byte(environments["dev"].Namespace))
+	for _, job := range prod.Objects("Job") {
+		stage := job.GetLabels()["app.kubernetes.io/name"]
+		for _, devJob := range dev.Objects("Job") {
+			if devJob.GetLabels()["app.kubernetes.io/name"] == stage {
+				same = bytes.ReplaceAll(same, []byte(job.GetName()), []byte(devJob.GetName()))
+			}
+		}
+	}
 	stagetest.AssertGolden(t, "dev-vs-prod", []byte(stagetest.Diff(dev.YAML, same)))
 }
 

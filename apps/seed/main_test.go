@@ -31,7 +31,7 @@ func TestSeedObjects(t *testing.T) {
 			t.Errorf("no %s in the seed app", kind)
 		}
 	}
-	job := m.Find(t, "Job", "ai-pipeline", "batch-job")
+	job := m.FindStage(t, "Job", "ai-pipeline", "batch-job")
 	if got := m.Get(t, job, "spec.backoffLimit"); got != int64(4) {
 		t.Errorf("Job backoffLimit = %v, want 4", got)
 	}

@@ -1,6 +1,8 @@
 package stagecraft
 
 import (
+	"strconv"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,24 +15,65 @@ import (
 type BatchStageProps struct {
 	Workload
 	JobSettings
+
+	// Revision is part of what defines the stage's run: change it (a date,
+	// a ticket, a counter) to run the stage again without any other change.
+	// Default: none.
+	Revision string
+	// FixedJobName names the Job after the stage alone, without the digest
+	// of its run. The API server refuses any later change to a Job's pod
+	// template (spec.template is immutable) and to most of its spec, so with
+	// a fixed name every change to the stage must be applied by deleting the
+	// Job first (kubectl delete job <name>, or a Replace sync option), which
+	// also forgets that it ran. Default: false, the Job is named
+	// "<stage>-<digest>" and a changed stage is a new Job.
+	FixedJobName bool
 }
 
 // BatchStage is a run-to-completion step: a Job whose pods restart never
 // and are retried up to BackoffLimit times. Stages that run after it (by
 // RunsAfter, or by reading storage it writes) wait for its Job to
 // complete.
+//
+// The Job's name is "<stage>-<digest>": the digest (8 characters) is taken
+// over what defines the run (the Job spec and pod template as written,
+// Revision, and the names of the upstream runs it waits for), so an
+// unchanged stage keeps its Job and a changed stage, or one whose upstream
+// run changed, is a new Job that runs again; the deploy tool prunes the old
+// one. FixedJobName keeps the stage's name instead.
 type BatchStage struct {
 	constructs.Construct
 	stage
-	props BatchStageProps // as given, for validation
-	job   JobSettings     // resolved
+	props     BatchStageProps // as given, for validation
+	job       JobSettings     // resolved
+	revision  string
+	fixedName bool
 }
 
-// NewBatchStage creates a batch stage in a pipeline. Its id is the Job's
-// name, at most 63 characters.
+// runDigestLen is the length of the digest in a Job's name, with its dash.
+const runDigestLen = 1 + 8
+
+// batchNameMax is the longest stage id whose Job name (with the run's
+// digest) and, for an Indexed job, whose pods' host names ("<job>-<index>")
+// fit in a 63-character DNS label.
+func batchNameMax(p BatchStageProps) int {
+	max := validation.DNS1123LabelMaxLength
+	if !p.FixedJobName {
+		max -= runDigestLen
+	}
+	if p.Indexed && p.Completions != nil && *p.Completions > 0 {
+		max -= 1 + len(strconv.Itoa(int(*p.Completions-1)))
+	}
+	return max
+}
+
+// NewBatchStage creates a batch stage in a pipeline. Its id names its Job
+// (with the run's digest) and its other objects: at most 54 characters, and
+// fewer for an Indexed job, whose pods are named after the Job and their
+// completion index.
 func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps) *BatchStage {
 	s := &BatchStage{}
-	cid := s.join(s, scope, id, componentBatch, validation.DNS1123LabelMaxLength, props.Labels)
+	cid := s.join(s, scope, id, componentBatch, batchNameMax(props), props.Labels)
 	s.resolve(props)
 	constructs.NewConstruct_Override(s, scope, &cid)
 	return s
@@ -39,7 +82,9 @@ func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps)
 func (s *BatchStage) resolve(p BatchStageProps) {
 	s.work = resolveWorkload(s.name, p.Workload, s.defaults())
 	s.job = resolveJob(p.JobSettings)
-	s.props = BatchStageProps{Workload: s.work.given, JobSettings: p.JobSettings}
+	s.props = p
+	s.props.Workload = s.work.given
+	s.revision, s.fixedName = p.Revision, p.FixedJobName
 	s.ports = metricsPorts(s.work.metrics)
 	s.completes = true
 	s.maxPods = maxJobPods(s.job)
@@ -64,6 +109,9 @@ func (s *BatchStage) objects(r *rendering) []runtime.Object {
 }
 
 // shape draws a batch stage as a parallelogram.
-func (s *BatchStage) shape() (open, close, text string) {
-	return "[/", "/]", "Job" + jobLabel(s.job) + accelLabel(s.work.accelerators)
+func (s *BatchStage) shape(r *rendering) (open, close, text string) {
+	return "[/", "/]", "Job " + r.runName(s) + jobLabel(s.job) + accelLabel(s.work.accelerators)
 }
+
+// runDigestInput is what defines a batch stage's run beyond its Job spec.
+func (s *BatchStage) runDigestInput() (revision string, fixed bool) { return s.revision, s.fixedName }

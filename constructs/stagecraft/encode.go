@@ -15,8 +15,9 @@ import (
 const encodingBatch = 256
 
 // encodePipeline renders a pipeline and encodes its objects as YAML on
-// every core, in batches, keeping their order.
-func encodePipeline(a analyzed) ([]Object, error) {
+// every core, in batches, keeping their order. It returns the rendering,
+// which knows the names of the pipeline's runs.
+func encodePipeline(a analyzed) ([]Object, *rendering, error) {
 	r := &rendering{p: a.p, g: a.g}
 	encoders := make([]*yamlout.Encoder, goruntime.GOMAXPROCS(0))
 	for i := range encoders {
@@ -40,7 +41,7 @@ func encodePipeline(a analyzed) ([]Object, error) {
 	if err == nil {
 		err = flush()
 	}
-	return out, err
+	return out, r, err
 }
 
 // encodeBatch encodes objs, spreading them over the encoders.

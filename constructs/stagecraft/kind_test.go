@@ -67,7 +67,7 @@ func (s *streamStage) objects(r *rendering) []runtime.Object {
 	return append([]runtime.Object{d}, scaledObjects(&s.member, scaleTarget{kind: "Deployment", name: s.name}, s.scaling)...)
 }
 
-func (s *streamStage) shape() (open, close, text string) {
+func (s *streamStage) shape(r *rendering) (open, close, text string) {
 	return "{{", "}}", "Deployment · KEDA consumer"
 }
 

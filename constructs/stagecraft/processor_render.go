@@ -166,7 +166,7 @@ func (s *ProcessorStage) ingressObject() *networkingv1.Ingress {
 }
 
 // shape draws a processor as a stadium, with its workload and replicas.
-func (s *ProcessorStage) shape() (open, close, text string) {
+func (s *ProcessorStage) shape(r *rendering) (open, close, text string) {
 	kind := "Deployment"
 	if s.spec.stateful != nil {
 		kind = "StatefulSet"

@@ -3,6 +3,7 @@ package stagecraft
 import (
 	"strconv"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,8 @@ type rendering struct {
 	// cdk8sLabels leaves the chart's labels to cdk8s, which adds them to
 	// the objects of a chart itself.
 	cdk8sLabels bool
+	// runs holds the Job name of each completing stage rendered so far.
+	runs map[*stage]string
 }
 
 // analyzed is a pipeline and its graph.
@@ -33,12 +36,13 @@ const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
 // each passes every object of the pipeline to f, in the order they are
 // written: the namespace and network policies, storage, then each stage's
 // objects in dependency order. Each carries its Argo CD sync wave and the
-// chart's labels, and its construct's overrides have run on it. Objects are
+// chart's labels, and its construct's overrides have run on it; then a
+// completing stage's Job gets the name of its run. Objects are
 // built one construct at a time, so that a large pipeline never holds them
 // all.
 func (r *rendering) each(f func(runtime.Object) error) error {
 	p, g := r.p, r.g
-	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object)) error {
+	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object), owner Stage) error {
 		for _, o := range objs {
 			setWave(o, wave)
 			if !r.cdk8sLabels {
@@ -47,18 +51,21 @@ func (r *rendering) each(f func(runtime.Object) error) error {
 			for _, ov := range overrides {
 				ov(o)
 			}
+			if job, ok := o.(*batchv1.Job); ok && owner != nil && owner.base().completes {
+				r.nameRun(owner, job)
+			}
 			if err := f(o); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides); err != nil {
+	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides, nil); err != nil {
 		return err
 	}
 	if !p.network.Disabled {
 		for _, np := range p.pipelinePolicies() {
-			if err := emit([]runtime.Object{np}, -1, p.overrides); err != nil {
+			if err := emit([]runtime.Object{np}, -1, p.overrides, nil); err != nil {
 				return err
 			}
 		}
@@ -66,19 +73,19 @@ func (r *rendering) each(f func(runtime.Object) error) error {
 		for _, s := range g.order {
 			np := p.stagePolicy(s, callers[s], len(g.waits[s.base()]) > 0)
 			if np != nil {
-				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides); err != nil {
+				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides, nil); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	for _, st := range p.storages() {
-		if err := emit(st.objects(), g.storageWave(st), st.overrides); err != nil {
+		if err := emit(st.objects(), g.storageWave(st), st.overrides, nil); err != nil {
 			return err
 		}
 	}
 	for _, s := range g.order {
-		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides); err != nil {
+		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides, s); err != nil {
 			return err
 		}
 	}

@@ -156,6 +156,6 @@ func (s *ScheduledStage) objects(r *rendering) []runtime.Object {
 }
 
 // shape draws a scheduled stage as a subroutine box, with its schedule.
-func (s *ScheduledStage) shape() (open, close, text string) {
+func (s *ScheduledStage) shape(r *rendering) (open, close, text string) {
 	return "[[", "]]", "CronJob · " + s.spec.Schedule + " " + s.spec.TimeZone + jobLabel(s.spec.JobSettings) + accelLabel(s.work.accelerators)
 }

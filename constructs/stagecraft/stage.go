@@ -30,7 +30,7 @@ type Stage interface {
 	objects(r *rendering) []runtime.Object
 	// shape returns how the diagram draws the stage: the Mermaid shape's
 	// opening and closing brackets and the text below the name.
-	shape() (open, close, text string)
+	shape(r *rendering) (open, close, text string)
 }
 
 // The kinds of stages stagecraft has.

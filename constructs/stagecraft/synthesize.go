@@ -64,14 +64,16 @@ func Synthesize(app constructs.Construct) (*Synthesis, error) {
 	// memory of a large synth near that of native cdk8s, for little CPU.
 	defer debug.SetGCPercent(debug.SetGCPercent(50))
 	ours := map[cdk8s.Chart][]Object{}
+	var rendered []*rendering
 	for _, a := range pipelines {
-		objs, err := encodePipeline(a)
+		objs, r, err := encodePipeline(a)
 		if err != nil {
 			return nil, err
 		}
 		ours[a.p.chart.chart] = append(ours[a.p.chart.chart], objs...)
+		rendered = append(rendered, r)
 	}
-	out := &Synthesis{Diagram: diagram(pipelines)}
+	out := &Synthesis{Diagram: diagram(rendered)}
 	if st != nil {
 		st.collecting = true
 		defer func() { st.collecting = false }()

@@ -47,7 +47,7 @@ func (r *rendering) addWait(spec *corev1.PodSpec, s *stage) {
 	args := []string{"wait", "--for=condition=complete", "--namespace=" + p.namespace,
 		fmt.Sprintf("--timeout=%ds", int64(p.waitFor/time.Second))}
 	for _, j := range jobs {
-		args = append(args, "job/"+j.Name())
+		args = append(args, "job/"+r.runName(j))
 	}
 	init := corev1.Container{
 		Name:  waitContainer,
@@ -103,7 +103,7 @@ func (r *rendering) waitObjects(s *stage) []runtime.Object {
 	}
 	names := make([]string, len(jobs))
 	for i, j := range jobs {
-		names[i] = j.Name()
+		names[i] = r.runName(j)
 	}
 	meta := s.metaNamed(s.name + "-wait")
 	out = append(out, &rbacv1.Role{

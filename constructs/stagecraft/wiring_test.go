@@ -58,7 +58,7 @@ func TestGoldenWiring(t *testing.T) {
 	var names []string
 	for _, o := range m.Objects("") {
 		if o.GetKind() == "Job" || o.GetKind() == "Deployment" || o.GetKind() == "CronJob" {
-			names = append(names, o.GetName()+"@"+o.GetAnnotations()["argocd.argoproj.io/sync-wave"])
+			names = append(names, o.GetLabels()["app.kubernetes.io/name"]+"@"+o.GetAnnotations()["argocd.argoproj.io/sync-wave"])
 		}
 	}
 	if got := strings.Join(names, " "); got != "fill@0 report@0 idle@0 model@1 api@1" {

@@ -63,9 +63,16 @@ type docDiff struct {
 func diffDocs(wd, gd []doc) *docDiff {
 	wkeys, gkeys := docKeys(wd), docKeys(gd)
 	wat, gat := indexOf(wkeys), indexOf(gkeys)
+	renamed := renames(wd, gd, wat, gat, wkeys, gkeys)
 	d := &docDiff{}
 	for i, doc := range gd {
 		j, ok := wat[gkeys[i]]
+		if r, isRenamed := renamed[i]; !ok && isRenamed {
+			d.changed++
+			fmt.Fprintf(&d.text, "~ %s renamed to %s\n", Describe(wd[r].obj), doc.obj.GetName())
+			d.text.WriteString(indent(lineDiff(lines(wd[r].text), lines(doc.text), wd[r].start, doc.start)))
+			continue
+		}
 		if !ok {
 			d.added++
 			fmt.Fprintf(&d.text, "+ %s\n", Describe(doc.obj))
@@ -78,8 +85,12 @@ func diffDocs(wd, gd []doc) *docDiff {
 			d.text.WriteString(indent(lineDiff(lines(wd[j].text), lines(doc.text), wd[j].start, doc.start)))
 		}
 	}
+	wasRenamed := map[int]bool{}
+	for _, j := range renamed {
+		wasRenamed[j] = true
+	}
 	for j, doc := range wd {
-		if _, ok := gat[wkeys[j]]; !ok {
+		if _, ok := gat[wkeys[j]]; !ok && !wasRenamed[j] {
 			d.removed++
 			fmt.Fprintf(&d.text, "- %s (lines %d-%d of the golden file)\n", Describe(doc.obj), doc.start, doc.start+len(lines(doc.text))-1)
 		}
@@ -95,6 +106,38 @@ func diffDocs(wd, gd []doc) *docDiff {
 		return !ok
 	}))
 	return d
+}
+
+// renames pairs the objects that only one side has by kind, namespace and
+// stage (the app.kubernetes.io/name label), when exactly one object of
+// each side matches: a Job whose run got a new name. It maps the index in
+// gd to the index in wd.
+func renames(wd, gd []doc, wat, gat map[string]int, wkeys, gkeys []string) map[int]int {
+	stageKey := func(d doc) string {
+		stage := d.obj.GetLabels()[stageLabel]
+		if stage == "" {
+			return ""
+		}
+		return d.obj.GetKind() + "/" + d.obj.GetNamespace() + "/" + stage
+	}
+	onlyWant, onlyGot := map[string][]int{}, map[string][]int{}
+	for j, d := range wd {
+		if _, ok := gat[wkeys[j]]; !ok && stageKey(d) != "" {
+			onlyWant[stageKey(d)] = append(onlyWant[stageKey(d)], j)
+		}
+	}
+	for i, d := range gd {
+		if _, ok := wat[gkeys[i]]; !ok && stageKey(d) != "" {
+			onlyGot[stageKey(d)] = append(onlyGot[stageKey(d)], i)
+		}
+	}
+	out := map[int]int{}
+	for k, gs := range onlyGot {
+		if ws := onlyWant[k]; len(ws) == 1 && len(gs) == 1 {
+			out[gs[0]] = ws[0]
+		}
+	}
+	return out
 }
 
 // indexOf maps each key to its position.

@@ -170,6 +170,33 @@ func (m *Manifest) Find(t testing.TB, kind, namespace, name string) *unstructure
 	return nil
 }
 
+// FindStage returns the object of that kind and namespace that belongs to
+// the stage (its app.kubernetes.io/name label), whatever its name: a
+// BatchStage's Job is named after its run, "<stage>-<digest>". If there is
+// none, or more than one, FindStage fails the test.
+func (m *Manifest) FindStage(t testing.TB, kind, namespace, stage string) *unstructured.Unstructured {
+	t.Helper()
+	var found []*unstructured.Unstructured
+	for _, d := range m.docs {
+		o := d.obj
+		if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetLabels()[stageLabel] == stage {
+			found = append(found, o)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	var have strings.Builder
+	for _, d := range m.docs {
+		have.WriteString("\n\t" + Describe(d.obj))
+	}
+	t.Fatalf("stagetest: %d objects of kind %s of stage %s in namespace %q; objects:%s", len(found), kind, stage, namespace, have.String())
+	return nil
+}
+
+// stageLabel names the stage an object belongs to.
+const stageLabel = "app.kubernetes.io/name"
+
 // Describe names an object as the kit's messages do: its kind, then
 // namespace/name, or only the name when it is cluster-scoped
 // ("Deployment ai-pipeline/data-processor", "Namespace ai-pipeline").

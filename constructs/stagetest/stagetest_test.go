@@ -149,7 +149,7 @@ func TestGoldenMismatchNamesChangedObjects(t *testing.T) {
 		"-      - image: ghcr.io/team/api:1.0.0\n",
 		"+      - image: ghcr.io/team/api:1.1.0\n",
 		"+ CronJob team/report\n",
-		"- Job team/import (lines ",
+		"- Job team/import-",
 		"-update",
 	)
 	if strings.Contains(f.text(), "Service team/api") {
@@ -473,7 +473,9 @@ func TestParallelSynth(t *testing.T) {
 					Workload: stagecraft.Workload{Image: "ghcr.io/team/job:1.0.0"},
 				})
 			})
-			m.Find(t, "Job", ns, "job")
+			if job := m.FindStage(t, "Job", ns, "job"); !strings.HasPrefix(job.GetName(), "job-") {
+				t.Errorf("Job %s is not named after its stage and run", job.GetName())
+			}
 			// The namespace, its two network policies and the Job.
 			if n := len(m.Objects("")); n != 4 {
 				t.Errorf("%d objects; want 4", n)
