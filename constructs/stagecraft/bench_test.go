@@ -110,7 +110,7 @@ type benchFixture struct {
 func (a analyzed) render() []runtime.Object {
 	var out []runtime.Object
 	r := &rendering{p: a.p, g: a.g}
-	_ = r.each(func(o runtime.Object) error { out = append(out, o); return nil })
+	_ = r.each(func(o runtime.Object, _ string) error { out = append(out, o); return nil })
 	return out
 }
 

@@ -77,7 +77,7 @@ type checked struct {
 func (a analyzed) include() error {
 	r := &rendering{p: a.p, g: a.g, cdk8sLabels: true}
 	w := yamlout.NewWriter()
-	err := r.each(func(o runtime.Object) error {
+	err := r.each(func(o runtime.Object, _ string) error {
 		m, err := yamlout.ToMap(o)
 		if err != nil {
 			return err

@@ -25,14 +25,19 @@ func encodePipeline(a analyzed) ([]Object, *rendering, error) {
 	}
 	var out []Object
 	batch := make([]runtime.Object, 0, encodingBatch)
+	var paths []string
 	flush := func() error {
 		objs, err := encodeBatch(encoders, batch)
+		for i := range objs {
+			objs[i].Construct = paths[i]
+		}
 		out = append(out, objs...)
-		batch = batch[:0]
+		batch, paths = batch[:0], paths[:0]
 		return err
 	}
-	err := r.each(func(o runtime.Object) error {
+	err := r.each(func(o runtime.Object, path string) error {
 		batch = append(batch, o)
+		paths = append(paths, path)
 		if len(batch) == encodingBatch {
 			return flush()
 		}

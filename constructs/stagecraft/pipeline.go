@@ -96,6 +96,7 @@ type Pipeline struct {
 	parts     []part // stages and storage, in creation order
 	overrides []func(runtime.Object)
 	included  bool // its objects are in the construct tree for cdk8s's synthesis
+	accepted  []Change
 }
 
 // part is a construct of a pipeline: a stage or storage.

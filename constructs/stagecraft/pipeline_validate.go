@@ -33,7 +33,7 @@ func (p *Pipeline) validate() field.ErrorList {
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))
 	}
-	return errs
+	return append(errs, p.validateAccepted()...)
 }
 
 // validateNamespace checks the resolved namespace, naming the prop it came

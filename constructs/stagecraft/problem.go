@@ -13,6 +13,10 @@ import (
 type Problem struct {
 	// Construct is the construct path, for example "seed/ai-pipeline/data-processor".
 	Construct string
+	// Object names the Kubernetes object ("StatefulSet ai-pipeline/state")
+	// of a problem found by comparing the output with the previous one (the
+	// upgrade check of package synth); empty for problems with props.
+	Object string
 	// Type classifies the problem as Kubernetes' own validation does:
 	// field.ErrorTypeRequired (a value is missing), ErrorTypeInvalid (a
 	// value is malformed or out of range), ErrorTypeNotSupported (not one of
@@ -36,6 +40,10 @@ type Problem struct {
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.Construct)
+	if p.Object != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Object)
+	}
 	if p.Field != "" {
 		b.WriteString(": ")
 		b.WriteString(p.Field)
@@ -63,6 +71,8 @@ func (p Problem) FieldError() *field.Error {
 // and booleans plain, anything else as JSON.
 func renderValue(v any) string {
 	switch t := v.(type) {
+	case Transition:
+		return t.String()
 	case string:
 		return fmt.Sprintf("%q", t)
 	case int, int32, int64, float64, bool:
@@ -72,6 +82,27 @@ func renderValue(v any) string {
 		return string(b)
 	}
 	return fmt.Sprint(v)
+}
+
+// Transition is the value of a problem found by comparing the output with
+// the previous one: the value there and the value now (nil where there is
+// none).
+type Transition struct {
+	// Old is the previous output's value.
+	Old any
+	// New is the value now.
+	New any
+}
+
+// String renders the transition as "old -> new".
+func (t Transition) String() string {
+	side := func(v any) string {
+		if v == nil {
+			return "(none)"
+		}
+		return renderValue(v)
+	}
+	return side(t.Old) + " -> " + side(t.New)
 }
 
 // ValidationError reports every problem found in an app's pipelines at

@@ -40,9 +40,9 @@ const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
 // completing stage's Job gets the name of its run. Objects are
 // built one construct at a time, so that a large pipeline never holds them
 // all.
-func (r *rendering) each(f func(runtime.Object) error) error {
+func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
-	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object), owner Stage) error {
+	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object), owner Stage, path string) error {
 		for _, o := range objs {
 			setWave(o, wave)
 			if !r.cdk8sLabels {
@@ -54,18 +54,18 @@ func (r *rendering) each(f func(runtime.Object) error) error {
 			if job, ok := o.(*batchv1.Job); ok && owner != nil && owner.base().completes {
 				r.nameRun(owner, job)
 			}
-			if err := f(o); err != nil {
+			if err := f(o, path); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides, nil); err != nil {
+	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides, nil, p.path); err != nil {
 		return err
 	}
 	if !p.network.Disabled {
 		for _, np := range p.pipelinePolicies() {
-			if err := emit([]runtime.Object{np}, -1, p.overrides, nil); err != nil {
+			if err := emit([]runtime.Object{np}, -1, p.overrides, nil, p.path); err != nil {
 				return err
 			}
 		}
@@ -73,19 +73,19 @@ func (r *rendering) each(f func(runtime.Object) error) error {
 		for _, s := range g.order {
 			np := p.stagePolicy(s, callers[s], len(g.waits[s.base()]) > 0)
 			if np != nil {
-				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides, nil); err != nil {
+				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides, nil, s.Path()); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	for _, st := range p.storages() {
-		if err := emit(st.objects(), g.storageWave(st), st.overrides, nil); err != nil {
+		if err := emit(st.objects(), g.storageWave(st), st.overrides, nil, st.path); err != nil {
 			return err
 		}
 	}
 	for _, s := range g.order {
-		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides, s); err != nil {
+		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides, s, s.Path()); err != nil {
 			return err
 		}
 	}

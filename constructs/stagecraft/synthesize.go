@@ -19,6 +19,9 @@ type Synthesis struct {
 	Manifests []Manifest
 	// Diagram is a Mermaid flowchart of the app's pipelines, as Markdown.
 	Diagram string
+	// Accepted are the changes the pipelines accept (Pipeline.AcceptChange)
+	// that the upgrade check would refuse.
+	Accepted []AcceptedChange
 }
 
 // Manifest is the objects of one cdk8s chart, in the order they are
@@ -37,6 +40,9 @@ type Object struct {
 	// APIVersion, Kind, Namespace and Name identify the object; Namespace
 	// is empty for cluster-scoped objects.
 	APIVersion, Kind, Namespace, Name string
+	// Construct is the path of the construct the object belongs to; empty
+	// for objects that other cdk8s constructs added.
+	Construct string
 	// YAML is the object as one YAML document, ending in a newline, without
 	// a "---" separator.
 	YAML []byte
@@ -73,7 +79,7 @@ func Synthesize(app constructs.Construct) (*Synthesis, error) {
 		ours[a.p.chart.chart] = append(ours[a.p.chart.chart], objs...)
 		rendered = append(rendered, r)
 	}
-	out := &Synthesis{Diagram: diagram(rendered)}
+	out := &Synthesis{Diagram: diagram(rendered), Accepted: acceptedChanges(pipelines)}
 	if st != nil {
 		st.collecting = true
 		defer func() { st.collecting = false }()

@@ -1,7 +1,8 @@
 // Package synth writes the apps built with stagecraft: it lays out the
 // objects stagecraft.Synthesize builds as manifest files (one per chart by
-// default, or one per object), adds a kustomization.yaml that applies them
-// in order and the pipeline diagram, and replaces an app's output folder
+// default, or one per object), adds a kustomization.yaml that lists them
+// and the pipeline diagram, compares the objects with the previous output
+// (the upgrade check), and replaces an app's output folder
 // atomically, so that a failed synthesis leaves the previous output
 // exactly as it was.
 //

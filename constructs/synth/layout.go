@@ -45,9 +45,10 @@ func (FilePerChart) Files(s *stagecraft.Synthesis) ([]File, error) {
 // FilePerObject writes one file per object, "<kind>-<name>.yaml" in lower
 // case (for example "deployment-api.yaml"), in the order of the objects.
 // Objects of one kind and name in different namespaces are told apart by
-// their namespace: "<kind>-<namespace>-<name>.yaml". Such a folder applies
-// in order with "kubectl apply -k" (the kustomization lists the files in
-// order); "kubectl apply -f" would apply the files in name order.
+// their namespace: "<kind>-<namespace>-<name>.yaml". Apply such a folder
+// with "kubectl apply -k", which orders the objects by kind (namespaces
+// first), or through Argo CD or Flux; "kubectl apply -f" would take the
+// files in name order and fail on the kustomization.
 type FilePerObject struct{}
 
 // Files implements Layout.

@@ -47,11 +47,15 @@ func MainEnvironments(name string, envs []string, opts Options, define func(env 
 	}))
 }
 
-// fromEnv fills in Dir from $STAGECRAFT_DIST: the environment is read
-// here, at an app's entry point, and nowhere else.
+// fromEnv fills in Dir from $STAGECRAFT_DIST (the environment is read
+// here, at an app's entry point, and nowhere else) and prints notices to
+// standard error unless the app takes them itself.
 func fromEnv(opts Options) Options {
 	if opts.Dir == "" {
 		opts.Dir = os.Getenv(DistEnv)
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(msg string) { fmt.Fprintln(os.Stderr, "stagecraft: "+msg) }
 	}
 	return opts
 }

@@ -1,0 +1,73 @@
+package stagecraft
+
+import (
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Change identifies a change to one of a pipeline's objects that the
+// upgrade check refuses: package synth compares what an app writes with
+// its previous output and reports every change a Kubernetes API server
+// refuses on update (an immutable field) or that destroys data (a claim
+// removed), naming the object and the field. Accepting a change lets the
+// app be written; the check then tells what to do on the cluster before
+// applying it.
+type Change struct {
+	// Kind of the object, as the problem names it, for example
+	// "StatefulSet". Required.
+	Kind string
+	// Name of the object, as the problem names it. Required.
+	Name string
+	// Field is the field path the problem names, or a prefix of it (for
+	// example "spec.volumeClaimTemplates"). Default: every refused change
+	// of the object.
+	Field string
+	// Namespace of the object. Default: the pipeline's; set it to accept
+	// changes to objects in the namespace a renamed pipeline leaves.
+	Namespace string
+}
+
+// AcceptedChange is a change a pipeline accepted; its Namespace is set
+// (cluster-scoped objects match by kind and name alone).
+type AcceptedChange struct {
+	Change
+	// Pipeline is the path of the pipeline that accepted it.
+	Pipeline string
+}
+
+// AcceptChange accepts a change to one of the pipeline's objects that
+// the upgrade check refuses, after the team has read what the check says
+// must be done on the cluster (for example, to grow a stateful stage's
+// volumes: delete its StatefulSet with --cascade=orphan, resize the
+// claims, then apply). Accept changes for the next write only, and remove
+// the call once the change is applied: a change accepted for good would
+// hide the next one of the same field.
+func (p *Pipeline) AcceptChange(c Change) { p.accepted = append(p.accepted, c) }
+
+// validateAccepted checks the pipeline's accepted changes.
+func (p *Pipeline) validateAccepted() field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range p.accepted {
+		fld := field.NewPath("AcceptChange").Index(i)
+		if c.Kind == "" {
+			errs = append(errs, required(fld.Child("Kind"), "the kind of the object, as the upgrade check names it"))
+		}
+		if c.Name == "" {
+			errs = append(errs, required(fld.Child("Name"), "the name of the object, as the upgrade check names it"))
+		}
+	}
+	return errs
+}
+
+// acceptedChanges returns what the pipelines accepted.
+func acceptedChanges(pipelines []analyzed) []AcceptedChange {
+	var out []AcceptedChange
+	for _, a := range pipelines {
+		for _, c := range a.p.accepted {
+			if c.Namespace == "" {
+				c.Namespace = a.p.namespace
+			}
+			out = append(out, AcceptedChange{Change: c, Pipeline: a.p.path})
+		}
+	}
+	return out
+}

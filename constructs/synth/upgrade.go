@@ -1,0 +1,269 @@
+package synth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// The upgrade check. Before an app's output replaces the previous one,
+// every object is compared with the object of the same kind, namespace
+// and name there. A change that a Kubernetes API server refuses on update
+// (an immutable field) or that destroys data (a claim, a volume or a
+// namespace removed, which pruning deletes) is a problem that names the
+// object, the field, the old and new values, why, and what to do; a
+// pipeline accepts one with Pipeline.AcceptChange, and the check then
+// notifies what to do on the cluster before applying.
+
+// objectKey identifies an object across versions of the output: its API
+// group (not version), kind, namespace and name.
+type objectKey struct {
+	group, kind, namespace, name string
+}
+
+func keyOf(apiVersion, kind, namespace, name string) objectKey {
+	group, _, found := strings.Cut(apiVersion, "/")
+	if !found {
+		group = ""
+	}
+	return objectKey{group: group, kind: kind, namespace: namespace, name: name}
+}
+
+func (k objectKey) String() string {
+	if k.namespace == "" {
+		return k.kind + " " + k.name
+	}
+	return k.kind + " " + k.namespace + "/" + k.name
+}
+
+// previousOutput stands for the construct of an object that only the
+// previous output has, in a namespace no pipeline uses any more.
+const previousOutput = "(previous output)"
+
+// partOfLabel names the pipeline (its namespace) an object belongs to.
+const partOfLabel = "app.kubernetes.io/part-of"
+
+// finding is one refused change of one object.
+type finding struct {
+	field    string // the leaf that differs
+	accept   string // the field to accept: the immutable one
+	old, new any
+	// acceptNamespace names the object's namespace in the Change to
+	// accept: no pipeline runs there any more.
+	acceptNamespace bool
+	why, fix        string
+}
+
+// prevDoc is one document of the previous output: its text, and the
+// object, decoded only when a rule needs it.
+type prevDoc struct {
+	text []byte
+	obj  *unstructured.Unstructured
+}
+
+// object decodes the document on first use.
+func (d *prevDoc) object() *unstructured.Unstructured {
+	if d.obj == nil {
+		objs := map[objectKey]*unstructured.Unstructured{}
+		_ = decodeObjects(d.text, objs)
+		d.obj = &unstructured.Unstructured{Object: map[string]any{}}
+		for _, o := range objs {
+			d.obj = o
+		}
+	}
+	return d.obj
+}
+
+// previousObjects reads the documents of a previous output folder: every
+// YAML document of its *.yaml and *.yml files, but the kustomization, by
+// the object each holds. A folder that does not exist has none.
+func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[objectKey]*prevDoc{}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || n == KustomizationFile || (!strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml")) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, err
+		}
+		if err := splitDocuments(data, out); err != nil {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+	}
+	return out, nil
+}
+
+// splitDocuments adds the documents of a YAML stream to out. The key of a
+// document written as stagecraft writes YAML is read off its lines; any
+// other document is decoded.
+func splitDocuments(data []byte, out map[objectKey]*prevDoc) error {
+	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+		if len(doc) > 0 && doc[len(doc)-1] != '\n' {
+			doc = append(doc[:len(doc):len(doc)], '\n')
+		}
+		doc = bytes.TrimPrefix(doc, []byte("---\n"))
+		if k, ok := scanKey(doc); ok {
+			out[k] = &prevDoc{text: doc}
+			continue
+		}
+		objs := map[objectKey]*unstructured.Unstructured{}
+		if err := decodeObjects(doc, objs); err != nil {
+			return err
+		}
+		for k, o := range objs {
+			out[k] = &prevDoc{text: doc, obj: o}
+		}
+	}
+	return nil
+}
+
+// scanKey reads the key of a document from its top-level apiVersion and
+// kind lines and the name and namespace lines of its metadata, if they
+// are plain scalars.
+func scanKey(doc []byte) (objectKey, bool) {
+	var apiVersion, kind, name, namespace string
+	inMeta := false
+	for _, line := range strings.Split(string(doc), "\n") {
+		switch {
+		case strings.HasPrefix(line, "apiVersion: "):
+			apiVersion = line[len("apiVersion: "):]
+		case strings.HasPrefix(line, "kind: "):
+			kind = line[len("kind: "):]
+		case line == "metadata:":
+			inMeta = true
+		case inMeta && strings.HasPrefix(line, "  name: "):
+			name = line[len("  name: "):]
+		case inMeta && strings.HasPrefix(line, "  namespace: "):
+			namespace = line[len("  namespace: "):]
+		case len(line) > 0 && line[0] != ' ':
+			inMeta = false
+		}
+	}
+	for _, v := range []string{apiVersion, kind, name, namespace} {
+		if strings.ContainsAny(v, "\"'{[&*!|>%@`#") {
+			return objectKey{}, false
+		}
+	}
+	return keyOf(apiVersion, kind, namespace, name), kind != "" && name != ""
+}
+
+// decodeObjects adds the objects of a YAML stream to out.
+func decodeObjects(data []byte, out map[objectKey]*unstructured.Unstructured) error {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		out[keyOf(u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName())] = u
+	}
+}
+
+// upgradeCheck compares s with the objects of the previous output and
+// returns the refused changes as problems; notices say what to do on the
+// cluster for the accepted ones.
+func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problems []stagecraft.Problem, notices []string) {
+	next := map[objectKey]stagecraft.Object{}
+	construct := map[string]string{} // namespace -> a construct path there
+	for _, m := range s.Manifests {
+		for _, o := range m.Objects {
+			k := keyOf(o.APIVersion, o.Kind, o.Namespace, o.Name)
+			next[k] = o
+			if o.Kind == "Namespace" {
+				construct[o.Name] = o.Construct
+			}
+		}
+	}
+	for _, k := range sortedKeys(prev) {
+		o, kept := next[k]
+		var found []finding
+		switch {
+		case kept && bytes.Equal(o.YAML, prev[k].text):
+			continue // unchanged
+		case kept:
+			found = changed(k, prev[k], o)
+		default:
+			found = removed(k, prev[k])
+		}
+		path := o.Construct
+		if !kept && len(found) > 0 {
+			path = firstNonEmpty(construct[k.namespace], construct[k.name], construct[prev[k].object().GetLabels()[partOfLabel]], previousOutput)
+		}
+		for _, f := range found {
+			f.acceptNamespace = !kept && path == previousOutput && k.namespace != ""
+			if a, ok := accepted(s.Accepted, k, f.field); ok {
+				notices = append(notices, fmt.Sprintf("%s: %s: accepted by %s; before you apply it: %s", a.Pipeline, strings.TrimSpace(k.String()+" "+f.field), a.Pipeline, f.fix))
+				continue
+			}
+			problems = append(problems, problemOf(path, k, f))
+		}
+	}
+	return problems, notices
+}
+
+// problemOf turns a finding into a problem.
+func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
+	accept := fmt.Sprintf("stagecraft.Change{Kind: %q, Name: %q, Field: %q}", k.kind, k.name, f.accept)
+	if f.acceptNamespace {
+		accept = fmt.Sprintf("stagecraft.Change{Kind: %q, Name: %q, Field: %q, Namespace: %q}", k.kind, k.name, f.accept, k.namespace)
+	}
+	return stagecraft.Problem{
+		Construct: path, Object: k.String(), Type: field.ErrorTypeForbidden, Field: f.field,
+		Value:  stagecraft.Transition{Old: f.old, New: f.new},
+		Detail: f.why + ". To apply it: " + f.fix + ". Then accept it in code: pipeline.AcceptChange(" + accept + ")",
+	}
+}
+
+// accepted finds the accepted change that covers field of object k.
+func accepted(list []stagecraft.AcceptedChange, k objectKey, fld string) (stagecraft.AcceptedChange, bool) {
+	for _, a := range list {
+		if a.Kind == k.kind && a.Name == k.name && (k.namespace == "" || a.Namespace == k.namespace) && strings.HasPrefix(fld, a.Field) {
+			return a, true
+		}
+	}
+	return stagecraft.AcceptedChange{}, false
+}
+
+func sortedKeys(m map[objectKey]*prevDoc) []objectKey {
+	keys := make([]objectKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
