@@ -110,9 +110,6 @@ func write(t *testing.T, dist string, v version) ([]string, error) {
 	return notices, err
 }
 
-// refusal is one change the upgrade check must refuse.
-type refusal struct{ object, field string }
-
 // TestUpgradeCheck writes version 1 of an app, then each edit as version
 // 2: the edits the API server would refuse, or that delete data when
 // pruned, are problems naming the object and field; accepted in code,

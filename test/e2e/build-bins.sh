@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries the e2e tests run (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok), pinned by the versions in
+# kube-controller-manager, kube-scheduler, kubectl, kwok), pinned by the versions in
 # tools/go.mod and tools/go.sum, into a cache keyed by component and version:
 #
 #   ${STAGECRAFT_E2E_CACHE:-$HOME/.cache/stagecraft-e2e}/<component>-<version>/<binary>
@@ -22,6 +22,7 @@ bins=(
 	"kube-apiserver|k8s.io/kubernetes/cmd/kube-apiserver|k8s.io/kubernetes|kubernetes"
 	"kube-controller-manager|k8s.io/kubernetes/cmd/kube-controller-manager|k8s.io/kubernetes|kubernetes"
 	"kube-scheduler|k8s.io/kubernetes/cmd/kube-scheduler|k8s.io/kubernetes|kubernetes"
+	"kubectl|k8s.io/kubernetes/cmd/kubectl|k8s.io/kubernetes|kubernetes"
 	"kwok|sigs.k8s.io/kwok/cmd/kwok|sigs.k8s.io/kwok|kwok"
 )
 

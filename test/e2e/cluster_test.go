@@ -252,6 +252,9 @@ func (c *cluster) startPipeline(t *testing.T) {
 		"--controllers=*",
 		"--leader-elect=false",
 		"--secure-port=0",
+		// kwok's node heartbeats lag when the machine is loaded; the
+		// default 40s would mark the nodes, and every pod on them, NotReady.
+		"--node-monitor-grace-period=10m",
 	)
 	sched := startProc(t, c.dir, "kube-scheduler", b["kube-scheduler"], nil,
 		"--kubeconfig="+c.kubeconfig,

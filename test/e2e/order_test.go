@@ -305,7 +305,8 @@ type OrderResult struct {
 //     app in the same namespace, in a strictly lower sync wave, and (when the
 //     waiting template is a Job's or a CronJob's) completed before the
 //     waiting Job started;
-//  2. the Role <stage>-wait grants exactly get, list and watch on those Jobs
+//  2. the Role <stage>-wait (the stage's app.kubernetes.io/name label) grants
+//     exactly get, list and watch on those Jobs
 //     (resourceNames), a RoleBinding binds it to the template's
 //     ServiceAccount alone; the wait container alone mounts a projected
 //     service-account token (automountServiceAccountToken: false), also in
@@ -536,7 +537,13 @@ func checkWaitAccess(w *waiter, objects map[string]*manifest) (errs []error, opt
 		fail("ServiceAccount %s is not part of the app", sa)
 	}
 
-	roleName := w.name + "-wait"
+	// The Role is named after the stage (its app.kubernetes.io/name label),
+	// which a Job's name extends with the digest of its run.
+	stage := w.m.obj.GetLabels()["app.kubernetes.io/name"]
+	if stage == "" {
+		stage = w.name
+	}
+	roleName := stage + "-wait"
 	want := map[string]bool{}
 	for _, u := range w.upstream {
 		want[u] = true

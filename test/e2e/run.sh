@@ -26,6 +26,15 @@ echo "== e2e: control-plane binaries"
 bins_s=$((SECONDS - start))
 
 export STAGECRAFT_E2E_REPORT_DIR="${STAGECRAFT_E2E_REPORT_DIR:-$(mktemp -d -t stagecraft-e2e-reports.XXXXXX)}"
+
+# The upgrade matrix (TestUpgrades): two versions of an app per typical
+# edit, written by the library under test.
+if [[ -z "${STAGECRAFT_UPGRADE:-}" ]]; then
+	STAGECRAFT_UPGRADE="$(mktemp -d -t stagecraft-upgrade.XXXXXX)"
+	echo "== e2e: upgrade matrix"
+	(cd ../.. && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go run ./test/upgrade/cmd/matrix -out "$STAGECRAFT_UPGRADE")
+fi
+export STAGECRAFT_UPGRADE
 # go test runs in this folder: make relative paths absolute first.
 if [[ -n "${STAGECRAFT_DIST:-}" ]]; then
 	STAGECRAFT_DIST="$(cd "$caller" && cd "$STAGECRAFT_DIST" && pwd)"
@@ -60,6 +69,11 @@ echo
 echo "== e2e summary"
 grep -E '^ *--- (PASS|FAIL|SKIP): ' "$log" | sed 's/^/  /' || true
 notes="$(grep -oE '(NOT PROVEN \(not a failure\)|ASSUMED): .*' "$log" | sort -u || true)"
+upgrades="$(grep -oE 'upgrade( matrix)?: .*' "$log" || true)"
+if [[ -n "$upgrades" ]]; then
+	echo "  upgrade matrix:"
+	echo "$upgrades" | sed 's/^/    /'
+fi
 if [[ -n "$notes" ]]; then
 	echo "  notes:"
 	echo "$notes" | sed 's/^/    /'
