@@ -1,7 +1,8 @@
 // Wrapper module that pins the node components the node suite runs and are
-// not part of Kubernetes (see ../build-bins.sh): containerd, runc, CoreDNS
-// and a NetworkPolicy engine. Kubernetes' own node binaries (kubelet,
-// kube-proxy, kubectl) come from ../../e2e/tools, beside the control plane.
+// not part of Kubernetes (see ../build-bins.sh): containerd, runc and
+// CoreDNS. Kubernetes' own node binaries (kubelet, kube-proxy, kubectl) come
+// from ../../e2e/tools, beside the control plane; the NetworkPolicy engine
+// from ./kube-router.
 module github.com/stagecraft-dev/stagecraft/test/node/tools
 
 go 1.26.6
@@ -13,12 +14,7 @@ tool (
 	github.com/opencontainers/runc
 )
 
-require (
-	github.com/coredns/coredns v1.15.0
-	k8s.io/client-go v0.37.1
-	k8s.io/klog/v2 v2.140.0
-	sigs.k8s.io/kube-network-policies v0.8.0
-)
+require github.com/coredns/coredns v1.15.0
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
@@ -28,7 +24,6 @@ require (
 	github.com/ProtonMail/go-crypto v1.4.1 // indirect
 	github.com/StackExchange/wmi v1.2.1 // indirect
 	github.com/apparentlymart/go-cidr v1.1.1 // indirect
-	github.com/armon/go-radix v1.0.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
@@ -73,7 +68,6 @@ require (
 	github.com/emicklei/go-restful/v3 v3.13.0 // indirect
 	github.com/erofs/go-erofs v0.3.1 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
-	github.com/florianl/go-nfqueue v1.3.2 // indirect
 	github.com/flynn/go-shlex v0.0.0-20150515145356-3f9db97f8568 // indirect
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/fxamacker/cbor/v2 v2.9.4 // indirect
@@ -100,8 +94,6 @@ require (
 	github.com/google/certtostore v1.0.7 // indirect
 	github.com/google/deck v1.1.0 // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/google/nftables v0.3.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.0 // indirect
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.1.0 // indirect
@@ -198,14 +190,15 @@ require (
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	k8s.io/api v0.37.1 // indirect
 	k8s.io/apimachinery v0.37.1 // indirect
+	k8s.io/client-go v0.37.1 // indirect
 	k8s.io/cri-api v0.37.0 // indirect
 	k8s.io/cri-streaming v0.37.0 // indirect
+	k8s.io/klog/v2 v2.140.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad // indirect
 	k8s.io/streaming v0.37.1 // indirect
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd // indirect
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/mcs-api v0.5.2 // indirect
-	sigs.k8s.io/network-policy-api v0.1.6-0.20250401132235-45061d10895e // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
