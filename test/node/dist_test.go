@@ -161,8 +161,11 @@ type template struct {
 	kind workloadKind
 	spec *corev1.PodTemplateSpec
 	path []string // field path of the template in the object
-	// replicas the controller keeps (long-running kinds), completions (Jobs)
+	// replicas the controller keeps (long-running kinds)
 	replicas int32
+	// claimTemplates names a StatefulSet's volumeClaimTemplates, which its
+	// containers mount like volumes
+	claimTemplates map[string]bool
 }
 
 func (t *template) String() string { return t.obj.String() }
@@ -181,8 +184,13 @@ func templates(objs []*object) ([]*template, error) {
 		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
 			var d struct {
 				Spec struct {
-					Replicas *int32                 `json:"replicas"`
-					Template corev1.PodTemplateSpec `json:"template"`
+					Replicas             *int32                 `json:"replicas"`
+					Template             corev1.PodTemplateSpec `json:"template"`
+					VolumeClaimTemplates []struct {
+						Metadata struct {
+							Name string `json:"name"`
+						} `json:"metadata"`
+					} `json:"volumeClaimTemplates"`
 				} `json:"spec"`
 			}
 			if err := fromUnstructured(o.u.Object, &d); err != nil {
@@ -192,7 +200,10 @@ func templates(objs []*object) ([]*template, error) {
 			if d.Spec.Replicas != nil {
 				r = *d.Spec.Replicas
 			}
-			t = &template{obj: o, kind: longRunning, spec: &d.Spec.Template, path: []string{"spec", "template"}, replicas: r}
+			t = &template{obj: o, kind: longRunning, spec: &d.Spec.Template, path: []string{"spec", "template"}, replicas: r, claimTemplates: map[string]bool{}}
+			for _, ct := range d.Spec.VolumeClaimTemplates {
+				t.claimTemplates[ct.Metadata.Name] = true
+			}
 		case "Job":
 			var j batchv1.Job
 			if err := fromUnstructured(o.u.Object, &j); err != nil {

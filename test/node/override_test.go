@@ -60,7 +60,7 @@ func override(t *template, waited map[string]bool) ([]containerPlan, error) {
 			plans = append(plans, containerPlan{name: c.Name, wait: true})
 			return
 		}
-		args := workloadArgs(spec, c)
+		args := workloadArgs(t, spec, c)
 		switch {
 		case init:
 		case t.kind == longRunning || (t.kind == barePod && spec.Spec.RestartPolicy != corev1.RestartPolicyNever && spec.Spec.RestartPolicy != corev1.RestartPolicyOnFailure):
@@ -103,7 +103,7 @@ func override(t *template, waited map[string]bool) ([]containerPlan, error) {
 }
 
 // workloadArgs derives the checks of one container from its manifest.
-func workloadArgs(spec *corev1.PodTemplateSpec, c *corev1.Container) []string {
+func workloadArgs(t *template, spec *corev1.PodTemplateSpec, c *corev1.Container) []string {
 	var args []string
 	if ro := c.SecurityContext; ro != nil && ro.ReadOnlyRootFilesystem != nil && *ro.ReadOnlyRootFilesystem {
 		args = append(args, "-rootfs")
@@ -114,9 +114,14 @@ func workloadArgs(spec *corev1.PodTemplateSpec, c *corev1.Container) []string {
 	}
 	for _, m := range c.VolumeMounts {
 		v, ok := vols[m.Name]
-		if !ok || m.MountPath == tokenPath || m.SubPath != "" {
+		if !ok && t.claimTemplates[m.Name] {
+			v, ok = corev1.Volume{Name: m.Name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{}}}, true
+		}
+		if !ok || m.MountPath == tokenPath {
 			continue
 		}
+		// A subPath is checked like any mount: kubelet creates the
+		// directory, and the pod's user must be able to write it.
 		switch {
 		case v.EmptyDir != nil, v.Ephemeral != nil:
 		case v.PersistentVolumeClaim != nil:

@@ -213,6 +213,8 @@ func (r *run) proveWrites(ctx context.Context, t *testing.T) {
 		for _, m := range rp.ctr.VolumeMounts {
 			if v := vols[m.Name]; v.PersistentVolumeClaim != nil {
 				byPath[m.MountPath] = v.PersistentVolumeClaim.ClaimName
+			} else if rp.tm.claimTemplates[m.Name] {
+				byPath[m.MountPath] = m.Name + "-" + rp.pod.Name
 			}
 		}
 		for _, res := range rp.results {
