@@ -150,8 +150,9 @@ func (c *cluster) startSentinel() error {
 				Name: "sentinel", Image: sentinelImage, ImagePullPolicy: corev1.PullNever,
 				Command:         []string{workloadPath, "-serve", fmt.Sprint(sentinelPort)},
 				SecurityContext: sc,
-				Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: sentinelPort}},
-				ReadinessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(sentinelPort)}}, PeriodSeconds: 1},
+				// Unnamed: no policy's named port may match it by accident.
+				Ports:          []corev1.ContainerPort{{ContainerPort: sentinelPort}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(sentinelPort)}}, PeriodSeconds: 1},
 			}},
 		},
 	}

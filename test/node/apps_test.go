@@ -74,16 +74,23 @@ func (r *run) note(format string, args ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, args...))
 }
 
-func (c *cluster) proveApp(t *testing.T, u unit) {
+func (c *cluster) newRun(u unit) (*run, error) {
 	objs, err := readObjects(u.dir)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	tmpls, err := templates(objs)
 	if err != nil {
+		return nil, err
+	}
+	return &run{c: c, unit: u, objs: objs, tmpls: tmpls, plans: map[*template][]containerPlan{}, fromCron: map[*template]string{}, namespace: namespacesOf(objs)}, nil
+}
+
+func (c *cluster) proveApp(t *testing.T, u unit) {
+	r, err := c.newRun(u)
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run{c: c, unit: u, objs: objs, tmpls: tmpls, plans: map[*template][]containerPlan{}, fromCron: map[*template]string{}, namespace: namespacesOf(objs)}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout()+5*time.Minute)
 	defer cancel()
 	defer r.cleanup(t)
@@ -101,7 +108,7 @@ func (c *cluster) proveApp(t *testing.T, u unit) {
 	r.printSummary(t, !t.Failed())
 }
 
-func (r *run) printSummary(t *testing.T, ok bool) {
+func (r *run) printSummary(t reporter, ok bool) {
 	for _, n := range r.notes {
 		fmt.Printf("node-note: %s: %s\n", r.unit.name, n)
 	}
@@ -115,7 +122,7 @@ func (r *run) printSummary(t *testing.T, ok bool) {
 // start applies the app with the test override and waits until every
 // long-running workload is Ready and every Job (and one Job made from each
 // CronJob) has completed.
-func (r *run) start(ctx context.Context, t *testing.T) {
+func (r *run) start(ctx context.Context, t reporter) {
 	c := r.c
 	waited := map[string]bool{}
 	var workloadImages, kubectlImages []string
@@ -157,6 +164,20 @@ func (r *run) start(ctx context.Context, t *testing.T) {
 	}
 	r.substituteVolumes(t)
 
+	for _, ns := range r.namespace {
+		if err := waitFor(3*time.Minute, time.Second, c.procs, func() (bool, error) {
+			got, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return got.Status.Phase != corev1.NamespaceTerminating, fmt.Errorf("namespace %s is still terminating", ns)
+		}); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.client.Discovery()))
 	applied := 0
 	standIns := false
@@ -207,7 +228,7 @@ func (r *run) start(ctx context.Context, t *testing.T) {
 	for _, ns := range r.namespace {
 		pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		for i := range pods.Items {
 			switch p := &pods.Items[i]; {
@@ -313,7 +334,7 @@ func (c *cluster) labelNode(ctx context.Context, tmpls []*template) error {
 // ships that this node cannot mount (NFS, CSI without a driver, ...) by a
 // local directory, keeping its name, capacity, access modes, class and
 // claim, so that the pods using it run; the mount itself is NOT PROVEN.
-func (r *run) substituteVolumes(t *testing.T) {
+func (r *run) substituteVolumes(t reporter) {
 	for _, o := range r.objs {
 		if o.u.GetKind() != "PersistentVolume" {
 			continue
@@ -331,7 +352,7 @@ func (r *run) substituteVolumes(t *testing.T) {
 		}
 		dir, err := r.volumeDir(o.u.GetName())
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v", err)
 		}
 		spec["local"] = map[string]any{"path": dir}
 		spec["nodeAffinity"] = localAffinity()
@@ -506,7 +527,7 @@ func (r *run) createStandIns(ctx context.Context) error {
 
 // admitQueuedJobs resumes the suspended Jobs handed to a Kueue queue, as
 // Kueue admits them; other suspended Jobs stay suspended (NOT PROVEN).
-func (r *run) admitQueuedJobs(ctx context.Context, t *testing.T) {
+func (r *run) admitQueuedJobs(ctx context.Context, t reporter) {
 	for _, tm := range r.tmpls {
 		if tm.kind != batchJob {
 			continue
@@ -678,7 +699,7 @@ func (r *run) podsOf(ctx context.Context, tm *template) ([]corev1.Pod, error) {
 // cleanup removes the app: its namespaces (and so its pods), the volumes
 // the suite made, the app's PersistentVolumes and other cluster-scoped
 // objects.
-func (r *run) cleanup(t *testing.T) {
+func (r *run) cleanup(t reporter) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cs := r.c.client
@@ -690,10 +711,17 @@ func (r *run) cleanup(t *testing.T) {
 			t.Errorf("delete namespace %s: %v", ns, err)
 		}
 	}
-	err := waitFor(3*time.Minute, time.Second, r.c.procs, func() (bool, error) {
+	// The next app needs the node's resources, not the namespace gone:
+	// wait until the pods have stopped and let the namespace controller
+	// finish in the background (start waits for a namespace it reuses).
+	err := waitFor(2*time.Minute, time.Second, r.c.procs, func() (bool, error) {
 		for _, ns := range r.namespace {
-			if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-				return false, fmt.Errorf("namespace %s still there", ns)
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err
+			}
+			if n := len(pods.Items); n > 0 {
+				return false, fmt.Errorf("%d pods left in %s", n, ns)
 			}
 		}
 		return true, nil

@@ -573,3 +573,36 @@ func mustJSON(v any) []byte {
 }
 
 func qty(s string) resource.Quantity { return resource.MustParse(s) }
+
+// policySyncedAfter reports whether kube-router's log shows a full sync of
+// its rules that started after t (klog lines: "I1129 21:14:19.123456 ...").
+func (c *cluster) policySyncedAfter(t time.Time) bool {
+	if c.policyEngine == nil {
+		return false
+	}
+	data, err := os.ReadFile(c.policyEngine.logPath)
+	if err != nil {
+		return false
+	}
+	var started time.Time
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.Contains(line, "Starting sync of iptables"):
+			started = klogTime(line, t.Year())
+		case strings.Contains(line, "sync iptables took") && started.After(t):
+			return true
+		}
+	}
+	return false
+}
+
+func klogTime(line string, year int) time.Time {
+	if len(line) < 21 {
+		return time.Time{}
+	}
+	ts, err := time.ParseInLocation("0102 15:04:05.000000", line[1:21], time.Local)
+	if err != nil {
+		return time.Time{}
+	}
+	return ts.AddDate(year, 0, 0)
+}

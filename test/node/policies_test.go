@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,7 +53,7 @@ type expectation struct {
 // wait must reach the Kubernetes API. Before that, each source's call to a
 // sentinel outside the app must be refused: proof that its policies are in
 // force (the engine learns a new pod's address a moment after it starts).
-func (r *run) provePolicies(ctx context.Context, t *testing.T) {
+func (r *run) provePolicies(ctx context.Context, t reporter) {
 	if len(policies(r.objs)) == 0 {
 		t.Skipf("NOT PROVEN (not a failure): %s has no NetworkPolicy", r.unit.name)
 	}
@@ -64,7 +63,7 @@ func (r *run) provePolicies(ctx context.Context, t *testing.T) {
 	}
 	sources, err := r.sources(ctx, t)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	svcs := services(r.objs)
 	var mu sync.Mutex
@@ -167,10 +166,24 @@ func canonical(target string) string {
 	return host + ":" + port
 }
 
-// inForce waits until the source's call to the sentinel is refused.
+// inForce waits until the source's policies are in force. Normally its
+// call to the sentinel, which no policy allows, must be refused. When the
+// source's own egress rules may allow the sentinel (a rule open to every
+// destination, say), that proves nothing, and the suite waits instead for a
+// full sync of kube-router's rules that started after the pod was Ready.
 func (r *run) inForce(ctx context.Context, src source) error {
+	sentinel, err := r.c.client.CoreV1().Pods(sentinelNamespace).Get(ctx, "sentinel", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if r.mayReachSentinel(src, sentinel) {
+		ready := readySince(src.pod)
+		return waitFor(60*time.Second, time.Second, r.c.procs, func() (bool, error) {
+			return r.c.policySyncedAfter(ready), fmt.Errorf("no full sync of kube-router's rules since %s", ready.Format(time.RFC3339))
+		})
+	}
 	var last callResult
-	err := waitFor(30*time.Second, time.Second, r.c.procs, func() (bool, error) {
+	err = waitFor(30*time.Second, time.Second, r.c.procs, func() (bool, error) {
 		res, err := probe(ctx, src, sentinelTarget, 2*time.Second)
 		if err != nil {
 			return false, err
@@ -182,6 +195,68 @@ func (r *run) inForce(ctx context.Context, src source) error {
 		return fmt.Errorf("its policies are not in force: a call to %s, which no policy allows, still got through (or failed otherwise: %s): %v", sentinelTarget, last.Error, err)
 	}
 	return nil
+}
+
+// readySince is when the pod last became Ready.
+func readySince(p *corev1.Pod) time.Time {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return p.CreationTimestamp.Time
+}
+
+// mayReachSentinel tells whether an egress rule of a policy selecting the
+// source could allow a connection to the sentinel pod.
+func (r *run) mayReachSentinel(src source, sentinel *corev1.Pod) bool {
+	sentinelIP := net.ParseIP(sentinel.Status.PodIP)
+	nsLabels := labels.Set{"kubernetes.io/metadata.name": sentinelNamespace}
+	for _, p := range policies(r.objs) {
+		if p.Namespace != src.pod.Namespace {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(src.pod.Labels)) {
+			continue
+		}
+		for _, rule := range p.Spec.Egress {
+			portOK := len(rule.Ports) == 0
+			for _, port := range rule.Ports {
+				if port.Port == nil || (port.Port.Type == intstr.Int && port.Port.IntVal == sentinelPort) ||
+					(port.EndPort != nil && port.Port.Type == intstr.Int && port.Port.IntVal <= sentinelPort && *port.EndPort >= sentinelPort) {
+					portOK = true
+				}
+			}
+			if !portOK {
+				continue
+			}
+			if len(rule.To) == 0 {
+				return true
+			}
+			for _, peer := range rule.To {
+				if b := peer.IPBlock; b != nil && sentinelIP != nil {
+					if _, cidr, err := net.ParseCIDR(b.CIDR); err == nil && cidr.Contains(sentinelIP) {
+						excluded := false
+						for _, ex := range b.Except {
+							if _, e, err := net.ParseCIDR(ex); err == nil && e.Contains(sentinelIP) {
+								excluded = true
+							}
+						}
+						if !excluded {
+							return true
+						}
+					}
+				}
+				if peer.NamespaceSelector != nil {
+					if ns, err := metav1.LabelSelectorAsSelector(peer.NamespaceSelector); err == nil && ns.Matches(nsLabels) {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // probe asks the workload of src to call target and returns its result.
@@ -211,7 +286,7 @@ func probe(ctx context.Context, src source, target string, timeout time.Duration
 // sources picks a Ready pod of each long-running stage, and makes a probe
 // pod for each Job and CronJob stage: its template's namespace, labels,
 // service account and security context, running the workload's server.
-func (r *run) sources(ctx context.Context, t *testing.T) ([]source, error) {
+func (r *run) sources(ctx context.Context, t reporter) ([]source, error) {
 	var out []source
 	for _, tm := range r.tmpls {
 		switch tm.kind {

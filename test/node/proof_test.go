@@ -8,7 +8,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +72,7 @@ var collectMu sync.Mutex
 
 // reports reads the workload reports of every app container of every pod
 // of the run (once).
-func (r *run) reports(ctx context.Context, t *testing.T) []*report {
+func (r *run) reports(ctx context.Context, t reporter) []*report {
 	collectMu.Lock()
 	defer collectMu.Unlock()
 	if r.collected != nil {
@@ -98,22 +97,19 @@ func (r *run) reports(ctx context.Context, t *testing.T) []*report {
 					continue
 				}
 				ctr := containerNamed(tm.spec, plan.name)
-				raw, err := r.c.client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: ctr.Name}).DoRaw(ctx)
-				if err != nil {
-					t.Errorf("%s pod %s container %s: read its log through the API server and kubelet: %v", tm, pod.Name, ctr.Name, err)
-					continue
-				}
 				rp := &report{tm: tm, pod: pod, ctr: ctr}
-				sc := bufio.NewScanner(strings.NewReader(string(raw)))
-				for sc.Scan() {
-					line, ok := strings.CutPrefix(sc.Text(), "STAGECRAFT ")
-					if !ok {
-						continue
+				// A running workload may still be calling a callee that
+				// became ready late: read until it has said "checked".
+				err := waitFor(90*time.Second, time.Second, r.c.procs, func() (bool, error) {
+					raw, err := r.c.client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: ctr.Name}).DoRaw(ctx)
+					if err != nil {
+						return false, fmt.Errorf("read its log through the API server and kubelet: %w", err)
 					}
-					var res result
-					if err := json.Unmarshal([]byte(line), &res); err == nil {
-						rp.results = append(rp.results, res)
-					}
+					rp.results = parseResults(string(raw))
+					return rp.first("checked") != nil, fmt.Errorf("its workload has not finished its checks")
+				})
+				if err != nil {
+					t.Errorf("%s pod %s container %s: %v", tm, pod.Name, ctr.Name, err)
 				}
 				r.collected = append(r.collected, rp)
 			}
@@ -134,7 +130,7 @@ func containerNamed(spec *corev1.PodTemplateSpec, name string) corev1.Container 
 // proveSecurity: every app container ran as the user, group and
 // supplementary group (fsGroup) its manifest sets, not as root, and could
 // not create a file in its read-only root file system.
-func (r *run) proveSecurity(ctx context.Context, t *testing.T) {
+func (r *run) proveSecurity(ctx context.Context, t reporter) {
 	rps := r.reports(ctx, t)
 	ok, rootfs := 0, 0
 	uids := map[int64]bool{}
@@ -201,7 +197,7 @@ func contains(xs []int64, x int64) bool {
 // proveWrites: each container wrote where stagecraft says it may write
 // (its /tmp, scratch, memory-backed and claimed volumes) and could not
 // write its read-only mounts.
-func (r *run) proveWrites(ctx context.Context, t *testing.T) {
+func (r *run) proveWrites(ctx context.Context, t reporter) {
 	writes, wrote, ro, roOK := 0, 0, 0, 0
 	claims := map[string]bool{}
 	for _, rp := range r.reports(ctx, t) {
@@ -249,7 +245,7 @@ func (r *run) proveWrites(ctx context.Context, t *testing.T) {
 // started after every Job it waits for completed, by the API server's times
 // (1 s) and the workloads' own clocks (ns); the first such pod existed
 // before the upstream completed, so the wait really held it.
-func (r *run) proveWaits(ctx context.Context, t *testing.T) {
+func (r *run) proveWaits(ctx context.Context, t reporter) {
 	type upstream struct {
 		complete time.Time // the Job's completionTime
 		lastEnd  time.Time // the last "end" report of its pods
@@ -366,7 +362,7 @@ func containerStarted(p *corev1.Pod, name string) time.Time {
 
 // proveCalls: each declared call was answered by a pod of the callee's
 // Service, reached through <CALLEE>_ENDPOINT by its DNS name.
-func (r *run) proveCalls(ctx context.Context, t *testing.T) {
+func (r *run) proveCalls(ctx context.Context, t reporter) {
 	total, answered := 0, 0
 	for _, rp := range r.reports(ctx, t) {
 		for _, res := range rp.results {
@@ -419,4 +415,21 @@ func (r *run) isCallee(ctx context.Context, target, pod string) error {
 		return fmt.Errorf("answered by pod %s, which Service %s/%s does not select", pod, svc.Namespace, svc.Name)
 	}
 	return nil
+}
+
+// parseResults reads the workload's report lines from a log.
+func parseResults(log string) []result {
+	var out []result
+	sc := bufio.NewScanner(strings.NewReader(log))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "STAGECRAFT ")
+		if !ok {
+			continue
+		}
+		var res result
+		if err := json.Unmarshal([]byte(line), &res); err == nil {
+			out = append(out, res)
+		}
+	}
+	return out
 }

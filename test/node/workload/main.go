@@ -6,12 +6,13 @@
 //	workload [-write DIR]... [-readonly DIR]... [-rootfs] [-call NAME=HOST:PORT]...
 //	         [-serve PORT]... [-sleep D] [-exit CODE]
 //
-// It first reports who it runs as, then checks each -write directory (a file
-// can be created, written, read back and removed), each -readonly directory
-// and, with -rootfs, the root file system (creating a file must fail), then
-// calls each -call address over HTTP by its DNS name until answered, then
-// serves HTTP on each -serve port until SIGTERM, or sleeps and exits with
-// -exit.
+// It first reports who it runs as and starts serving HTTP on each -serve
+// port, then checks each -write directory (a file can be created, written,
+// read back and removed), each -readonly directory and, with -rootfs, the
+// root file system (creating a file must fail), then calls each -call
+// address over HTTP by its DNS name until answered, says "checked", and
+// serves until SIGTERM, or sleeps and exits with -exit (1 if a check
+// failed).
 //
 // Every result is one line of JSON on stdout starting with "STAGECRAFT ",
 // which the suite reads back from the container's log. The served HTTP
@@ -97,6 +98,19 @@ func main() {
 
 	id := identity()
 	report(Result{Check: "start", OK: true, Detail: mustJSON(id)})
+
+	// A server answers before the checks run: a callee that calls others
+	// must not wait for them to be ready (two stages may call each other).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	errc := make(chan error, len(serve))
+	for _, port := range serve {
+		go func() { errc <- serveHTTP(ctx, port, id) }()
+	}
+	if len(serve) > 0 {
+		report(Result{Check: "serve", Target: strings.Join(serve, ","), OK: true})
+	}
+
 	failed := false
 	note := func(r Result) {
 		if !r.OK {
@@ -121,15 +135,10 @@ func main() {
 		}
 		note(callUntil(name, target, *callTimeout))
 	}
+	// The suite reads the report once every container has said this.
+	report(Result{Check: "checked", OK: !failed})
 
 	if len(serve) > 0 {
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-		defer stop()
-		errc := make(chan error, len(serve))
-		for _, port := range serve {
-			go func() { errc <- serveHTTP(ctx, port, id) }()
-		}
-		report(Result{Check: "serve", Target: strings.Join(serve, ","), OK: true})
 		select {
 		case <-ctx.Done():
 			report(Result{Check: "end", OK: !failed, Detail: "SIGTERM"})
