@@ -67,7 +67,7 @@ trap 'rm -f "$log"' EXIT
 echo "== node: go test (apps from ${STAGECRAFT_DIST:-$(cd ../.. && pwd)/dist})"
 test_start=$SECONDS
 set +e
-go test -v -count=1 -timeout "${STAGECRAFT_NODE_TIMEOUT:-30m}" "$@" . 2>&1 | tee "$log"
+go test -v -count=1 -timeout "${STAGECRAFT_NODE_TIMEOUT:-30m}" "$@" . ./workload 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 test_s=$((SECONDS - test_start))
