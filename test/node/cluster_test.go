@@ -19,7 +19,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -571,8 +570,6 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
-
-func qty(s string) resource.Quantity { return resource.MustParse(s) }
 
 // policySyncedAfter reports whether kube-router's log shows a full sync of
 // its rules that started after t (klog lines: "I1129 21:14:19.123456 ...").
