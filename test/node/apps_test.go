@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
@@ -704,6 +705,20 @@ func (r *run) cleanup(t reporter) {
 	defer cancel()
 	cs := r.c.client
 	zero := int64(0)
+	removeStart := time.Now()
+	// Controllers first, or they make new pods for the deleted ones.
+	background := metav1.DeletePropagationBackground
+	for _, tm := range r.tmpls {
+		if tm.kind == barePod {
+			continue
+		}
+		gvk := tm.obj.u.GroupVersionKind()
+		res := schema.GroupVersionResource{Group: gvk.Group, Version: gvk.Version, Resource: strings.ToLower(gvk.Kind) + "s"}
+		_ = r.c.dynamic.Resource(res).Namespace(tm.ns()).Delete(ctx, tm.obj.u.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
+		if n := r.fromCron[tm]; n != "" {
+			_ = cs.BatchV1().Jobs(tm.ns()).Delete(ctx, n, metav1.DeleteOptions{PropagationPolicy: &background})
+		}
+	}
 	for _, ns := range r.namespace {
 		// The workload stops at SIGTERM; no need for the grace period.
 		_ = cs.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
@@ -729,6 +744,7 @@ func (r *run) cleanup(t reporter) {
 	if err != nil {
 		t.Errorf("remove the app: %v", err)
 	}
+	t.Logf("removed the pods of %s in %.1fs", r.unit.name, time.Since(removeStart).Seconds())
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery()))
 	for _, o := range r.objs {
 		if o.u.GetNamespace() != "" || o.u.GetKind() == "Namespace" {
