@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,12 +46,22 @@ func TestBrokenApp(t *testing.T) {
 			{"Deployment node-broken/intruder", "open.node-broken.svc:80 (no declared call to open:http) connected, want refused"},
 		}},
 	}
+	found := 0
+	defer func() {
+		verdict := "PASS"
+		if t.Failed() {
+			verdict = "FAIL"
+		}
+		fmt.Printf("node-summary: %s broken (testdata/broken, faults on purpose): %d known faults reported, nothing else\n", verdict, found)
+	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
 			rec.run(tc.proof)
 			for _, w := range tc.want {
-				if !rec.has(w...) {
+				if rec.has(w...) {
+					found++
+				} else {
 					t.Errorf("no failure mentions all of %q; failures: %q", w, rec.errors)
 				}
 			}
