@@ -246,10 +246,6 @@ func (r *run) proveWrites(ctx context.Context, t reporter) {
 // (1 s) and the workloads' own clocks (ns); the first such pod existed
 // before the upstream completed, so the wait really held it.
 func (r *run) proveWaits(ctx context.Context, t reporter) {
-	type upstream struct {
-		complete time.Time // the Job's completionTime
-		lastEnd  time.Time // the last "end" report of its pods
-	}
 	ups := map[string]*upstream{}
 	getUp := func(ns, name string) (*upstream, error) {
 		if u := ups[ns+"/"+name]; u != nil {
@@ -288,6 +284,18 @@ func (r *run) proveWaits(ctx context.Context, t reporter) {
 			if rp.tm == tm {
 				rps = append(rps, rp)
 			}
+		}
+		if len(rps) == 0 && !hasAppContainer(r.plans[tm]) {
+			// A gate: a pod that only waits (and others wait for it).
+			// It must have finished after its upstreams completed.
+			total++
+			if err := r.proveGate(ctx, tm, waits, getUp); err != nil {
+				t.Errorf("%v", err)
+			} else {
+				gated++
+				lines = append(lines, tm.obj.u.GetName()+" (a gate) after "+strings.Join(waits[0].jobs, ","))
+			}
+			continue
 		}
 		if len(rps) == 0 {
 			t.Errorf("%s waits for %v but none of its pods reported", tm, waits)
@@ -342,6 +350,12 @@ func (r *run) proveWaits(ctx context.Context, t reporter) {
 		s += " [" + strings.Join(lines, "; ") + "]"
 	}
 	r.summary = append(r.summary, s)
+}
+
+// upstream is a Job some pod waits for.
+type upstream struct {
+	complete time.Time // the Job's completionTime
+	lastEnd  time.Time // the last "end" report of its pods
 }
 
 // containerStarted is when a container started (running or terminated).
@@ -432,4 +446,45 @@ func parseResults(log string) []result {
 		}
 	}
 	return out
+}
+
+func hasAppContainer(plans []containerPlan) bool {
+	for _, p := range plans {
+		if !p.wait {
+			return true
+		}
+	}
+	return false
+}
+
+// proveGate checks a pod template made only of wait containers: each of
+// its pods' wait containers finished after every upstream Job completed.
+func (r *run) proveGate(ctx context.Context, tm *template, waits []wait, getUp func(ns, name string) (*upstream, error)) error {
+	pods, err := r.podsOf(ctx, tm)
+	if err != nil {
+		return err
+	}
+	if len(pods) == 0 {
+		return fmt.Errorf("%s (a gate) has no pods", tm)
+	}
+	for _, w := range waits {
+		for _, job := range w.jobs {
+			up, err := getUp(w.namespace, job)
+			if err != nil {
+				return fmt.Errorf("%s waits for job/%s: %v", tm, job, err)
+			}
+			for _, p := range pods {
+				var finished time.Time
+				for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+					if s.Name == w.container && s.State.Terminated != nil {
+						finished = s.State.Terminated.FinishedAt.Time
+					}
+				}
+				if finished.IsZero() || finished.Before(up.complete) {
+					return fmt.Errorf("%s pod %s: wait container %s finished at %s, before job/%s completed (%s)", tm, p.Name, w.container, finished.Format(time.RFC3339), job, up.complete.Format(time.RFC3339))
+				}
+			}
+		}
+	}
+	return nil
 }
