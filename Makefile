@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e e2e-node clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -106,6 +106,9 @@ ecosystem: ## prove that kustomize and Helm render every folder of dist/ unchang
 
 e2e: ## apply dist/ to a real control plane built from source (slow the first time)
 	bash test/e2e/run.sh
+
+e2e-node: ## run every app of dist/ on one real node: kubelet, containerd, runc (root; slow the first time)
+	bash test/node/run.sh
 
 clean: ## remove build output and the cdk8s CLI's scratch directory
 	rm -rf .cdk8s.out bin
