@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e e2e-node clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e e2e-node gate-image clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -51,8 +51,13 @@ app: ## create a new app: make app NAME=<name> (with a golden test), then synthe
 	$(MAKE) synth
 	@echo "next: review apps/$(NAME)/testdata/$(NAME).golden.yaml and dist/$(NAME)/, then commit them with apps/$(NAME)/"
 
-test: ## run every test (unit, golden, examples, validation)
+# The gate (internal/gate) is a module of its own: client-go stays out of
+# the library's go.mod.
+GATE_DIR := internal/gate
+
+test: ## run every test (unit, golden, examples, validation; the gate's module too)
 	$(GO) test -count=1 $(PKGS)
+	cd $(GATE_DIR) && $(GO) test -count=1 ./...
 
 update: ## rewrite golden files from the current code; review the diff before committing
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
@@ -67,6 +72,7 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^imports/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	cd $(GATE_DIR) && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 check: lint test ## lint, test, synth, and fail if dist/ differs from what is committed
 	$(MAKE) synth
@@ -109,6 +115,15 @@ e2e: ## apply dist/ to a real control plane built from source (slow the first ti
 
 e2e-node: ## run every app of dist/ on one real node: kubelet, containerd, runc (root; slow the first time)
 	bash test/node/run.sh
+
+GATE_IMAGE_TAR := build/gate-image.tar
+
+gate-image: ## build the gate's image (reproducible) into build/gate-image.tar; PUSH=<ref> pushes amd64+arm64 instead
+ifdef PUSH
+	cd $(GATE_DIR) && $(GO) run ./cmd/gate-image -push -tag $(PUSH) -arch amd64,arm64
+else
+	cd $(GATE_DIR) && $(GO) run ./cmd/gate-image -o $(CURDIR)/$(GATE_IMAGE_TAR)
+endif
 
 clean: ## remove build output and the cdk8s CLI's scratch directory
 	rm -rf .cdk8s.out bin

@@ -86,7 +86,8 @@ func (s *BatchStage) resolve(p BatchStageProps) {
 	s.props.Workload = s.work.given
 	s.revision, s.fixedName = p.Revision, p.FixedJobName
 	s.ports = metricsPorts(s.work.metrics)
-	s.completes = true
+	s.completes, s.runsToCompletion, s.gated = true, true, true
+	s.ttl, s.queue = s.job.TTLAfterFinished, s.job.Queue
 	s.maxPods = maxJobPods(s.job)
 }
 

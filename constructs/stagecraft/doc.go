@@ -12,8 +12,10 @@
 // Stages are wired with Calls and RunsAfter; storage that one stage writes
 // and another reads orders them too. From the wiring stagecraft derives
 // NetworkPolicies that allow only the declared traffic, discovery
-// variables, Argo CD sync waves, init containers that wait for upstream
-// Jobs, and a Mermaid diagram.
+// variables, Argo CD sync waves, the waits for upstream Jobs (a gate that
+// holds a BatchStage's pods with a scheduling gate and fails them as soon
+// as an upstream Job fails; an init container for other kinds), and a
+// Mermaid diagram.
 //
 // Every constructor has the shape NewX(scope, id, props). Props are plain
 // Go values whose zero values mean the documented default; a construct

@@ -24,12 +24,17 @@ type PipelineProps struct {
 	Defaults Defaults
 	// Network configures the pipeline's NetworkPolicies.
 	Network Network
-	// WaitImage is the image of the init container that makes a stage wait
-	// for an upstream Job (it runs "kubectl wait"). Default:
-	// "registry.k8s.io/kubectl:v1.36.3".
-	WaitImage string
-	// WaitTimeout is how long a stage waits for an upstream Job before its
-	// pod fails (and is retried). Default: 24h.
+	// GateImage is the image of stagecraft's gate (internal/gate), which
+	// holds a stage until its upstream Jobs have completed: the gate Job of
+	// a BatchStage, and the init container of other stages that wait.
+	// `make gate-image` builds it. Default:
+	// "ghcr.io/stagecraft-dev/gate:0.1.0".
+	GateImage string
+	// WaitTimeout is how long a stage waits for its upstream Jobs before it
+	// fails: the gate fails a BatchStage's Job (reason UpstreamTimeout); the
+	// init container of another stage exits with status 3. An upstream Job
+	// that fails fails the stages that wait for it at once. Whole seconds.
+	// Default: 24h.
 	WaitTimeout time.Duration
 }
 
@@ -87,7 +92,7 @@ type Pipeline struct {
 	labels    map[string]string
 	defaults  Defaults
 	network   Network // resolved
-	waitImage string
+	gateImage string
 	waitFor   time.Duration
 	chart     chartInfo
 	clash     string // why the pipeline had to be created under another id
@@ -170,9 +175,9 @@ func (p *Pipeline) resolve(id string, props PipelineProps) {
 	p.labels = copyMap(props.Labels)
 	p.defaults = props.Defaults
 	p.network = resolveNetwork(props.Network)
-	p.waitImage, p.waitFor = props.WaitImage, props.WaitTimeout
-	if p.waitImage == "" {
-		p.waitImage = defaultWaitImage
+	p.gateImage, p.waitFor = props.GateImage, props.WaitTimeout
+	if p.gateImage == "" {
+		p.gateImage = defaultGateImage
 	}
 	if p.waitFor == 0 {
 		p.waitFor = defaultWaitTimeout

@@ -27,8 +27,8 @@ func (p *Pipeline) validate() field.ErrorList {
 		errs = append(errs, each(d.Child("ServiceAccountName"), sa, validation.IsDNS1123Subdomain(sa))...)
 	}
 	errs = append(errs, validateNetwork(props.Network)...)
-	if props.WaitImage != "" {
-		errs = append(errs, validateImage(field.NewPath("WaitImage"), props.WaitImage, false)...)
+	if props.GateImage != "" {
+		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false)...)
 	}
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))

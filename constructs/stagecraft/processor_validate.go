@@ -205,5 +205,5 @@ func validateClaims(volumes []VolumeClaim) field.ErrorList {
 
 // reservedVolumeName reports names of the pod volumes stagecraft adds.
 func reservedVolumeName(n string) bool {
-	return strings.HasPrefix(n, "scratch") || strings.HasPrefix(n, "storage-") || strings.HasPrefix(n, "kube-api-access-") || n == "shm" || n == waitTmpVolume
+	return strings.HasPrefix(n, "scratch") || strings.HasPrefix(n, "storage-") || strings.HasPrefix(n, "kube-api-access-") || n == "shm"
 }

@@ -71,11 +71,15 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 		}
 		callers := r.callers()
 		for _, s := range g.order {
-			np := p.stagePolicy(s, callers[s], len(g.waits[s.base()]) > 0)
-			if np != nil {
-				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides, nil, s.Path()); err != nil {
-					return err
-				}
+			var nps []runtime.Object
+			if np := p.stagePolicy(s, callers[s], r.waitsInInit(s.base())); np != nil {
+				nps = append(nps, np)
+			}
+			if np := r.gatePolicy(s.base()); np != nil {
+				nps = append(nps, np)
+			}
+			if err := emit(nps, g.level[s.base()], s.base().overrides, nil, s.Path()); err != nil {
+				return err
 			}
 		}
 	}
@@ -85,7 +89,12 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 		}
 	}
 	for _, s := range g.order {
-		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides, s, s.Path()); err != nil {
+		b := s.base()
+		if err := emit(r.stageObjects(s), g.level[b], b.overrides, s, s.Path()); err != nil {
+			return err
+		}
+		// The gate names the run, so it comes once the run is named.
+		if err := emit(r.gateObjects(b, r.runName(s)), g.level[b], b.overrides, nil, s.Path()); err != nil {
 			return err
 		}
 	}
@@ -93,8 +102,9 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 }
 
 // stageObjects returns the objects of one stage: the service account and
-// Role its wait for upstream Jobs needs, the kind's own objects, and the
-// monitor of its metrics.
+// Role its init container's wait for upstream Jobs needs, the kind's own
+// objects, and the monitor of its metrics. A held stage's gate follows
+// them (gateObjects).
 func (r *rendering) stageObjects(s Stage) []runtime.Object {
 	b := s.base()
 	out := append(r.waitObjects(b), s.objects(r)...)

@@ -85,6 +85,7 @@ func (s *ScheduledStage) resolve(p ScheduledStageProps) {
 	}
 	s.spec = r
 	s.ports = metricsPorts(s.work.metrics)
+	s.runsToCompletion = true
 	s.maxPods = maxJobPods(r.JobSettings)
 	if r.ConcurrencyPolicy == string(batchv1.AllowConcurrent) {
 		s.maxPods *= 2

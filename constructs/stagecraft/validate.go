@@ -3,7 +3,6 @@ package stagecraft
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -101,15 +100,13 @@ func crossChecks(pipelines []*Pipeline) []Problem {
 	return out
 }
 
-// storageUse checks that ReadWriteOnce storage is used by one pod at most
-// and that read-only storage is mounted read-only.
+// storageUse checks that storage whose only access mode is ReadOnlyMany
+// is mounted read-only. How many pods mount storage at once is a question
+// of the pipeline's order: the graph checks it (storagePods).
 func storageUse(p *Pipeline) []Problem {
 	var out []Problem
-	users := map[*PipelineStorage][]string{}
-	pods := map[*PipelineStorage]int64{}
 	for _, s := range p.stages() {
 		b := s.base()
-		seen := map[*PipelineStorage]bool{}
 		for _, mt := range b.work.mounts {
 			st := mt.Storage
 			if st == nil || st.pipeline != p {
@@ -119,25 +116,7 @@ func storageUse(p *Pipeline) []Problem {
 				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeForbidden, Field: "Mounts", Value: st.name,
 					Detail: "the storage's only access mode is ReadOnlyMany; mount it with ReadOnly: true"})
 			}
-			if seen[st] {
-				continue
-			}
-			seen[st] = true
-			pods[st] += b.maxPods
-			desc := b.path
-			if b.maxPods > 1 {
-				desc = fmt.Sprintf("%s (%d pods)", b.path, b.maxPods)
-			}
-			users[st] = append(users[st], desc)
 		}
-	}
-	for _, st := range p.storages() {
-		if pods[st] <= 1 || st.shared() {
-			continue
-		}
-		out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeInvalid, Field: "AccessModes", Value: st.props.AccessModes,
-			Detail: fmt.Sprintf("storage is mounted by %d pods at once (%s), but %s attaches to one node (one pod for ReadWriteOncePod), so the other pods would not start; use ReadWriteMany, or ReadOnlyMany for read-only data",
-				pods[st], strings.Join(users[st], ", "), strings.Join(st.modes, ", "))})
 	}
 	return out
 }

@@ -298,6 +298,7 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtStorageCases()...)
 	cases = append(cases, vtCrossCases()...)
 	cases = append(cases, vtJobCases()...)
+	cases = append(cases, vtWaitCases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {

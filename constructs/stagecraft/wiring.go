@@ -46,9 +46,17 @@ func (s *stage) Calls(callee Stage, port ...string) {
 }
 
 // RunsAfter declares that s runs after each upstream stage. Manifests and
-// Argo CD sync waves follow that order; and when an upstream is a
-// BatchStage, s's pods also wait at run time, in an init container, until
-// its Job has completed.
+// Argo CD sync waves follow that order. When an upstream is a BatchStage, s
+// also waits at run time until its Job has completed, and fails as soon as
+// it fails: a BatchStage's pods are held by a scheduling gate (they hold
+// no node, accelerator or quota) until its gate Job releases them; another
+// stage's pods wait in an init container, and so must not request
+// accelerators (a problem at synthesis).
+//
+// After a ScheduledStage or a ProcessorStage, which never complete, the
+// order is only that of the manifests and sync waves: nothing waits at run
+// time, and the diagram draws the edge as "ordered before". For a chain
+// that recurs, see the Argo Workflows target.
 func (s *stage) RunsAfter(upstreams ...Stage) {
 	for _, u := range upstreams {
 		if isNil(u) {

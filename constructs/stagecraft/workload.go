@@ -195,8 +195,21 @@ type Mount struct {
 	SubPath string
 	// ReadOnly mounts the volume read-only. Default: false (read-write).
 	// A stage that mounts storage read-write writes it: the stages that
-	// only read it run after the writers.
+	// only read it come after the writers in the manifests and the sync
+	// waves, and a BatchStage or ScheduledStage that reads it also waits at
+	// run time until the writers that are BatchStages have completed.
 	ReadOnly bool
+	// WaitForWriters says whether the stage, when it only reads the
+	// storage, waits at run time until the BatchStages that write it have
+	// completed. A BatchStage waits with its pods held by a scheduling gate,
+	// holding nothing; a ScheduledStage or ProcessorStage waits in an init
+	// container, which gets an API token and egress to the API server, and
+	// so must not request accelerators. Either way the stage comes after the
+	// writers in the manifests and the Argo CD sync waves. Default (nil):
+	// BatchStage and ScheduledStage readers wait; a ProcessorStage starts at
+	// once and must cope with data that is not there yet (for example by
+	// failing its readiness probe until it is).
+	WaitForWriters *bool
 }
 
 // Probe checks a container's health. Set HTTPPath for an HTTP GET, Command
@@ -241,4 +254,5 @@ const (
 	componentScheduled = "scheduled"
 	componentStorage   = "storage"
 	componentPipeline  = "pipeline"
+	componentGate      = "gate"
 )

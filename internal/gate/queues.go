@@ -58,7 +58,7 @@ func (q Queues) Ensure(ctx context.Context, namespace, name, like string, owner 
 		}
 		return err
 	}
-	return fmt.Errorf("Kueue's LocalQueue API is not served (is Kueue installed?): %w", lastErr)
+	return fmt.Errorf("the LocalQueue API of Kueue is not served (is Kueue installed?): %w", lastErr)
 }
 
 // isMissingResource tells a NotFound for an API that is not served from

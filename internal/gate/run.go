@@ -186,7 +186,7 @@ func (r *Releaser) Run(ctx context.Context) (Result, error) {
 				return Result{Done, msg}, nil
 			}
 			if gateIndex(&corev1.Pod{Spec: job.Spec.Template.Spec}) < 0 {
-				return Result{}, fmt.Errorf("Job %s/%s: %w", r.Namespace, r.Job, ErrNotGated)
+				return Result{}, fmt.Errorf("release %s/%s: %w", r.Namespace, r.Job, ErrNotGated)
 			}
 			if !released {
 				switch st, res := r.hold(ctx, job, log); st {
