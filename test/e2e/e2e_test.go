@@ -115,6 +115,7 @@ func proveApp(t *testing.T, u unit) {
 		}
 		t.Logf("installed %d objects the cluster is expected to have (CRDs) from %s", n, strings.Join(dirs, ", "))
 	}
+	installKueueCRD(t, c)
 	a, err := newApplier(c.cfg, appFieldManager)
 	if err != nil {
 		t.Fatal(err)
