@@ -68,7 +68,9 @@ func checkGates(ctx context.Context, c *cluster, ap *app, runs map[string]JobRun
 func checkHeldJob(g *gateRun, m *manifest) []error {
 	var errs []error
 	spec, _ := podSpecOf(m.obj)
-	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: "+format, append([]any{m}, a...)...)) }
+	fail := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{m}, a...)...))
+	}
 	if !heldByGate(spec) {
 		fail("its pods carry no scheduling gate %s, so nothing holds them", gate.SchedulingGate)
 	}
@@ -98,7 +100,9 @@ func checkGateToken(g *gateRun, objects map[string]*manifest) []error {
 	var errs []error
 	m := objects["Job/"+g.ns+"/"+g.gateJob]
 	spec, _ := podSpecOf(m.obj)
-	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf("%s: "+format, append([]any{m}, a...)...)) }
+	fail := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{m}, a...)...))
+	}
 	sa := objects["ServiceAccount/"+g.ns+"/"+g.account]
 	switch {
 	case g.account == "" || g.account == "default":
@@ -216,4 +220,3 @@ func checkReleasedAfter(ctx context.Context, c *cluster, g *gateRun, runs map[st
 	}
 	return fmt.Sprintf("%s first scheduled %s, after %s", g.cmd.Job, released.Format(time.TimeOnly), strings.Join(after, ", ")), errors.Join(errs...)
 }
-
