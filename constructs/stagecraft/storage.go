@@ -78,10 +78,11 @@ type PipelineStorage struct {
 // NewPipelineStorage creates storage in a pipeline. Its id is the claim's
 // name, at most 55 characters.
 func NewPipelineStorage(scope constructs.Construct, id string, props PipelineStorageProps) *PipelineStorage {
+	defer lockConstructs()()
 	s := &PipelineStorage{}
 	cid := s.join(s, scope, id, componentStorage, storageNameMax, props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 

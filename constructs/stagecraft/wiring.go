@@ -31,6 +31,7 @@ type upstream struct{ stage Stage }
 // The callee must be a stage of the same pipeline with Ports (a
 // ProcessorStage); anything else is a problem at synthesis.
 func (s *stage) Calls(callee Stage, port ...string) {
+	defer lockConstructs()()
 	c := call{names: append([]string(nil), port...)}
 	if !isNil(callee) {
 		c.callee = callee
@@ -50,6 +51,7 @@ func (s *stage) Calls(callee Stage, port ...string) {
 // BatchStage, s's pods also wait at run time, in an init container, until
 // its Job has completed.
 func (s *stage) RunsAfter(upstreams ...Stage) {
+	defer lockConstructs()()
 	for _, u := range upstreams {
 		if isNil(u) {
 			u = nil
@@ -110,12 +112,18 @@ func (s *stage) declaredBefore(i int) bool {
 func (s *stage) validCalls() []call {
 	var out []call
 	for i, c := range s.calls {
-		if c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
-			c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i) {
+		if s.isValidCall(i) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// isValidCall reports whether the call at i passed validation.
+func (s *stage) isValidCall(i int) bool {
+	c := s.calls[i]
+	return c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
+		c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i)
 }
 
 // validateAfter checks the declared order.

@@ -141,6 +141,14 @@ type Security struct {
 	// ScratchSize limits each scratch directory (emptyDir.sizeLimit), a
 	// Kubernetes quantity. Default: "1Gi".
 	ScratchSize string
+	// AllowPrivilegedOverride accepts an Override that makes the stage's
+	// pods break Pod Security "restricted" (privileged: true, host paths,
+	// added capabilities), for a deliberately privileged workload such as
+	// a device plugin or a node agent. The pipeline's namespace enforces
+	// "restricted" too: lower its pod-security.kubernetes.io/enforce label
+	// with the Pipeline's Override, or the API server refuses the pods.
+	// Default: false, such an override is a problem.
+	AllowPrivilegedOverride bool
 }
 
 // EnvVar is one environment variable: a literal value or a key of a
