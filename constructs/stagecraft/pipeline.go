@@ -21,6 +21,10 @@ type PipelineProps struct {
 	// stagecraft's recommended labels, and those of the Chart
 	// (ChartProps.Labels), which cdk8s adds to every object of a chart.
 	Labels map[string]string
+	// NotSecrets lists props whose literal values look like secrets but
+	// are not, by the field path a problem names them with (for example
+	// "Labels[build-hash]"); see Workload.NotSecrets. Default: none.
+	NotSecrets []string
 	// Defaults are inherited by every stage that does not set its own.
 	Defaults Defaults
 	// Network configures the pipeline's NetworkPolicies.
@@ -195,6 +199,7 @@ func readChart(chart cdk8s.Chart) chartInfo {
 func (p *Pipeline) resolve(id string, props PipelineProps) {
 	p.props = props
 	p.props.Labels = copyMap(props.Labels)
+	p.props.NotSecrets = append([]string(nil), props.NotSecrets...)
 	p.namespace = props.Namespace
 	if p.namespace == "" {
 		p.namespace = p.chart.namespace

@@ -27,6 +27,10 @@ type PipelineStorageProps struct {
 	// Labels are added to the claim (and volume). Default: only the
 	// recommended labels.
 	Labels map[string]string
+	// NotSecrets lists props whose literal values look like secrets but
+	// are not, by the field path a problem names them with (for example
+	// "Existing.MountOptions[2]"); see Workload.NotSecrets. Default: none.
+	NotSecrets []string
 }
 
 // ExistingVolume is storage outside the cluster that a PipelineStorage
@@ -95,6 +99,7 @@ func (s *PipelineStorage) resolve(p PipelineStorageProps) {
 	}
 	s.mode = corev1.PersistentVolumeMode(firstOf(p.VolumeMode, string(corev1.PersistentVolumeFilesystem)))
 	s.props.Labels = copyMap(p.Labels)
+	s.props.NotSecrets = append([]string(nil), p.NotSecrets...)
 	if e := p.Existing; e != nil {
 		c := *e
 		c.MountOptions = append([]string(nil), e.MountOptions...)

@@ -69,9 +69,11 @@ func check(st *appState, at *cursor) ([]analyzed, []Problem) {
 	for _, p := range st.pipelines {
 		at.at(p.path, "validating")
 		all = append(all, problemsOf(p.path, p.validate())...)
+		all = append(all, problemsOf(p.path, validateSecrets(mapFields("Labels", p.props.Labels, insteadMeta), p.props.NotSecrets))...)
 		for _, c := range p.parts {
 			at.at(c.membership().path, "validating")
 			all = append(all, problemsOf(c.membership().path, validatePart(c))...)
+			all = append(all, problemsOf(c.membership().path, validateSecrets(secretFields(c)))...)
 		}
 	}
 	at.at("", "checking across constructs")
