@@ -34,9 +34,10 @@ func TestConcurrentSynths(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/app").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	tmp := t.TempDir() // for what killed synths leave behind
 	start := func(dist, v string) *exec.Cmd {
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), synth.DistEnv+"="+dist, "VERSION="+v, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
+		cmd.Env = append(os.Environ(), synth.DistEnv+"="+dist, "VERSION="+v, "TMPDIR="+tmp, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 		return cmd
 	}
 	known := map[string]map[string]string{}

@@ -75,13 +75,16 @@ func TestWriteDirSurvivesKill(t *testing.T) {
 	if err := WriteDir(dir, version("a")); err != nil {
 		t.Fatal(err)
 	}
+	// Each writer's jsii runtime (made while Go packages initialize) goes
+	// into a directory of the test's, since SIGKILL leaves it behind.
+	tmp := t.TempDir()
 	kills := 0
 	for trial := range *crashTrials {
 		var stderr strings.Builder
 		var procs []*exec.Cmd
 		for w := range writers {
 			cmd := exec.Command(exe, "-test.run=^TestHelperWriter$")
-			cmd.Env = append(os.Environ(), helperEnv+"="+dir, fmt.Sprintf("STAGECRAFT_TEST_RENAMES=%d", (trial+w)%2))
+			cmd.Env = append(os.Environ(), helperEnv+"="+dir, fmt.Sprintf("STAGECRAFT_TEST_RENAMES=%d", (trial+w)%2), "TMPDIR="+tmp)
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
