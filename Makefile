@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e e2e-node gate-image clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node gate-image clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -67,6 +67,17 @@ fuzz: ## fuzz every construct's props for FUZZTIME each (default 20s)
 		echo "fuzzing $$f for $(FUZZTIME)"; \
 		$(GO) test ./constructs/stagecraft -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+# The atomic write under SIGKILL and concurrency, many more times than make
+# test runs it: CRASH_TRIALS rounds of 4 writer processes killed at random
+# moments, then CRASH_SYNTHS synths of one app at once with CRASH_KILLS of
+# them killed; each checks that dist/<app> holds one of two known outputs.
+CRASH_TRIALS ?= 100
+CRASH_SYNTHS ?= 12
+CRASH_KILLS  ?= 8
+crash: ## kill -9 and concurrent synths against the atomic write of dist/<app> (~1-2 min)
+	$(GO) test -count=1 -v -run '^(TestWriteDirSurvivesKill|TestConcurrentSynths)$$' ./constructs/synth \
+		-crash.trials=$(CRASH_TRIALS) -crash.synths=$(CRASH_SYNTHS) -crash.appkills=$(CRASH_KILLS)
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^imports/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -12,7 +12,10 @@ import (
 // validate checks the pipeline's own props and resolved namespace.
 func (p *Pipeline) validate() field.ErrorList {
 	props := p.props
-	errs := validateText(props)
+	errs := append(validateText(props), p.misuse...)
+	if p.id == "" {
+		errs = append(errs, required(field.NewPath("id"), "an id: the pipeline's name in the construct tree, and its namespace unless Namespace is set"))
+	}
 	if p.clash != "" {
 		errs = append(errs, duplicate(field.NewPath("id"), p.id, p.clash))
 	}

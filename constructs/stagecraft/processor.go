@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // ProcessorStageProps configures a ProcessorStage.
@@ -160,6 +161,7 @@ const statefulNameMax = 52
 // the name of its Deployment (or StatefulSet) and Service, at most 63
 // characters (52 when Stateful).
 func NewProcessorStage(scope constructs.Construct, id string, props ProcessorStageProps) *ProcessorStage {
+	defer lockConstructs()()
 	s := &ProcessorStage{}
 	max := validation.DNS1123LabelMaxLength
 	if props.Stateful != nil {
@@ -167,7 +169,7 @@ func NewProcessorStage(scope constructs.Construct, id string, props ProcessorSta
 	}
 	cid := s.join(s, scope, id, componentProcessor, max, props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 
@@ -277,14 +279,29 @@ func (s *ProcessorStage) resolveStrategy() appsv1.DeploymentStrategyType {
 }
 
 // Endpoint returns the in-cluster address of the stage's first port, or
-// of the port named portName when given.
+// of the port named portName when given. Asking for a port the stage does
+// not have, or for the endpoint of a stage outside a pipeline, is a
+// problem of the stage (reported by Validate and Synthesize); the
+// Endpoint returned then has Port 0.
 func (s *ProcessorStage) Endpoint(portName ...string) Endpoint {
-	e := Endpoint{Host: fmt.Sprintf("%s.%s.svc", s.name, s.pipeline.namespace)}
+	defer lockConstructs()()
+	ns := ""
+	if s.pipeline != nil {
+		ns = s.pipeline.namespace
+	}
+	e := Endpoint{Host: fmt.Sprintf("%s.%s.svc", s.name, ns)}
 	for _, p := range s.ports {
 		if len(portName) == 0 || p.Name == portName[0] {
 			e.Port = p.ServicePort
-			break
+			return e
 		}
+	}
+	fld := field.NewPath("Endpoint")
+	switch {
+	case len(portName) > 0:
+		s.misuse = append(s.misuse, notSupported(fld, portName[0], "Endpoint asked for a port the stage does not have; allowed: "+portNames(s.ports)))
+	default:
+		s.misuse = append(s.misuse, invalid(fld, s.name, "Endpoint asked for the address of a stage without Ports"))
 	}
 	return e
 }

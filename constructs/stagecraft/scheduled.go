@@ -58,10 +58,11 @@ const cronJobNameMax = 52
 // NewScheduledStage creates a scheduled stage in a pipeline. Its id is the
 // CronJob's name, at most 52 characters.
 func NewScheduledStage(scope constructs.Construct, id string, props ScheduledStageProps) *ScheduledStage {
+	defer lockConstructs()()
 	s := &ScheduledStage{}
 	cid := s.join(s, scope, id, componentScheduled, cronJobNameMax, props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 

@@ -41,7 +41,14 @@ type AcceptedChange struct {
 // claims, then apply). Accept changes for the next write only, and remove
 // the call once the change is applied: a change accepted for good would
 // hide the next one of the same field.
-func (p *Pipeline) AcceptChange(c Change) { p.accepted = append(p.accepted, c) }
+// On a nil *Pipeline, AcceptChange does nothing.
+func (p *Pipeline) AcceptChange(c Change) {
+	if p == nil {
+		return
+	}
+	defer lockConstructs()()
+	p.accepted = append(p.accepted, c)
+}
 
 // validateAccepted checks the pipeline's accepted changes.
 func (p *Pipeline) validateAccepted() field.ErrorList {

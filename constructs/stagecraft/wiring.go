@@ -31,6 +31,7 @@ type upstream struct{ stage Stage }
 // The callee must be a stage of the same pipeline with Ports (a
 // ProcessorStage); anything else is a problem at synthesis.
 func (s *stage) Calls(callee Stage, port ...string) {
+	defer lockConstructs()()
 	c := call{names: append([]string(nil), port...)}
 	if !isNil(callee) {
 		c.callee = callee
@@ -58,6 +59,7 @@ func (s *stage) Calls(callee Stage, port ...string) {
 // time, and the diagram draws the edge as "ordered before". For a chain
 // that recurs, see the Argo Workflows target.
 func (s *stage) RunsAfter(upstreams ...Stage) {
+	defer lockConstructs()()
 	for _, u := range upstreams {
 		if isNil(u) {
 			u = nil
@@ -118,12 +120,18 @@ func (s *stage) declaredBefore(i int) bool {
 func (s *stage) validCalls() []call {
 	var out []call
 	for i, c := range s.calls {
-		if c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
-			c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i) {
+		if s.isValidCall(i) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// isValidCall reports whether the call at i passed validation.
+func (s *stage) isValidCall(i int) bool {
+	c := s.calls[i]
+	return c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
+		c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i)
 }
 
 // validateAfter checks the declared order.

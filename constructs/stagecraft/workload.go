@@ -68,6 +68,17 @@ type Workload struct {
 	// stores, model hubs, LLM APIs); all other egress is denied, except DNS
 	// and the calls declared with Calls. Default: none.
 	Egress []EgressRule
+	// NotSecrets lists props whose literal values look like secrets but are
+	// not (a public test key, a checksum), by the field path a problem names
+	// them with: "Env[0].Value", "Args[2]", "Annotations[example.com/sig]",
+	// "EventScaling.Triggers[0].Metadata[apiKey]". stagecraft refuses a
+	// literal value that looks like a credential (a well-known token shape
+	// such as sk-..., ghp_..., hf_... or an AWS key; a URL with a password;
+	// a literal under a secret-like name such as DB_PASSWORD or --api-key;
+	// a long random value under a key-like name), since it would be written
+	// into the manifests in plain text: read it from a Secret instead
+	// (EnvFromSecret). Default: none.
+	NotSecrets []string
 	// TerminationGracePeriod is how long a stopping pod has to finish its
 	// work after SIGTERM (terminationGracePeriodSeconds), a whole number of
 	// seconds. Default: 60s for a ProcessorStage (time to drain in-flight
@@ -141,6 +152,14 @@ type Security struct {
 	// ScratchSize limits each scratch directory (emptyDir.sizeLimit), a
 	// Kubernetes quantity. Default: "1Gi".
 	ScratchSize string
+	// AllowPrivilegedOverride accepts an Override that makes the stage's
+	// pods break Pod Security "restricted" (privileged: true, host paths,
+	// added capabilities), for a deliberately privileged workload such as
+	// a device plugin or a node agent. The pipeline's namespace enforces
+	// "restricted" too: lower its pod-security.kubernetes.io/enforce label
+	// with the Pipeline's Override, or the API server refuses the pods.
+	// Default: false, such an override is a problem.
+	AllowPrivilegedOverride bool
 }
 
 // EnvVar is one environment variable: a literal value or a key of a

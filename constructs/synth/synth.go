@@ -114,12 +114,19 @@ func kustomization(names []string) []byte {
 // on update, or that deletes data when the old object is pruned, is a
 // problem unless the pipeline accepted it (Pipeline.AcceptChange). The
 // directory is replaced as a whole and only on success: a failed or
-// interrupted write leaves the previous output exactly as it was.
+// interrupted write leaves the previous output exactly as it was. Writes
+// of one app from several processes at once take turns (see WriteDir):
+// each compares with, and replaces, the output of the one before.
 func Write(app cdk8s.App, name string, opts Options) error {
 	dir, err := appDir(opts, name)
 	if err != nil {
 		return err
 	}
+	out, err := openOutput(dir, opts.notify)
+	if err != nil {
+		return err
+	}
+	defer out.close()
 	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		return err
@@ -131,7 +138,7 @@ func Write(app cdk8s.App, name string, opts Options) error {
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
 	}
-	return WriteDir(dir, files)
+	return out.replace(files)
 }
 
 // WriteEnvironments writes one app per environment from a single
@@ -149,6 +156,11 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 	if len(envs) == 0 {
 		return fmt.Errorf("synth: app %s: no environments", name)
 	}
+	out, err := openOutput(dir, opts.notify)
+	if err != nil {
+		return err
+	}
+	defer out.close()
 	all := map[string][]byte{}
 	var problems []stagecraft.Problem
 	seen := map[string]bool{}
@@ -169,7 +181,7 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
 	}
-	return WriteDir(dir, all)
+	return out.replace(all)
 }
 
 // environment synthesizes one environment and checks it against its
