@@ -109,3 +109,22 @@ const (
 // defaultAPIServerPorts are the API server's ports as pods reach them,
 // after the kubernetes Service's address translation.
 var defaultAPIServerPorts = []int32{443, 6443}
+
+// Argo Workflows.
+const (
+	// defaultRetryBackoff, defaultRetryFactor and defaultRetryCap space a
+	// task's retries as the Job controller spaces a Job's: 10s, doubling,
+	// at most 6m.
+	defaultRetryBackoff = "10s"
+	defaultRetryFactor  = 2
+	defaultRetryCap     = "6m"
+)
+
+// defaultExecutorResources are the requests and limits of Argo's executor
+// containers: the init container copies the executor, the wait container
+// reports the task's result.
+var defaultExecutorResources = Resources{
+	CPURequest: "10m", CPULimit: "500m",
+	MemoryRequest: "64Mi", MemoryLimit: "128Mi",
+	EphemeralStorageRequest: "16Mi", EphemeralStorageLimit: "64Mi",
+}

@@ -38,13 +38,18 @@ func drawPipeline(b *strings.Builder, r *rendering) {
 		fmt.Fprintf(b, "    %s[(\"%s<br/>%s %s\")]\n", nodeID(p, "v", st.name), st.name, st.props.Size, strings.Join(abbrevModes(st.modes), ","))
 	}
 	for _, s := range g.order {
+		if inChain(s.base()) {
+			continue // drawn in the chain's subgraph
+		}
 		open, close, text := s.shape(r)
 		fmt.Fprintf(b, "    %s%s\"%s<br/>%s\"%s\n", nodeID(p, "s", s.Name()), open, s.Name(), text, close)
 	}
+	drawChain(b, r)
 	b.WriteString("  end\n")
 	for _, s := range g.order {
 		drawEdges(b, g, p, s)
 	}
+	drawDAG(b, r)
 }
 
 // drawEdges draws the edges that end at s: its Ingress, its storage, its
@@ -79,6 +84,9 @@ func drawEdges(b *strings.Builder, g *graph, p *Pipeline, s Stage) {
 		fmt.Fprintf(b, "  %s -- \"calls :%d %s\" --> %s\n", id, c.port.ServicePort, c.port.Name, nodeID(p, "s", c.callee.Name()))
 	}
 	for _, u := range base.validAfter() {
+		if inChain(base) && inChain(u.base()) {
+			continue // a dependency of the DAG (drawDAG)
+		}
 		if u.base().completes {
 			fmt.Fprintf(b, "  %s == \"runs before\" ==> %s\n", nodeID(p, "s", u.Name()), id)
 		} else {

@@ -36,6 +36,9 @@ type graph struct {
 	// before holds, for each stage, the stages that have finished before it
 	// starts: those it waits for, and theirs.
 	before map[*stage]map[*stage]bool
+	// deps are the dependencies of each task of an Argo chain: the DAG,
+	// not a wait, orders them (workflows_graph.go).
+	deps map[*stage][]Stage
 }
 
 // analyze builds the pipeline's graph from the declared order (RunsAfter)
@@ -52,6 +55,7 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 	for _, st := range p.storages() {
 		g.addStorageEdges(st)
 	}
+	g.chain()
 	if cyc := g.cycle(); cyc != nil {
 		names := make([]string, len(cyc))
 		for i, s := range cyc {
@@ -71,7 +75,7 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 		}
 	}
 	g.closeBefore()
-	return g, g.checks(p)
+	return g, append(g.checks(p), g.chainChecks(p)...)
 }
 
 // closeBefore computes before: what a stage waits for, transitively. The
@@ -81,7 +85,7 @@ func (g *graph) closeBefore() {
 	g.before = map[*stage]map[*stage]bool{}
 	for _, s := range g.order {
 		set := map[*stage]bool{}
-		for _, u := range g.waits[s.base()] {
+		for _, u := range append(append([]Stage(nil), g.waits[s.base()]...), g.deps[s.base()]...) {
 			set[u.base()] = true
 			for x := range g.before[u.base()] {
 				set[x] = true

@@ -41,6 +41,11 @@ type PipelineProps struct {
 	// that fails fails the stages that wait for it at once. Whole seconds.
 	// Default: 24h.
 	WaitTimeout time.Duration
+	// Workflows runs the pipeline's BatchStages and ScheduledStages as the
+	// tasks of an Argo Workflows DAG (a WorkflowTemplate, and a CronWorkflow
+	// when a ScheduledStage heads it) instead of Jobs and CronJobs; see
+	// Workflows. Default: nil, Jobs and CronJobs.
+	Workflows *Workflows
 }
 
 // Network configures a pipeline's network isolation. Every pipeline denies
@@ -99,6 +104,7 @@ type Pipeline struct {
 	network   Network // resolved
 	gateImage string
 	waitFor   time.Duration
+	workflows *workflowsSpec // nil: Jobs and CronJobs
 	chart     chartInfo
 	clash     string // why the pipeline had to be created under another id
 	state     *appState
@@ -222,6 +228,7 @@ func (p *Pipeline) resolve(id string, props PipelineProps) {
 	if p.waitFor == 0 {
 		p.waitFor = defaultWaitTimeout
 	}
+	p.workflows = resolveWorkflows(props.Workflows, p.namespace)
 }
 
 func resolveNetwork(n Network) Network {

@@ -36,6 +36,7 @@ func (p *Pipeline) validate() field.ErrorList {
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))
 	}
+	errs = append(errs, p.validateWorkflows()...)
 	return append(errs, p.validateAccepted()...)
 }
 

@@ -107,7 +107,8 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 			return err
 		}
 	}
-	return nil
+	// An Argo chain comes last: its Workflows start once the rest is there.
+	return r.emit(f, r.workflowObjects(), r.lastWave(), own)
 }
 
 // emit finishes the objects of one construct and passes them to f.
@@ -132,11 +133,15 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 
 // stageObjects returns the objects of one stage: the service account and
 // Role its init container's wait for upstream Jobs needs, the kind's own
-// objects, and the monitor of its metrics. A held stage's gate follows
+// objects (none for a task of an Argo chain: the WorkflowTemplate runs
+// it), and the monitor of its metrics. A held stage's gate follows
 // them (gateObjects).
 func (r *rendering) stageObjects(s Stage) []runtime.Object {
 	b := s.base()
-	out := append(r.waitObjects(b), s.objects(r)...)
+	out := r.waitObjects(b)
+	if !inChain(b) {
+		out = append(out, s.objects(r)...)
+	}
 	if m := b.work.metrics; m != nil {
 		out = append(out, monitor(&b.member, m, len(b.servicePorts) > 0))
 	}

@@ -54,7 +54,9 @@ var evaluator = sync.OnceValues(func() (policy.Evaluator, error) {
 
 // RestrictedViolations evaluates the pod template of every object that runs
 // pods (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet,
-// ReplicationController, Job, CronJob, PodTemplate) against Pod Security
+// ReplicationController, Job, CronJob, PodTemplate; and each container
+// template of an Argo WorkflowTemplate, ClusterWorkflowTemplate or
+// Workflow, with Argo's executor containers, see argoPods) against Pod Security
 // "restricted" at the latest version, with the checks of
 // k8s.io/pod-security-admission, and returns what breaks it. The error is
 // for the objects whose pod template cannot be read; the others are
@@ -68,6 +70,13 @@ func (m *Manifest) RestrictedViolations() ([]Violation, error) {
 	var out []Violation
 	var errs []error
 	for _, d := range m.docs {
+		if pods, ok, err := argoPods(d.obj); ok {
+			out = append(out, evaluateArgo(ev, lv, d.obj, pods)...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", Describe(d.obj), err))
+			}
+			continue
+		}
 		path, ok := podTemplatePaths[d.obj.GetKind()]
 		if !ok {
 			continue

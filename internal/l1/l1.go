@@ -21,6 +21,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-plus-go/cdk8splus28/v2/k8s"
+	"github.com/stagecraft-dev/stagecraft/imports/argoprojio"
 	"github.com/stagecraft-dev/stagecraft/imports/kedash"
 	"github.com/stagecraft-dev/stagecraft/imports/monitoringcoreoscom"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -44,6 +45,7 @@ var ctors = map[schema.GroupVersionKind]ctor{
 	{Version: "v1", Kind: "Service"}:                                         newCtor(k8s.NewKubeService),
 	{Version: "v1", Kind: "ServiceAccount"}:                                  newCtor(k8s.NewKubeServiceAccount),
 	{Version: "v1", Kind: "ConfigMap"}:                                       newCtor(k8s.NewKubeConfigMap),
+	{Version: "v1", Kind: "Secret"}:                                          newCtor(k8s.NewKubeSecret),
 	{Version: "v1", Kind: "PersistentVolume"}:                                newCtor(k8s.NewKubePersistentVolume),
 	{Version: "v1", Kind: "PersistentVolumeClaim"}:                           newCtor(k8s.NewKubePersistentVolumeClaim),
 	{Group: "apps", Version: "v1", Kind: "Deployment"}:                       newCtor(k8s.NewKubeDeployment),
@@ -62,6 +64,8 @@ var ctors = map[schema.GroupVersionKind]ctor{
 	{Group: "keda.sh", Version: "v1alpha1", Kind: "TriggerAuthentication"}:  newCtor(kedash.NewTriggerAuthentication),
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: newCtor(monitoringcoreoscom.NewServiceMonitor),
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     newCtor(monitoringcoreoscom.NewPodMonitor),
+	{Group: "argoproj.io", Version: "v1alpha1", Kind: "WorkflowTemplate"}:   newCtor(argoprojio.NewWorkflowTemplate),
+	{Group: "argoproj.io", Version: "v1alpha1", Kind: "CronWorkflow"}:       newCtor(argoprojio.NewCronWorkflow),
 }
 
 // Create adds obj, the JSON form of an object with its apiVersion and
