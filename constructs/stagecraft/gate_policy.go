@@ -46,7 +46,9 @@ func (r *rendering) gateAdmissionObjects() []runtime.Object {
 	}
 	sort.Strings(accounts)
 	name := "stagecraft-gates." + p.namespace
-	meta := func() metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Labels: p.objectLabels(name, componentGate)} }
+	meta := func() metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Labels: p.objectLabels(name, componentGate)}
+	}
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
 		ObjectMeta: meta(),
