@@ -568,16 +568,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := holdGateJobs(ctx, c, gates); err != nil {
-		t.Fatal(err)
-	}
-	kueue, err := planKueue(ctx, t, c, ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kueue.hold(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	kueue := holdForHarness(ctx, t, c, ap, gates)
 
 	c.startPipeline(t)
 
