@@ -737,6 +737,7 @@ func (r *run) cleanup(t reporter) {
 	// The next app needs the node's resources, not the namespace gone:
 	// wait until the pods have stopped and let the namespace controller
 	// finish in the background (start waits for a namespace it reuses).
+	slow := false
 	err := waitFor(2*time.Minute, time.Second, r.c.procs, func() (bool, error) {
 		for _, ns := range r.namespace {
 			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -744,7 +745,15 @@ func (r *run) cleanup(t reporter) {
 				return false, err
 			}
 			if n := len(pods.Items); n > 0 {
-				return false, fmt.Errorf("%d pods left in %s", n, ns)
+				var left []string
+				for i := range pods.Items {
+					left = append(left, pods.Items[i].Name+": "+podProblem(&pods.Items[i]))
+				}
+				if time.Since(removeStart) > 10*time.Second && !slow {
+					slow = true
+					t.Logf("still removing the pods of %s after 10s: %s", r.unit.name, strings.Join(left, ", "))
+				}
+				return false, fmt.Errorf("%d pods left in %s: %s", n, ns, strings.Join(left, ", "))
 			}
 		}
 		return true, nil

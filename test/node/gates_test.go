@@ -329,7 +329,6 @@ func (r *run) proveGateJob(ctx context.Context, t reporter, tm *template, g gate
 		bad("%v", err)
 		return "", problems
 	}
-	var ups []*upstream
 	var last time.Time // when the last upstream's last pod ended
 	var complete time.Time
 	for _, name := range cmd.Upstream {
@@ -338,7 +337,6 @@ func (r *run) proveGateJob(ctx context.Context, t reporter, tm *template, g gate
 			bad("upstream: %v", err)
 			return "", problems
 		}
-		ups = append(ups, u)
 		if u.lastEnd.After(last) {
 			last = u.lastEnd
 		}
@@ -425,8 +423,8 @@ func (r *run) proveHeld(ctx context.Context, t reporter, tm *template, held *bat
 		case q.admitted.IsZero():
 			bad("never admitted by the stand-in for Kueue")
 		default:
-			parts = append(parts, fmt.Sprintf("queued: suspended at creation (stand-in for Kueue's webhook) until the gate created LocalQueue %s at %s, %.2fs after the upstream's last pod ended, then resumed (stand-in for Kueue's admission)",
-				q.queue, auditTime(lq).UTC().Format(time.TimeOnly+".000"), auditTime(lq).Sub(last).Seconds()))
+			parts = append(parts, fmt.Sprintf("queued: suspended at creation (stand-in for Kueue's webhook) until the gate's pod created LocalQueue %s at %s, then resumed (stand-in for Kueue's admission)",
+				q.queue, auditTime(lq).UTC().Format(time.TimeOnly+".000")))
 		}
 	}
 	var gatedFor []string
@@ -489,8 +487,9 @@ func (r *run) proveHeld(ctx context.Context, t reporter, tm *template, held *bat
 		gatedFor = append(gatedFor, fmt.Sprintf("%.1fs", rel.Sub(h.firstSeen).Seconds()))
 		accelerators += h.accelerators
 	}
-	parts = append(parts, fmt.Sprintf("%d pod(s) created gated, on no node (asking for %d accelerators; %d reported SchedulingGated by the scheduler) for %s, released from %s (%.2fs after the upstream's last pod ended), first app container started %s",
-		len(pods), accelerators, seenGated, strings.Join(gatedFor, ", "), firstRelease.UTC().Format(time.TimeOnly+".000"), firstRelease.Sub(last).Seconds(), firstStart.UTC().Format(time.TimeOnly+".000")))
+	parts = append(parts, fmt.Sprintf("%d pod(s) created gated, on no node (asking for %d accelerators; %d reported SchedulingGated by the scheduler) for %s; the upstream's last pod ended %s, its Job completed %s; released by the gate's pod from %s, first app container started %s",
+		len(pods), accelerators, seenGated, strings.Join(gatedFor, ", "), last.UTC().Format(time.TimeOnly+".000"), complete.UTC().Format(time.TimeOnly),
+		firstRelease.UTC().Format(time.TimeOnly+".000"), firstStart.UTC().Format(time.TimeOnly+".000")))
 	return problems, strings.Join(parts, "; ")
 }
 
