@@ -234,7 +234,11 @@ func (r *run) deploy(ctx context.Context, t reporter) int {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.client.Discovery()))
 	applied := 0
 	standIns := false
+	skip := r.skipped()
 	for _, o := range r.objs {
+		if skip[o] {
+			continue
+		}
 		if !standIns && o.u.GetKind() != "Namespace" {
 			// Everything the namespaces hold comes after them.
 			if err := r.createStandIns(ctx); err != nil {
@@ -265,7 +269,7 @@ func (r *run) deploy(ctx context.Context, t reporter) int {
 	// Jobs from CronJobs at once, as a schedule that fires now: their
 	// waits gate them like any other.
 	for _, tm := range r.tmpls {
-		if tm.kind != cronJob {
+		if tm.kind != cronJob || (r.fail != nil && len(gatesOf(tm)) == 0) {
 			continue
 		}
 		name, err := r.jobFromCronJob(ctx, tm)
@@ -275,6 +279,23 @@ func (r *run) deploy(ctx context.Context, t reporter) int {
 		r.fromCron[tm] = name
 	}
 	return applied
+}
+
+// skipped lists the objects the run does not apply: in the failure run,
+// the long-running workloads, which play no part in a failure of Jobs (a
+// stage that waits for Jobs is a Job, a CronJob or, with a wait-upstream
+// init container, any kind: those are kept).
+func (r *run) skipped() map[*object]bool {
+	skip := map[*object]bool{}
+	if r.fail == nil {
+		return skip
+	}
+	for _, tm := range r.tmpls {
+		if (tm.kind == longRunning || tm.kind == barePod) && len(gatesOf(tm)) == 0 {
+			skip[tm.obj] = true
+		}
+	}
+	return skip
 }
 
 // apply server-side applies one object.
