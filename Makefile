@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node gate-image clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node argo gate-image clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom imports/argoprojio
@@ -126,6 +126,9 @@ e2e: ## apply dist/ to a real control plane built from source (slow the first ti
 
 e2e-node: ## run every app of dist/ on one real node: kubelet, containerd, runc (root; slow the first time)
 	bash test/node/run.sh
+
+argo: ## prove dist/'s Argo Workflows objects: upstream CRDs, Argo's validation, its controller on the e2e control plane (own module)
+	bash test/argo/run.sh
 
 GATE_IMAGE_TAR := build/gate-image.tar
 
