@@ -304,7 +304,7 @@ func fireCron(ctx context.Context, t *testing.T, c *cluster, ap *applier, s *sta
 	}
 	got, _ := ap.dyn.Resource(cronWorkflows).Namespace(a.namespace).Get(ctx, cron.GetName(), metav1.GetOptions{})
 	last, _, _ := unstructured.NestedString(got.Object, "status", "lastScheduledTime")
-	finished := waitWorkflow(ctx, t, c, s, a.namespace, wf.GetName())
+	finished := waitWorkflow(ctx, t, c, s, a.namespace, wf.GetName(), "Succeeded")
 	t.Logf("cron: CronWorkflow %s (schedules %v in dist; * * * * * in the test, applied %s) fired: lastScheduledTime %s, Workflow %s created %s, Succeeded by %s",
 		cron.GetName(), schedules, clock(applied), last, wf.GetName(), clock(wf.GetCreationTimestamp().Time), clock(finished))
 	checkOrder(t, a, s.of(wf.GetName()), finished)

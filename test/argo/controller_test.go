@@ -112,10 +112,11 @@ func runChain(t *testing.T, ctrl string, a chainApp) {
 		t.Fatal(err)
 	}
 	go s.run(ctx)
-	wf := submit(ctx, t, c, a)
-	finished := waitWorkflow(ctx, t, c, s, a.namespace, wf)
+	wf := submit(ctx, t, c, a, "")
+	finished := waitWorkflow(ctx, t, c, s, a.namespace, wf, "Succeeded")
 	checkOrder(t, a, s.of(wf), finished)
 	checkPods(ctx, t, c, a, wf)
+	checkRetries(ctx, t, c, s, a)
 	if a.cron != nil {
 		fireCron(ctx, t, c, ap, s, a)
 	}
@@ -242,14 +243,18 @@ func startController(ctx context.Context, t *testing.T, c *cluster, bin, ns stri
 }
 
 // submit creates a Workflow from the WorkflowTemplate, as `argo submit
-// --from workflowtemplate/<name>` does, and returns its name.
-func submit(ctx context.Context, t *testing.T, c *cluster, a chainApp) string {
+// --from workflowtemplate/<name>` does, and returns its name: name, or
+// one Argo generates when name is empty.
+func submit(ctx context.Context, t *testing.T, c *cluster, a chainApp, name string) string {
 	t.Helper()
 	ap, _ := newApplier(c.cfg)
+	meta := map[string]any{"generateName": a.template.GetName() + "-", "namespace": a.namespace,
+		"labels": map[string]any{labelWorkflowTemplate: a.template.GetName()}}
+	if name != "" {
+		meta["name"] = name
+	}
 	wf := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-		"metadata": map[string]any{"generateName": a.template.GetName() + "-", "namespace": a.namespace,
-			"labels": map[string]any{labelWorkflowTemplate: a.template.GetName()}},
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": meta,
 		"spec": map[string]any{"workflowTemplateRef": map[string]any{"name": a.template.GetName()}},
 	}}
 	got, err := ap.dyn.Resource(workflows).Namespace(a.namespace).Create(ctx, wf, metav1.CreateOptions{})
@@ -260,9 +265,9 @@ func submit(ctx context.Context, t *testing.T, c *cluster, a chainApp) string {
 	return got.GetName()
 }
 
-// waitWorkflow waits until the Workflow has succeeded and returns when the
-// harness saw it so.
-func waitWorkflow(ctx context.Context, t *testing.T, c *cluster, s *standIn, ns, name string) time.Time {
+// waitWorkflow waits until the Workflow has reached phase want
+// (Succeeded or Failed) and returns when the harness saw it so.
+func waitWorkflow(ctx context.Context, t *testing.T, c *cluster, s *standIn, ns, name, want string) time.Time {
 	t.Helper()
 	ap, _ := newApplier(c.cfg)
 	var phase, message string
@@ -277,9 +282,9 @@ func waitWorkflow(ctx context.Context, t *testing.T, c *cluster, s *standIn, ns,
 		phase, _, _ = unstructured.NestedString(wf.Object, "status", "phase")
 		message, _, _ = unstructured.NestedString(wf.Object, "status", "message")
 		switch phase {
-		case "Succeeded":
+		case want:
 			return true, nil
-		case "Failed", "Error":
+		case "Succeeded", "Failed", "Error":
 			return false, permanent{fmt.Errorf("Workflow %s %s: %s", name, phase, message)}
 		}
 		return false, fmt.Errorf("Workflow %s is %q (%s)", name, phase, message)

@@ -126,9 +126,19 @@ func (s *standIn) step(ctx context.Context, pod *corev1.Pod) {
 	}
 }
 
+// setExitCode chooses the exit code of the main container of each pod
+// that ends from now on.
+func (s *standIn) setExitCode(f func(pod *corev1.Pod) int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exitCode = f
+}
+
 // finish reports the task's result as the executor, then ends the pod.
 func (s *standIn) finish(ctx context.Context, pod *corev1.Pod) error {
+	s.mu.Lock()
 	code := s.exitCode(pod)
+	s.mu.Unlock()
 	if err := s.reportResult(ctx, pod); err != nil {
 		return fmt.Errorf("as the executor's ServiceAccount: %w", err)
 	}
@@ -140,11 +150,11 @@ func (s *standIn) finish(ctx context.Context, pod *corev1.Pod) error {
 	}
 	terminate := func(cs []corev1.ContainerStatus, main bool) {
 		for i := range cs {
-			c := int32(0)
-			if main && cs[i].Name == "main" {
-				c = code
+			c, reason := int32(0), "Completed"
+			if main && cs[i].Name == "main" && code != 0 {
+				c, reason = code, "Error" // as the kubelet reports a non-zero exit
 			}
-			cs[i].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: c, Reason: "Completed", StartedAt: pod.CreationTimestamp, FinishedAt: end}}
+			cs[i].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: c, Reason: reason, StartedAt: pod.CreationTimestamp, FinishedAt: end}}
 			cs[i].Ready = false
 		}
 	}

@@ -58,7 +58,7 @@ skipped="$(count SKIP)"
 echo
 echo "== argo summary"
 grep -E '^ *--- (PASS|FAIL|SKIP): ' "$log" | sed 's/^/  /' || true
-grep -oE '(subset CRD|argo validation|strict apply|Argo Workflows v4|executor RBAC|dag order|pods:|cron:|submitted Workflow).*' "$log" | sed 's/^/  /' || true
+grep -oE '(subset CRD|argo validation|strict apply|Argo Workflows v4|executor RBAC|dag order|pods:|retries:|cron:|submitted Workflow).*' "$log" | sed 's/^/  /' || true
 echo "  time: control-plane binaries ${bins_s}s, workflow-controller ${ctrl_s}s, tests ${test_s}s, total $((SECONDS - start))s"
 if [[ $rc -ne 0 && $failed -eq 0 ]]; then
 	echo "  go test exited $rc without a failed test (build error, panic or timeout): see above"
