@@ -1,0 +1,40 @@
+//go:build unix
+
+package synth
+
+import (
+	_ "embed"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// kernelJS runs jsii's kernel without its relay process (kernel.js says
+// how).
+//
+//go:embed kernel.js
+var kernelJS []byte
+
+// jsii starts Node.js twice: a relay process, which starts the kernel as
+// its child and passes every message between the Go process and the
+// kernel, and the kernel. The relay costs a Node.js start-up (tens of
+// milliseconds of CPU), about 40 MB of memory and a copy of every message.
+// directKernel makes jsii start the kernel itself instead, through the
+// node command that jsii's JSII_NODE variable names: a script in dir that
+// runs kernel.js, with the flags the relay would give the kernel. It
+// changes nothing if the user has set JSII_NODE or JSII_RUNTIME, or if the
+// files cannot be written. It takes effect when jsii next starts its
+// runtime: call it before the first construct exists.
+func directKernel(dir string) {
+	if os.Getenv("JSII_NODE") != "" || os.Getenv("JSII_RUNTIME") != "" {
+		return
+	}
+	js := filepath.Join(dir, "jsii-kernel.js")
+	script := filepath.Join(dir, "jsii-node")
+	sh := "#!/bin/sh\n# $1 is jsii's runtime entry point (bin/jsii-runtime.js); run its kernel directly.\n" +
+		"exec node --preserve-symlinks '" + strings.ReplaceAll(js, "'", `'\''`) + "' \"$1\"\n"
+	if os.WriteFile(js, kernelJS, 0o644) != nil || os.WriteFile(script, []byte(sh), 0o755) != nil {
+		return
+	}
+	_ = os.Setenv("JSII_NODE", script)
+}
