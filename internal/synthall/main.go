@@ -1,10 +1,12 @@
 // Command synthall synthesizes every app under apps/ into dist/.
 //
-// It builds all apps in one go build, runs each with STAGECRAFT_DIST set
-// to the dist directory, and removes the output of apps that no longer
-// exist. Each app replaces its own dist/<app>/ atomically, so an app that
-// fails leaves its previous output untouched; synthall then exits with
-// status 1.
+// It builds all apps in one go build, into bin/apps/ (kept between runs,
+// so that an app whose code has not changed is not linked again), runs
+// them at the same time, one per core, each with STAGECRAFT_DIST set to
+// the dist directory, prints what each printed in the apps' order, and
+// removes the output of apps that no longer exist. Each app replaces its
+// own dist/<app>/ atomically, so an app that fails leaves its previous
+// output untouched; synthall then exits with status 1.
 //
 // When run by `cdk8s synth` (CDK8S_OUTDIR set), it also copies the result
 // into CDK8S_OUTDIR, which the cdk8s CLI empties before each run and reads
@@ -13,27 +15,31 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 func main() {
 	appsDir := flag.String("apps", "apps", "directory holding one package main per app")
 	dist := flag.String("dist", "dist", "directory the apps write into")
+	bin := flag.String("bin", filepath.Join("bin", "apps"), "directory the apps are built into, kept between runs")
 	flag.Parse()
-	if err := run(*appsDir, *dist, os.Getenv("CDK8S_OUTDIR")); err != nil {
+	if err := run(*appsDir, *dist, *bin, os.Getenv("CDK8S_OUTDIR")); err != nil {
 		fmt.Fprintln(os.Stderr, "synthall:", err)
 		os.Exit(1)
 	}
 }
 
-func run(appsDir, dist, cdk8sOut string) error {
+func run(appsDir, dist, bin, cdk8sOut string) error {
 	apps, err := listApps(appsDir)
 	if err != nil {
 		return err
@@ -41,15 +47,8 @@ func run(appsDir, dist, cdk8sOut string) error {
 	if len(apps) == 0 {
 		return fmt.Errorf("no apps found in %s", appsDir)
 	}
-	bin, err := os.MkdirTemp("", "stagecraft-apps-")
-	if err != nil {
+	if err := build(appsDir, bin); err != nil {
 		return err
-	}
-	defer os.RemoveAll(bin)
-	build := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "./"+filepath.ToSlash(appsDir)+"/...")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building apps: %w", err)
 	}
 	absDist, err := filepath.Abs(dist)
 	if err != nil {
@@ -62,15 +61,14 @@ func run(appsDir, dist, cdk8sOut string) error {
 		env = append(env, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 	}
 	var failed []string
-	for _, app := range apps {
-		cmd := exec.Command(filepath.Join(bin, app))
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			failed = append(failed, app)
+	for i, r := range runApps(bin, apps, env) {
+		os.Stdout.Write(r.stdout)
+		os.Stderr.Write(r.stderr)
+		if r.err != nil {
+			failed = append(failed, apps[i])
 			continue
 		}
-		fmt.Printf("synthesized %s\n", filepath.Join(dist, app))
+		fmt.Printf("synthesized %s\n", filepath.Join(dist, apps[i]))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d apps failed (%s); their previous output in %s is unchanged",
@@ -83,6 +81,56 @@ func run(appsDir, dist, cdk8sOut string) error {
 		return copyTree(dist, cdk8sOut)
 	}
 	return nil
+}
+
+// build builds every app into bin in one go build. The go command links
+// an app again only when its build has changed; a lock keeps two synthall
+// runs from writing the same binary at once.
+func build(appsDir, bin string) error {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lock(filepath.Join(bin, ".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cmd := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "./"+filepath.ToSlash(appsDir)+"/...")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building apps: %w", err)
+	}
+	return nil
+}
+
+// result is what one app printed, and how it ended.
+type result struct {
+	stdout, stderr []byte
+	err            error
+}
+
+// runApps runs the apps, as many at once as there are cores, and returns
+// their results in the apps' order.
+func runApps(bin string, apps []string, env []string) []result {
+	results := make([]result, len(apps))
+	slots := make(chan struct{}, max(1, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for i, app := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(filepath.Join(bin, app))
+			cmd.Env = env
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			results[i] = result{stdout.Bytes(), stderr.Bytes(), err}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // listApps returns the names of the directories of appsDir that hold Go
