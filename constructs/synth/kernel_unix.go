@@ -15,6 +15,12 @@ import (
 //go:embed kernel.js
 var kernelJS []byte
 
+// kernelFlags are V8's switches for a small heap: the kernel runs briefly
+// and mostly waits for the Go process, so V8's optimizing compilers and a
+// large young generation cost memory (about 9 MB at 1000 stages) and
+// save no time (measured: the same CPU or less at 100 and 1000 stages).
+const kernelFlags = "--lite-mode --max-semi-space-size=1"
+
 // jsii starts Node.js twice: a relay process, which starts the kernel as
 // its child and passes every message between the Go process and the
 // kernel, and the kernel. The relay costs a Node.js start-up (tens of
@@ -32,7 +38,7 @@ func directKernel(dir string) {
 	js := filepath.Join(dir, "jsii-kernel.js")
 	script := filepath.Join(dir, "jsii-node")
 	sh := "#!/bin/sh\n# $1 is jsii's runtime entry point (bin/jsii-runtime.js); run its kernel directly.\n" +
-		"exec node --preserve-symlinks '" + strings.ReplaceAll(js, "'", `'\''`) + "' \"$1\"\n"
+		"exec node " + kernelFlags + " --preserve-symlinks '" + strings.ReplaceAll(js, "'", `'\''`) + "' \"$1\"\n"
 	if os.WriteFile(js, kernelJS, 0o644) != nil || os.WriteFile(script, []byte(sh), 0o755) != nil {
 		return
 	}
