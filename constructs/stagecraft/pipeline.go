@@ -41,6 +41,15 @@ type PipelineProps struct {
 	// that fails fails the stages that wait for it at once. Whole seconds.
 	// Default: 24h.
 	WaitTimeout time.Duration
+	// NoGateAdmissionPolicy writes no ValidatingAdmissionPolicy for the
+	// gates. RBAC cannot name the pods a gate releases, so a gate's Role may
+	// patch any pod of the namespace; by default a ValidatingAdmissionPolicy
+	// and its binding ("stagecraft-gates.<namespace>", cluster-scoped) let a
+	// gate's ServiceAccount change a pod only by removing the scheduling gate
+	// stagecraft.dev/upstream from a pod of its own stage. Set it where the
+	// deploy tool may not create admission policies; the gates then keep
+	// their namespace-wide pod patch permission. Default: false.
+	NoGateAdmissionPolicy bool
 }
 
 // Network configures a pipeline's network isolation. Every pipeline denies
@@ -90,26 +99,27 @@ type Defaults struct {
 type Pipeline struct {
 	constructs.Construct
 
-	path      string
-	id        string
-	props     PipelineProps // as given, for validation
-	namespace string        // resolved
-	labels    map[string]string
-	defaults  Defaults
-	network   Network // resolved
-	gateImage string
-	waitFor   time.Duration
-	chart     chartInfo
-	clash     string // why the pipeline had to be created under another id
-	state     *appState
-	ids       map[string]bool
-	parts     []part // stages and storage, in creation order
-	overrides []func(runtime.Object)
-	included  bool // its objects are in the construct tree for cdk8s's synthesis
-	accepted  []Change
-	made      bool            // made by NewPipeline
-	detached  bool            // belongs to no app (see member.detached)
-	misuse    field.ErrorList // misuse of the API (see misuse.go)
+	path       string
+	id         string
+	props      PipelineProps // as given, for validation
+	namespace  string        // resolved
+	labels     map[string]string
+	defaults   Defaults
+	network    Network // resolved
+	gateImage  string
+	gatePolicy bool // write the gates' ValidatingAdmissionPolicy
+	waitFor    time.Duration
+	chart      chartInfo
+	clash      string // why the pipeline had to be created under another id
+	state      *appState
+	ids        map[string]bool
+	parts      []part // stages and storage, in creation order
+	overrides  []func(runtime.Object)
+	included   bool // its objects are in the construct tree for cdk8s's synthesis
+	accepted   []Change
+	made       bool            // made by NewPipeline
+	detached   bool            // belongs to no app (see member.detached)
+	misuse     field.ErrorList // misuse of the API (see misuse.go)
 }
 
 // part is a construct of a pipeline: a stage or storage.
@@ -215,7 +225,7 @@ func (p *Pipeline) resolve(id string, props PipelineProps) {
 	p.labels = copyMap(props.Labels)
 	p.defaults = props.Defaults
 	p.network = resolveNetwork(props.Network)
-	p.gateImage, p.waitFor = props.GateImage, props.WaitTimeout
+	p.gateImage, p.waitFor, p.gatePolicy = props.GateImage, props.WaitTimeout, !props.NoGateAdmissionPolicy
 	if p.gateImage == "" {
 		p.gateImage = defaultGateImage
 	}

@@ -63,7 +63,8 @@ type Port struct {
 	// ContainerPort the process listens on, 1 to 65535. Required.
 	ContainerPort int32
 	// ServicePort is the port of the Service, 1 to 65535. Default:
-	// ContainerPort.
+	// ContainerPort. A stateful stage's Service is headless (its name
+	// resolves to the pods), so there it must be ContainerPort.
 	ServicePort int32
 	// Protocol is TCP, UDP or SCTP. Default: TCP.
 	Protocol string

@@ -62,7 +62,7 @@ func sourceOf(s Stage) source {
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
 	own := source{path: p.path, overrides: p.overrides}
-	if err := r.emit(f, []runtime.Object{p.namespaceObject()}, -1, own); err != nil {
+	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
 	}
 	if !p.network.Disabled {

@@ -299,6 +299,7 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtCrossCases()...)
 	cases = append(cases, vtJobCases()...)
 	cases = append(cases, vtWaitCases()...)
+	cases = append(cases, vtHeadlessCases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {

@@ -85,3 +85,18 @@ func vtWaitCases() []vtCase {
 		}), want: []vtWant{vtS("Mounts[0].WaitForWriters", tForbidden, true)}},
 	}
 }
+
+// vtHeadlessCases: a stateful stage's headless Service does not translate
+// ports.
+func vtHeadlessCases() []vtCase {
+	return []vtCase{
+		{name: "stateful/service port differs from the container port", build: vtProc(func(p *Pipeline, s *ProcessorStageProps) {
+			s.Stateful = &Stateful{}
+			s.Ports = []Port{{Name: "http", ContainerPort: 8080, ServicePort: 80}}
+		}), want: []vtWant{vtS("Ports[0].ServicePort", tInvalid, int32(80))}},
+		{name: "stateful/service port equals the container port", build: vtProc(func(p *Pipeline, s *ProcessorStageProps) {
+			s.Stateful = &Stateful{}
+			s.Ports = []Port{{Name: "http", ContainerPort: 8080, ServicePort: 8080}}
+		})},
+	}
+}

@@ -136,3 +136,23 @@ func has(m *stagetest.Manifest, kind, prefix string) bool {
 	}
 	return false
 }
+
+func TestGateAdmissionPolicy(t *testing.T) {
+	t.Parallel()
+	m := stagetest.SynthChart(t, "c", readers)
+	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gates.w")
+	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username in ['system:serviceaccount:w:train-gate']" {
+		t.Errorf("the policy applies to %s", got)
+	}
+	if got := fmt.Sprint(m.Get(t, m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gates.w"), "spec.validationActions")); got != "[Deny]" {
+		t.Errorf("the binding's actions are %s", got)
+	}
+	without := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true})
+		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
+		stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
+	})
+	if n := len(without.Objects("ValidatingAdmissionPolicy")) + len(without.Objects("ValidatingAdmissionPolicyBinding")); n != 0 || !has(without, "Job", "b-gate-") {
+		t.Errorf("NoGateAdmissionPolicy: %d admission objects, gate present %v", n, has(without, "Job", "b-gate-"))
+	}
+}

@@ -16,6 +16,11 @@ import (
 // empty (synthall sets it). Default: "dist".
 const DistEnv = "STAGECRAFT_DIST"
 
+// SkipUpgradeCheckEnv names the environment variable that, set to "1",
+// makes Main, MainChart and MainEnvironments write without the upgrade
+// check (Options.SkipUpgradeCheck).
+const SkipUpgradeCheckEnv = "STAGECRAFT_SKIP_UPGRADE_CHECK"
+
 // Main writes app as Write does and exits: with status 0 on success, or
 // with status 1 after printing the problems to standard error. It stops
 // the jsii runtime (removing its temporary directory) on every way out:
@@ -87,6 +92,9 @@ func run(name string, restart bool, f func() error) {
 func fromEnv(opts Options) Options {
 	if opts.Dir == "" {
 		opts.Dir = os.Getenv(DistEnv)
+	}
+	if os.Getenv(SkipUpgradeCheckEnv) == "1" {
+		opts.SkipUpgradeCheck = true
 	}
 	if opts.Notify == nil {
 		opts.Notify = func(msg string) { fmt.Fprintln(os.Stderr, "stagecraft: "+msg) }

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 func main() {
@@ -68,6 +69,11 @@ func run(appsDir, dist, bin, cdk8sOut string) error {
 			failed = append(failed, apps[i])
 			continue
 		}
+		if err := wroteOwnFolder(dist, apps[i], r.start); err != nil {
+			fmt.Fprintln(os.Stderr, "synthall:", err)
+			failed = append(failed, apps[i])
+			continue
+		}
 		fmt.Printf("synthesized %s\n", filepath.Join(dist, apps[i]))
 	}
 	if len(failed) > 0 {
@@ -107,6 +113,7 @@ func build(appsDir, bin string) error {
 type result struct {
 	stdout, stderr []byte
 	err            error
+	start          time.Time // when the app's process started
 }
 
 // runApps runs the apps, as many at once as there are cores, and returns
@@ -125,8 +132,9 @@ func runApps(bin string, apps []string, env []string) []result {
 			cmd := exec.Command(filepath.Join(bin, app))
 			cmd.Env = env
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
 			err := cmd.Run()
-			results[i] = result{stdout.Bytes(), stderr.Bytes(), err}
+			results[i] = result{stdout.Bytes(), stderr.Bytes(), err, start}
 		}()
 	}
 	wg.Wait()
@@ -151,6 +159,17 @@ func listApps(appsDir string) ([]string, error) {
 	}
 	sort.Strings(apps)
 	return apps, nil
+}
+
+// wroteOwnFolder checks that app wrote dist/<app> (an app named otherwise
+// in its main would write another folder, which removeStale would then
+// delete as the output of no app).
+func wroteOwnFolder(dist, app string, since time.Time) error {
+	info, err := os.Stat(filepath.Join(dist, app))
+	if err == nil && !info.ModTime().Before(since.Add(-time.Second)) {
+		return nil
+	}
+	return fmt.Errorf("apps/%s wrote no %s: its main must name the app after its folder, synth.MainChart(%q, ...)", app, filepath.Join(dist, app), app)
 }
 
 // removeStale deletes the output of apps that no longer exist.

@@ -284,6 +284,11 @@ func TestBrokenOrder(t *testing.T) {
 			"Deployment e2e-broken-order/greedy: automountServiceAccountToken is not false",
 			"container app got an API token",
 		}},
+		{dir: "bad-gates", want: []string{
+			"batch/v1 Job e2e-broken-gates/held: its pods get an API token; only its gate needs one",
+			"ServiceAccount held-gate may delete pods any-pod; the gate should not",
+			"ServiceAccount held-gate may get jobs held-gate-0; the gate should not",
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {

@@ -99,16 +99,7 @@ func proveFailFast(t *testing.T, u unit) {
 	if _, _, err := a.applyApp(ctx, ap); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	if err := holdGateJobs(ctx, c, gates); err != nil {
-		t.Fatal(err)
-	}
-	kueue, err := planKueue(ctx, t, c, ap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kueue.hold(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	holdForHarness(ctx, t, c, ap, gates)
 	// No nodes: no pod runs, so the upstream Job cannot complete before it
 	// is failed, and nothing else finishes either.
 	c.startPipeline(t)

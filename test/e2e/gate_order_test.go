@@ -10,6 +10,7 @@ import (
 	authv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
@@ -54,6 +55,13 @@ func checkGates(ctx context.Context, c *cluster, ap *app, runs map[string]JobRun
 		desc, err := checkReleasedAfter(ctx, c, g, runs)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gates."+g.ns) {
+			n, err := checkGateAdmission(ctx, c, g)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			desc += fmt.Sprintf(", %d pod changes beyond its gate refused by the admission policy", n)
 		}
 		descs = append(descs, desc)
 	}
@@ -219,4 +227,59 @@ func checkReleasedAfter(ctx context.Context, c *cluster, g *gateRun, runs map[st
 		after = append(after, fmt.Sprintf("%s completed %s", u, ur.Completed.Format(time.TimeOnly)))
 	}
 	return fmt.Sprintf("%s first scheduled %s, after %s", g.cmd.Job, released.Format(time.TimeOnly), strings.Join(after, ", ")), errors.Join(errs...)
+}
+
+// checkGateAdmission tries, with the gate's own token, the pod changes its
+// Role allows but a gate must not make: the admission policy must refuse
+// each. It returns how many were refused.
+func checkGateAdmission(ctx context.Context, c *cluster, g *gateRun) (int, error) {
+	client, _, err := clientsAs(ctx, c, g.ns, g.account)
+	if err != nil {
+		return 0, err
+	}
+	pods, err := c.client.CoreV1().Pods(g.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	stage := strings.TrimSuffix(g.account, "-gate")
+	type try struct{ pod, what, patch string }
+	var tries []try
+	for _, p := range pods.Items {
+		own := p.Labels["app.kubernetes.io/name"] == stage
+		switch {
+		case own && len(tries) < 4:
+			tries = append(tries, try{p.Name, "label a pod of its own stage", `[{"op":"add","path":"/metadata/labels/e2e-gate-test","value":"x"}]`},
+				try{p.Name, "change the image of a pod of its own stage", `[{"op":"replace","path":"/spec/containers/0/image","value":"registry.example/evil:1"}]`})
+		case !own && p.Status.Phase == "Running" && len(tries) < 6:
+			tries = append(tries, try{p.Name, "change the image of a running pod of another stage", `[{"op":"replace","path":"/spec/containers/0/image","value":"registry.example/evil:1"}]`})
+		}
+	}
+	var errs []error
+	refused := 0
+	for _, x := range tries {
+		_, err := client.CoreV1().Pods(g.ns).Patch(ctx, x.pod, types.JSONPatchType, []byte(x.patch), metav1.PatchOptions{})
+		switch {
+		case err == nil:
+			errs = append(errs, fmt.Errorf("%s: its ServiceAccount could %s (pod %s)", g, x.what, x.pod))
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+			refused++
+		default:
+			errs = append(errs, fmt.Errorf("%s: trying to %s (pod %s) failed, but not by the gates' admission policy: %v", g, x.what, x.pod, err))
+		}
+	}
+	if len(tries) == 0 {
+		errs = append(errs, fmt.Errorf("%s: no pod to try the admission policy on", g))
+	}
+	return refused, errors.Join(errs...)
+}
+
+// hasObject reports whether the app has an object of kind and name (in
+// any namespace: cluster-scoped objects are keyed under "default").
+func hasObject(objects map[string]*manifest, kind, name string) bool {
+	for _, m := range objects {
+		if m.obj.GetKind() == kind && m.obj.GetName() == name {
+			return true
+		}
+	}
+	return false
 }

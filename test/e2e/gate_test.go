@@ -477,3 +477,21 @@ func installKueueCRD(t *testing.T, c *cluster) {
 		t.Fatalf("install Kueue's LocalQueue CRD: %v", err)
 	}
 }
+
+// holdForHarness holds, before the controllers start, what the harness
+// releases itself: the gate Jobs (their program runs in the harness) and
+// the Jobs queued with Kueue (for the stand-in for Kueue).
+func holdForHarness(ctx context.Context, t *testing.T, c *cluster, ap *app, gates []*gateRun) *kueueStandIn {
+	t.Helper()
+	if err := holdGateJobs(ctx, c, gates); err != nil {
+		t.Fatal(err)
+	}
+	kueue, err := planKueue(ctx, t, c, ap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kueue.hold(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return kueue
+}

@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
 
 const fieldManager = "stagecraft-node"
@@ -48,9 +50,6 @@ func TestApps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start the node: %v", err)
 	}
-	if err := c.installCRDs(); err != nil {
-		t.Fatalf("CRDs: %v", err)
-	}
 	for _, u := range units {
 		t.Run(u.name, func(t *testing.T) { c.proveApp(t, u) })
 	}
@@ -69,6 +68,13 @@ type run struct {
 	summary   []string
 	namespace []string
 	collected []*report
+	// fail names the Jobs the failure run fails (override).
+	fail  map[string]bool
+	watch *podWatch
+	kueue *kueueStandIn
+	// stops stop what the run started (provisioner, stand-in for Kueue,
+	// pod watch), in cleanup.
+	stops []func()
 }
 
 func (r *run) note(format string, args ...any) {
@@ -104,6 +110,7 @@ func (c *cluster) proveApp(t *testing.T, u unit) {
 	t.Run("security", func(t *testing.T) { r.proveSecurity(ctx, t) })
 	t.Run("writes", func(t *testing.T) { r.proveWrites(ctx, t) })
 	t.Run("waits", func(t *testing.T) { r.proveWaits(ctx, t) })
+	t.Run("gates", func(t *testing.T) { r.proveGates(ctx, t) })
 	t.Run("calls", func(t *testing.T) { r.proveCalls(ctx, t) })
 	t.Run("policies", func(t *testing.T) { r.provePolicies(ctx, t) })
 	r.printSummary(t, !t.Failed())
@@ -124,37 +131,74 @@ func (r *run) printSummary(t reporter, ok bool) {
 // long-running workload is Ready and every Job (and one Job made from each
 // CronJob) has completed.
 func (r *run) start(ctx context.Context, t reporter) {
+	applied := r.deploy(ctx, t)
+	t.Logf("applied %d objects of %s, waiting for the workloads", applied, r.unit.dir)
+	t0 := time.Now()
+	err := waitFor(runTimeout(), time.Second, r.c.procs, func() (bool, error) { return r.settled(ctx) })
+	if err != nil {
+		t.Fatalf("workloads of %s: %v", r.unit.name, err)
+	}
+	ready, succeeded := 0, 0
+	for _, ns := range r.namespace {
+		pods, err := r.c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatalf("%v", err)
+		}
+		for i := range pods.Items {
+			switch p := &pods.Items[i]; {
+			case p.Status.Phase == corev1.PodSucceeded:
+				succeeded++
+			case podReady(p):
+				ready++
+			}
+		}
+	}
+	jobs, cron := r.jobs(), 0
+	for _, j := range jobs {
+		if j.cron {
+			cron++
+		}
+	}
+	r.summary = append(r.summary, fmt.Sprintf("pods Ready %d, Succeeded %d; Jobs complete %d/%d (%d made from CronJobs); all %.0fs after the apply",
+		ready, succeeded, len(jobs), len(jobs), cron, time.Since(t0).Seconds()))
+}
+
+// deploy imports the app's images, applies its objects with the test
+// override, starts the stand-ins (provisioner, Kueue) and makes a Job from
+// each CronJob. It returns the number of objects applied.
+func (r *run) deploy(ctx context.Context, t reporter) int {
 	c := r.c
 	waited := map[string]bool{}
-	var workloadImages, kubectlImages []string
+	var workloadImages []string
 	seenImage := map[string]bool{}
 	for _, tm := range r.tmpls {
-		for _, w := range waitsOf(tm) {
-			for _, j := range w.jobs {
+		for _, g := range gatesOf(tm) {
+			for _, j := range g.cmd.Upstream {
 				waited[j] = true
 			}
 		}
 		for _, ctr := range append(append([]corev1.Container{}, tm.spec.Spec.InitContainers...), tm.spec.Spec.Containers...) {
-			if seenImage[ctr.Image] {
+			if isGateProgram(ctr) {
+				if ctr.Image != gate.Image {
+					t.Fatalf("%s: container %s runs the gate program from image %s; the suite has stagecraft's gate image %s only (built from this tree)", tm, ctr.Name, ctr.Image, gate.Image)
+				}
 				continue
 			}
-			seenImage[ctr.Image] = true
-			if isWait(ctr) {
-				kubectlImages = append(kubectlImages, ctr.Image)
-			} else {
+			if !seenImage[ctr.Image] {
+				seenImage[ctr.Image] = true
 				workloadImages = append(workloadImages, ctr.Image)
 			}
 		}
 	}
-	if err := c.importAppImages(workloadImages, kubectlImages); err != nil {
+	if err := c.importAppImages(workloadImages); err != nil {
 		t.Fatalf("import images: %v", err)
 	}
-	t.Logf("images: the workload as %s; the pinned kubectl as %s", strings.Join(workloadImages, ", "), strings.Join(kubectlImages, ", "))
+	t.Logf("images: the workload as %s; the gate program as %s (image ID %s)", strings.Join(workloadImages, ", "), gate.Image, c.gateImageID)
 	if err := c.labelNode(ctx, r.tmpls); err != nil {
 		t.Fatalf("label the node: %v", err)
 	}
 	for _, tm := range r.tmpls {
-		plans, err := override(tm, waited)
+		plans, err := override(tm, overrideOptions{waited: waited, fail: r.fail})
 		if err != nil {
 			t.Fatalf("%s: override: %v", tm, err)
 		}
@@ -179,13 +223,28 @@ func (r *run) start(ctx context.Context, t reporter) {
 			t.Fatalf("%v", err)
 		}
 	}
+	r.planKueue()
+	r.kueueNotes()
+	w, err := c.watchPods(ctx, r.namespace)
+	if err != nil {
+		t.Fatalf("watch the pods: %v", err)
+	}
+	r.watch = w
+	r.stops = append(r.stops, w.stop)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.client.Discovery()))
 	applied := 0
 	standIns := false
+	skip := r.skipped()
 	for _, o := range r.objs {
+		if skip[o] {
+			continue
+		}
 		if !standIns && o.u.GetKind() != "Namespace" {
 			// Everything the namespaces hold comes after them.
 			if err := r.createStandIns(ctx); err != nil {
+				t.Fatalf("stand-ins: %v", err)
+			}
+			if err := r.createChosenQueues(ctx); err != nil {
 				t.Fatalf("stand-ins: %v", err)
 			}
 			standIns = true
@@ -204,13 +263,13 @@ func (r *run) start(ctx context.Context, t reporter) {
 			t.Errorf("namespace %s: Pod Security enforce label is %q, want restricted", ns, got.Labels["pod-security.kubernetes.io/enforce"])
 		}
 	}
-	stopProvisioner := r.provision(ctx)
-	defer stopProvisioner()
-	r.admitQueuedJobs(ctx, t)
+	r.stops = append(r.stops, r.provision(ctx))
+	r.startKueue(ctx)
+	r.stops = append(r.stops, r.kueue.stop)
 	// Jobs from CronJobs at once, as a schedule that fires now: their
 	// waits gate them like any other.
 	for _, tm := range r.tmpls {
-		if tm.kind != cronJob {
+		if tm.kind != cronJob || (r.fail != nil && len(gatesOf(tm)) == 0) {
 			continue
 		}
 		name, err := r.jobFromCronJob(ctx, tm)
@@ -219,35 +278,24 @@ func (r *run) start(ctx context.Context, t reporter) {
 		}
 		r.fromCron[tm] = name
 	}
-	t.Logf("applied %d objects of %s, waiting for the workloads", applied, r.unit.dir)
-	t0 := time.Now()
-	err := waitFor(runTimeout(), time.Second, c.procs, func() (bool, error) { return r.settled(ctx) })
-	if err != nil {
-		t.Fatalf("workloads of %s: %v", r.unit.name, err)
+	return applied
+}
+
+// skipped lists the objects the run does not apply: in the failure run,
+// the long-running workloads, which play no part in a failure of Jobs (a
+// stage that waits for Jobs is a Job, a CronJob or, with a wait-upstream
+// init container, any kind: those are kept).
+func (r *run) skipped() map[*object]bool {
+	skip := map[*object]bool{}
+	if r.fail == nil {
+		return skip
 	}
-	ready, succeeded := 0, 0
-	for _, ns := range r.namespace {
-		pods, err := c.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatalf("%v", err)
-		}
-		for i := range pods.Items {
-			switch p := &pods.Items[i]; {
-			case p.Status.Phase == corev1.PodSucceeded:
-				succeeded++
-			case podReady(p):
-				ready++
-			}
+	for _, tm := range r.tmpls {
+		if (tm.kind == longRunning || tm.kind == barePod) && len(gatesOf(tm)) == 0 {
+			skip[tm.obj] = true
 		}
 	}
-	jobs, cron := r.jobs(), 0
-	for _, j := range jobs {
-		if j.cron {
-			cron++
-		}
-	}
-	r.summary = append(r.summary, fmt.Sprintf("pods Ready %d, Succeeded %d; Jobs complete %d/%d (%d made from CronJobs); all %.0fs after the apply",
-		ready, succeeded, len(jobs), len(jobs), cron, time.Since(t0).Seconds()))
+	return skip
 }
 
 // apply server-side applies one object.
@@ -278,6 +326,8 @@ func (c *cluster) installCRDs() error {
 	if len(dirs) == 0 {
 		dirs = []string{filepath.Join("..", "..", "imports", "crds")}
 	}
+	// Kueue's LocalQueue, which gates create (see kueue_test.go).
+	dirs = append(dirs, kueueCRDs)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.client.Discovery()))
 	ctx := context.Background()
 	var names []string
@@ -526,30 +576,6 @@ func (r *run) createStandIns(ctx context.Context) error {
 	return nil
 }
 
-// admitQueuedJobs resumes the suspended Jobs handed to a Kueue queue, as
-// Kueue admits them; other suspended Jobs stay suspended (NOT PROVEN).
-func (r *run) admitQueuedJobs(ctx context.Context, t reporter) {
-	for _, tm := range r.tmpls {
-		if tm.kind != batchJob {
-			continue
-		}
-		suspend, _, _ := unstructured.NestedBool(tm.obj.u.Object, "spec", "suspend")
-		if !suspend {
-			continue
-		}
-		if tm.obj.u.GetLabels()["kueue.x-k8s.io/queue-name"] == "" {
-			r.note("NOT PROVEN (not a failure): Job %s is suspended and no queue admits it", tm)
-			continue
-		}
-		patch := map[string]any{"apiVersion": "batch/v1", "kind": "Job", "metadata": map[string]any{"name": tm.obj.u.GetName(), "namespace": tm.ns()}, "spec": map[string]any{"suspend": false}}
-		force := true
-		if _, err := r.c.client.BatchV1().Jobs(tm.ns()).Patch(ctx, tm.obj.u.GetName(), types.ApplyPatchType, mustJSON(patch), metav1.PatchOptions{FieldManager: "stagecraft-node-kueue", Force: &force}); err != nil {
-			t.Fatalf("%s: resume as Kueue would: %v", tm, err)
-		}
-		t.Logf("%s: resumed (queue %s), as Kueue admits it", tm, tm.obj.u.GetLabels()["kueue.x-k8s.io/queue-name"])
-	}
-}
-
 // jobFromCronJob creates a Job from a CronJob's template, like kubectl
 // create job --from=cronjob/<name>.
 func (r *run) jobFromCronJob(ctx context.Context, tm *template) (string, error) {
@@ -701,6 +727,9 @@ func (r *run) podsOf(ctx context.Context, tm *template) ([]corev1.Pod, error) {
 // the suite made, the app's PersistentVolumes and other cluster-scoped
 // objects.
 func (r *run) cleanup(t reporter) {
+	for i := len(r.stops) - 1; i >= 0; i-- {
+		r.stops[i]()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cs := r.c.client
@@ -729,6 +758,7 @@ func (r *run) cleanup(t reporter) {
 	// The next app needs the node's resources, not the namespace gone:
 	// wait until the pods have stopped and let the namespace controller
 	// finish in the background (start waits for a namespace it reuses).
+	slow := false
 	err := waitFor(2*time.Minute, time.Second, r.c.procs, func() (bool, error) {
 		for _, ns := range r.namespace {
 			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
@@ -736,7 +766,15 @@ func (r *run) cleanup(t reporter) {
 				return false, err
 			}
 			if n := len(pods.Items); n > 0 {
-				return false, fmt.Errorf("%d pods left in %s", n, ns)
+				var left []string
+				for i := range pods.Items {
+					left = append(left, pods.Items[i].Name+": "+podProblem(&pods.Items[i]))
+				}
+				if time.Since(removeStart) > 10*time.Second && !slow {
+					slow = true
+					t.Logf("still removing the pods of %s after 10s: %s", r.unit.name, strings.Join(left, ", "))
+				}
+				return false, fmt.Errorf("%d pods left in %s: %s", n, ns, strings.Join(left, ", "))
 			}
 		}
 		return true, nil

@@ -37,7 +37,11 @@ func TestBrokenApp(t *testing.T) {
 		{"writes", func(t reporter) { r.proveWrites(ctx, t) }, [][]string{
 			{"Deployment node-broken/writer", "could not write in /data", "permission denied"},
 		}},
-		{"waits", func(t reporter) { r.proveWaits(ctx, t) }, nil},
+		{"waits", func(t reporter) { r.proveWaits(ctx, t) }, [][]string{
+			{"Deployment node-broken/reader", "the ServiceAccount token reaches container reader", "mounts volume kube-api-access-gate", "its workload found it"},
+		}},
+		// Job consume and its gate are as stagecraft writes them.
+		{"gates", func(t reporter) { r.proveGates(ctx, t) }, nil},
 		// Not calls: a workload calls at once when it starts, which may be
 		// before the engine knows its pod; the call check proves DNS and
 		// Services, the policy check proves the policies.
@@ -52,7 +56,13 @@ func TestBrokenApp(t *testing.T) {
 		if t.Failed() {
 			verdict = "FAIL"
 		}
-		fmt.Printf("node-summary: %s broken (testdata/broken, faults on purpose): %d known faults reported, nothing else\n", verdict, found)
+		var gates []string
+		for _, l := range r.summary {
+			if strings.HasPrefix(l, "gates:") {
+				gates = append(gates, l)
+			}
+		}
+		fmt.Printf("node-summary: %s broken (testdata/broken, faults on purpose): %d known faults reported, nothing else; %s\n", verdict, found, strings.Join(gates, "; "))
 	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,15 +7,19 @@
 #
 #   - the control plane (etcd, kube-apiserver, kube-controller-manager,
 #     kube-scheduler): test/e2e/build-bins.sh, unchanged;
-#   - kubelet, kube-proxy, kubectl: from the same wrapper module
-#     (test/e2e/tools), so the Kubernetes packages they share with the
-#     control plane come from Go's build cache instead of compiling again;
+#   - kubelet, kube-proxy: from the same wrapper module (test/e2e/tools), so
+#     the Kubernetes packages they share with the control plane come from
+#     Go's build cache instead of compiling again;
 #   - containerd, its runc shim, ctr, runc and CoreDNS: from test/node/tools.
 #     CoreDNS is a small main of ours around the upstream packages; its cache
 #     key adds a hash of that source;
 #   - kube-router, the NetworkPolicy engine: from test/node/tools/kube-router,
 #     a module of its own (it is built with the libraries it was released
-#     with).
+#     with);
+#   - the gate's image (stagecraft's own program, internal/gate), built by
+#     its cmd/gate-image exactly as `make gate-image` builds it, into
+#     gate-image-<hash>/gate-image.tar: the build is reproducible, so the key
+#     is a hash of the module's sources, go.mod, go.sum and the Go version.
 #
 # A binary already in the cache is not rebuilt.
 #
@@ -31,7 +35,6 @@ cache="${STAGECRAFT_E2E_CACHE:-$HOME/.cache/stagecraft-e2e}"
 bins=(
 	"kubelet|k8s.io/kubernetes/cmd/kubelet|$e2e/tools|k8s.io/kubernetes|kubernetes|0|"
 	"kube-proxy|k8s.io/kubernetes/cmd/kube-proxy|$e2e/tools|k8s.io/kubernetes|kubernetes|0|"
-	"kubectl|k8s.io/kubernetes/cmd/kubectl|$e2e/tools|k8s.io/kubernetes|kubernetes|0|"
 	"containerd|github.com/containerd/containerd/v2/cmd/containerd|$here/tools|github.com/containerd/containerd/v2|containerd|0|"
 	"containerd-shim-runc-v2|github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2|$here/tools|github.com/containerd/containerd/v2|containerd|0|"
 	"ctr|github.com/containerd/containerd/v2/cmd/ctr|$here/tools|github.com/containerd/containerd/v2|containerd|0|"
@@ -63,6 +66,18 @@ binpath() {
 	echo "$cache/$key/$name"
 }
 
+# The gate's image: the tarball `make gate-image` writes, cached by source.
+gate_dir="$(cd "$here/../../internal/gate" && pwd)"
+gate_key() {
+	{
+		go version
+		cd "$gate_dir"
+		find . -name '*.go' ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+		sha256sum go.mod go.sum
+	} | sha256sum | cut -c1-12
+}
+gate_tar="$cache/gate-image-$(gate_key)/gate-image.tar"
+
 # Fail early (and not inside a command substitution) on an unknown version.
 for e in "${bins[@]}"; do
 	IFS='|' read -r _ _ dir mod _ <<<"$e"
@@ -75,10 +90,20 @@ print_paths() {
 	for e in "${bins[@]}"; do
 		echo "${e%%|*}=$(binpath "$e")"
 	done
+	echo "gate-image=$gate_tar"
 }
 
 if [[ "${1:-}" == "--paths" ]]; then
-	print_paths
+	if [[ ! -s "$gate_tar" ]]; then
+	echo "build-bins.sh: building the gate's image (internal/gate/cmd/gate-image)" >&2
+	start=$SECONDS
+	(cd "$gate_dir" && GOFLAGS="${GOFLAGS:-} -mod=readonly" nice -n "${STAGECRAFT_BUILD_NICE:-10}" go run ./cmd/gate-image -o "$tmp/gate-image.tar" >&2)
+	mkdir -p "$(dirname "$gate_tar")"
+	mv "$tmp/gate-image.tar" "$gate_tar"
+	echo "build-bins.sh: built $gate_tar in $((SECONDS - start))s" >&2
+fi
+
+print_paths
 	exit 0
 fi
 if [[ $# -gt 0 ]]; then
@@ -150,5 +175,14 @@ for e in "${missing[@]}"; do
 	mv "$tmp/$out" "$dest"
 	echo "build-bins.sh: built $dest" >&2
 done
+
+if [[ ! -s "$gate_tar" ]]; then
+	echo "build-bins.sh: building the gate's image (internal/gate/cmd/gate-image)" >&2
+	start=$SECONDS
+	(cd "$gate_dir" && GOFLAGS="${GOFLAGS:-} -mod=readonly" nice -n "${STAGECRAFT_BUILD_NICE:-10}" go run ./cmd/gate-image -o "$tmp/gate-image.tar" >&2)
+	mkdir -p "$(dirname "$gate_tar")"
+	mv "$tmp/gate-image.tar" "$gate_tar"
+	echo "build-bins.sh: built $gate_tar in $((SECONDS - start))s" >&2
+fi
 
 print_paths

@@ -66,6 +66,10 @@ type cluster struct {
 	// not, if it does not.
 	policyEngine *proc
 	policyErr    error
+	// gateImageID is the image ID (config digest) of the gate's image.
+	gateImageID string
+	// audit is the API server's audit log (audit_test.go).
+	audit string
 }
 
 var (
@@ -121,6 +125,7 @@ func startNode() (*cluster, error) {
 		{"network policy engine", c.startPolicyEngine},
 		{"cluster DNS", c.startDNS},
 		{"probe sentinel", c.startSentinel},
+		{"CRDs and the stand-in for Kueue", c.prerequisites},
 	}
 	for _, s := range steps {
 		t0 := time.Now()
@@ -130,6 +135,16 @@ func startNode() (*cluster, error) {
 		fmt.Printf("node: %s up in %.1fs\n", s.name, time.Since(t0).Seconds())
 	}
 	return c, nil
+}
+
+// prerequisites installs what the target cluster is expected to have: the
+// CRDs of the apps' custom resources and Kueue's LocalQueue, and the
+// stand-in for Kueue's webhook.
+func (c *cluster) prerequisites() error {
+	if err := c.installCRDs(); err != nil {
+		return err
+	}
+	return c.installKueueStandIn(context.Background())
 }
 
 func (c *cluster) start(name string, env []string, args ...string) (*proc, error) {
@@ -227,7 +242,11 @@ func (c *cluster) startControlPlane() error {
 		}
 	}
 
-	apiserver, err := c.start("kube-apiserver", nil,
+	audit, err := c.auditFlags(pki)
+	if err != nil {
+		return err
+	}
+	apiserver, err := c.start("kube-apiserver", nil, append(audit,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=0.0.0.0", "--advertise-address="+nodeIP, "--secure-port=6443",
 		"--tls-cert-file="+serving, "--tls-private-key-file="+servingKey,
@@ -243,7 +262,7 @@ func (c *cluster) startControlPlane() error {
 		"--service-cluster-ip-range="+serviceNet,
 		"--allow-privileged=true",
 		"--profiling=false",
-	)
+	)...)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
 
 // object is one Kubernetes object of an app, in apply order.
@@ -230,53 +232,87 @@ func templates(objs []*object) ([]*template, error) {
 	return out, nil
 }
 
-// wait is a declared run-time wait: a container running `kubectl wait
-// --for=condition=complete ... job/<x>...` before the template's app
-// containers start.
-type wait struct {
+// gateProgram is a container that runs stagecraft's gate program
+// (internal/gate): the container "gate" of a gate Job (release mode) or an
+// init container "wait-upstream" (wait mode). The suite never changes
+// these: they run the gate's own image with the manifest's arguments.
+type gateProgram struct {
 	container string
-	namespace string
-	jobs      []string
+	cmd       gate.Command
 }
 
-// isWait tells a wait container: named wait-upstream, or running kubectl
-// wait for Jobs to complete.
-func isWait(c corev1.Container) bool {
-	if c.Name == "wait-upstream" {
-		return true
+// waitContainer and gateContainer are the names stagecraft gives the gate
+// program's containers.
+const (
+	waitContainer = "wait-upstream"
+	gateContainer = "gate"
+)
+
+// isGateProgram tells a container that runs the gate program: named as
+// stagecraft names them, with arguments the gate program accepts.
+func isGateProgram(c corev1.Container) bool {
+	_, ok := gateCommand(c)
+	return ok
+}
+
+func gateCommand(c corev1.Container) (gate.Command, bool) {
+	if c.Name != waitContainer && c.Name != gateContainer {
+		return gate.Command{}, false
 	}
-	args := append(append([]string{}, c.Command...), c.Args...)
-	for i, a := range args {
-		if (a == "wait" || strings.HasSuffix(a, "/kubectl")) && i+1 < len(args) {
-			for _, b := range args[i:] {
-				if strings.HasPrefix(b, "--for=condition=complete") || strings.HasPrefix(b, "--for=condition=Complete") {
-					return true
-				}
-			}
+	cmd, err := gate.ParseArgs(c.Args)
+	if err != nil || len(c.Command) > 0 {
+		return gate.Command{}, false
+	}
+	if (c.Name == waitContainer) != (cmd.Mode == "wait") {
+		return gate.Command{}, false
+	}
+	return cmd, true
+}
+
+// gatesOf lists the gate programs of a pod template.
+func gatesOf(t *template) []gateProgram {
+	var out []gateProgram
+	for _, c := range append(append([]corev1.Container{}, t.spec.Spec.InitContainers...), t.spec.Spec.Containers...) {
+		if cmd, ok := gateCommand(c); ok {
+			out = append(out, gateProgram{container: c.Name, cmd: cmd})
+		}
+	}
+	return out
+}
+
+// waitsOf lists the wait containers (the gate program's wait mode) of a
+// pod template.
+func waitsOf(t *template) []gateProgram {
+	var out []gateProgram
+	for _, g := range gatesOf(t) {
+		if g.cmd.Mode == "wait" {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// releaseOf returns the gate program of a gate Job's pod template.
+func releaseOf(t *template) (gateProgram, bool) {
+	for _, g := range gatesOf(t) {
+		if g.cmd.Mode == "release" {
+			return g, true
+		}
+	}
+	return gateProgram{}, false
+}
+
+// isHeld tells a Job whose pods carry the gate's scheduling gate.
+func isHeld(t *template) bool {
+	if t.kind != batchJob {
+		return false
+	}
+	for _, g := range t.spec.Spec.SchedulingGates {
+		if g.Name == gate.SchedulingGate {
+			return true
 		}
 	}
 	return false
-}
-
-func waitsOf(t *template) []wait {
-	var out []wait
-	for _, c := range append(append([]corev1.Container{}, t.spec.Spec.InitContainers...), t.spec.Spec.Containers...) {
-		if !isWait(c) {
-			continue
-		}
-		w := wait{container: c.Name, namespace: t.ns()}
-		for _, a := range append(append([]string{}, c.Command...), c.Args...) {
-			switch {
-			case strings.HasPrefix(a, "--namespace="):
-				w.namespace = strings.TrimPrefix(a, "--namespace=")
-			case strings.HasPrefix(a, "job/"), strings.HasPrefix(a, "jobs/"), strings.HasPrefix(a, "job.batch/"), strings.HasPrefix(a, "jobs.batch/"):
-				_, name, _ := strings.Cut(a, "/")
-				w.jobs = append(w.jobs, name)
-			}
-		}
-		out = append(out, w)
-	}
-	return out
 }
 
 // call is a declared call: an environment variable <CALLEE>_ENDPOINT or

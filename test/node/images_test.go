@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,14 +18,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
 
 // Images without a registry: the suite builds each image it needs from a
 // binary (one layer holding it) with go-containerregistry, writes them as
 // one tarball with every name they go by, and imports it into containerd.
-// The apps' images all resolve to the workload image, the images of their
-// wait containers to an image of the pinned kubectl, so that
-// imagePullPolicy IfNotPresent never pulls.
+// The apps' images all resolve to the workload image, so that
+// imagePullPolicy IfNotPresent never pulls. The gate program's containers
+// run stagecraft's gate image itself: the tarball `make gate-image` builds
+// (build-bins.sh caches it), imported under its own reference, gate.Image.
 const (
 	pauseImage   = "stagecraft.test/pause:v1"
 	corednsImage = "stagecraft.test/coredns:v1"
@@ -159,35 +163,56 @@ func (c *cluster) loadImages() error {
 	if err != nil {
 		return err
 	}
-	return c.importImages(map[string]v1.Image{pauseImage: pause, corednsImage: dns, sentinelImage: work})
+	if err := c.importImages(map[string]v1.Image{pauseImage: pause, corednsImage: dns, sentinelImage: work}); err != nil {
+		return err
+	}
+	return c.importGateImage()
 }
 
-// importAppImages makes every image name of an app resolve: the names of
-// wait containers to the kubectl image, all others to the workload image.
-func (c *cluster) importAppImages(workloadNames, kubectlNames []string) error {
-	images := map[string]v1.Image{}
-	if len(workloadNames) > 0 {
-		img, err := binaryImage(c.bins["workload"], workloadPath, []string{workloadPath})
-		if err != nil {
-			return err
-		}
-		for _, n := range workloadNames {
-			images[n] = img
-		}
+// importGateImage imports the gate's image, as built by `make gate-image`,
+// under its exact reference, and records its image ID (the digest of its
+// config), which the pods that run it must report.
+func (c *cluster) importGateImage() error {
+	file := c.bins["gate-image"]
+	img, err := tarball.ImageFromPath(file, nil)
+	if err != nil {
+		return fmt.Errorf("read the gate's image %s: %w", file, err)
 	}
-	if len(kubectlNames) > 0 {
-		// As the published kubectl image: kubectl is the entrypoint and
-		// the manifests pass its arguments.
-		img, err := binaryImage(c.bins["kubectl"], "/bin/kubectl", []string{"/bin/kubectl"})
-		if err != nil {
-			return err
-		}
-		for _, n := range kubectlNames {
-			images[n] = img
-		}
+	id, err := img.ConfigName()
+	if err != nil {
+		return err
 	}
-	if len(images) == 0 {
+	if out, err := c.ctr("images", "import", "--platform=linux/amd64", file); err != nil {
+		return fmt.Errorf("ctr images import %s: %v: %s", file, err, out)
+	}
+	out, err := c.ctr("images", "ls", "-q")
+	if err != nil {
+		return fmt.Errorf("ctr images ls: %v: %s", err, out)
+	}
+	if !slices.Contains(strings.Fields(string(out)), gate.Image) {
+		return fmt.Errorf("image %s is not in containerd after importing %s", gate.Image, file)
+	}
+	c.gateImageID = id.String()
+	fmt.Printf("node: gate image %s (image ID %s) imported from %s\n", gate.Image, c.gateImageID, file)
+	return nil
+}
+
+// importAppImages makes every image name of an app's workloads resolve to
+// the workload image. The gate's image is never among them.
+func (c *cluster) importAppImages(workloadNames []string) error {
+	if len(workloadNames) == 0 {
 		return nil
+	}
+	img, err := binaryImage(c.bins["workload"], workloadPath, []string{workloadPath})
+	if err != nil {
+		return err
+	}
+	images := map[string]v1.Image{}
+	for _, n := range workloadNames {
+		if containerdName(n) == containerdName(gate.Image) {
+			return fmt.Errorf("an app container that does not run the gate program uses the gate's image %s", n)
+		}
+		images[n] = img
 	}
 	return c.importImages(images)
 }

@@ -14,53 +14,76 @@ import (
 // objects, and it is the same rule for every app (the suite prints what it
 // did per container):
 //
-//  1. Every container that is not a wait container runs the workload
+//  1. Every container that does not run the gate program runs the workload
 //     instead of the app's command: command ["/workload"], and arguments
 //     derived from the container itself: -rootfs when its root file system
 //     is read-only; -write for each mount it may write (emptyDir, claims),
 //     -readonly for each read-only one; -call for each <CALLEE>_ENDPOINT
-//     variable; for long-running workloads -serve for each TCP port (or a
-//     long sleep without ports); for a Job that another stage waits for,
-//     -sleep upstreamSleep, so that the waiting pods exist before it
-//     completes and the gate is exercised. Wait containers keep their
-//     command and arguments: they run the real kubectl.
+//     variable; -absent for the ServiceAccount token when its pod runs the
+//     gate program (the token is for the gate's container only); for
+//     long-running workloads -serve for each TCP port (or a long sleep
+//     without ports); for a Job that another stage waits for, -sleep
+//     upstreamSleep, so that the waiting pods exist before it completes and
+//     the gate is exercised. The gate program's containers (a gate Job's
+//     "gate", the "wait-upstream" init containers) keep their image,
+//     command and arguments: they run stagecraft's gate, built from this
+//     tree.
 //  2. CPU requests above cpuRequest become cpuRequest and memory requests
 //     above memoryRequest become memoryRequest, so that every pod of an app
 //     fits one small node. Limits (what the kernel enforces) and extended
 //     resources (GPUs) are unchanged.
+//
+// The failure run (TestUpstreamFailure) adds one rule for the Job it fails:
+// its workload exits 1 after upstreamSleep, and its backoffLimit becomes 0,
+// so that the Job fails at its first exit rather than after four retries
+// the Job controller spaces by 10, 20, 40 and 80 seconds (what is measured,
+// the gate's reaction, starts when the Job has failed).
 const (
 	upstreamSleep = "8s"
 	cpuRequest    = "10m"
 	memoryRequest = "32Mi"
 	tokenPath     = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// failExit is the exit status of a Job the failure run fails.
+	failExit = "1"
 )
+
+// overrideOptions says which Jobs others wait for and which the failure
+// run fails.
+type overrideOptions struct {
+	waited map[string]bool
+	fail   map[string]bool
+}
 
 // containerPlan is what the override did to one container.
 type containerPlan struct {
 	name string
 	args []string
-	wait bool
+	gate bool // a container of the gate program, unchanged
 }
 
 func (p containerPlan) String() string {
-	if p.wait {
-		return p.name + ": unchanged (wait container)"
+	if p.gate {
+		return p.name + ": unchanged (the gate program)"
 	}
 	return p.name + ": /workload " + strings.Join(p.args, " ")
 }
 
 // override rewrites t's pod template in its object as described above.
-// waited names the Jobs some stage waits for.
-func override(t *template, waited map[string]bool) ([]containerPlan, error) {
+func override(t *template, opts overrideOptions) ([]containerPlan, error) {
 	spec := t.spec.DeepCopy()
 	var plans []containerPlan
+	gated := len(gatesOf(t)) > 0
+	failing := t.kind == batchJob && opts.fail[t.obj.u.GetName()]
 	rewrite := func(c *corev1.Container, init bool) {
 		scaleRequests(c)
-		if isWait(*c) {
-			plans = append(plans, containerPlan{name: c.Name, wait: true})
+		if isGateProgram(*c) {
+			plans = append(plans, containerPlan{name: c.Name, gate: true})
 			return
 		}
 		args := workloadArgs(t, spec, c)
+		if gated {
+			args = append(args, "-absent", tokenPath+"/token")
+		}
 		switch {
 		case init:
 		case t.kind == longRunning || (t.kind == barePod && spec.Spec.RestartPolicy != corev1.RestartPolicyNever && spec.Spec.RestartPolicy != corev1.RestartPolicyOnFailure):
@@ -74,7 +97,9 @@ func override(t *template, waited map[string]bool) ([]containerPlan, error) {
 			if ports == 0 {
 				args = append(args, "-sleep", "8760h")
 			}
-		case t.kind == batchJob && waited[t.obj.u.GetName()]:
+		case failing:
+			args = append(args, "-sleep", upstreamSleep, "-exit", failExit)
+		case t.kind == batchJob && opts.waited[t.obj.u.GetName()]:
 			args = append(args, "-sleep", upstreamSleep)
 		}
 		c.Command = []string{workloadPath}
@@ -99,6 +124,15 @@ func override(t *template, waited map[string]bool) ([]containerPlan, error) {
 		t.obj.u.Object["spec"] = m["spec"]
 	}
 	t.spec = spec
+	if failing {
+		field := "backoffLimit"
+		if _, ok, _ := unstructured.NestedFieldNoCopy(t.obj.u.Object, "spec", "backoffLimitPerIndex"); ok {
+			field = "backoffLimitPerIndex"
+		}
+		if err := unstructured.SetNestedField(t.obj.u.Object, int64(0), "spec", field); err != nil {
+			return nil, err
+		}
+	}
 	return plans, nil
 }
 

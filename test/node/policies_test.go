@@ -131,7 +131,7 @@ func (r *run) expectations(src source, svcs []*corev1.Service) []expectation {
 			exps = append(exps, expectation{target: cl.target, allowed: true, why: "declared by " + cl.env, callee: cl.target})
 		}
 	}
-	if len(waitsOf(src.tm)) > 0 {
+	if len(gatesOf(src.tm)) > 0 {
 		exps = append(exps, expectation{target: "kubernetes.default.svc:443", allowed: true, why: "the stage waits for Jobs through the API"})
 	}
 	for _, svc := range svcs {
@@ -329,9 +329,11 @@ func servedPort(tm *template) int32 {
 
 func (r *run) probePod(ctx context.Context, tm *template) (*corev1.Pod, error) {
 	spec := tm.spec.Spec
-	var app corev1.Container
+	// The security context of its app container (a gate Job has only the
+	// gate's container).
+	app := spec.Containers[0]
 	for _, c := range spec.Containers {
-		if !isWait(c) {
+		if !isGateProgram(c) {
 			app = c
 			break
 		}

@@ -93,7 +93,7 @@ func (r *run) reports(ctx context.Context, t reporter) []*report {
 				continue
 			}
 			for _, plan := range r.plans[tm] {
-				if plan.wait {
+				if plan.gate {
 					continue
 				}
 				ctr := containerNamed(tm.spec, plan.name)
@@ -241,36 +241,27 @@ func (r *run) proveWrites(ctx context.Context, t reporter) {
 	r.summary = append(r.summary, fmt.Sprintf("writes %d/%d (claims through fsGroup: %s), read-only mounts refused %d/%d", wrote, writes, strings.Join(sortedKeys(claims), ","), roOK, ro))
 }
 
-// proveWaits: for each pod with a wait container, its first app container
-// started after every Job it waits for completed, by the API server's times
-// (1 s) and the workloads' own clocks (ns); the first such pod existed
-// before the upstream completed, so the wait really held it.
+// proveWaits: for each pod template with a wait (the gate program's wait
+// mode in the init container wait-upstream), every pod's wait container ran
+// the gate program (inspectGate: its image, its arguments, restricted, its
+// requests as the pod's ServiceAccount with the pod's own token), read each
+// upstream Job, ended with exit status 0 saying the upstream completed, and
+// finished after it completed; the token reached no other container; and
+// the pod's first app container started after each upstream Job completed,
+// by the API server's times (1 s) and the workloads' own clocks (ns). The
+// first such pod existed before the upstream completed, so the wait really
+// held it.
 func (r *run) proveWaits(ctx context.Context, t reporter) {
 	ups := map[string]*upstream{}
 	getUp := func(ns, name string) (*upstream, error) {
 		if u := ups[ns+"/"+name]; u != nil {
 			return u, nil
 		}
-		job, err := r.c.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
+		u, err := r.upstreamOf(ctx, t, ns, name)
+		if err == nil {
+			ups[ns+"/"+name] = u
 		}
-		if job.Status.CompletionTime == nil {
-			return nil, fmt.Errorf("Job %s/%s has no completionTime", ns, name)
-		}
-		u := &upstream{complete: job.Status.CompletionTime.Time}
-		for _, rp := range r.reports(ctx, t) {
-			if rp.pod.Namespace == ns && rp.pod.Labels["batch.kubernetes.io/job-name"] == name {
-				if end := rp.first("end"); end != nil && end.at().After(u.lastEnd) {
-					u.lastEnd = end.at()
-				}
-			}
-		}
-		if u.lastEnd.IsZero() {
-			return nil, fmt.Errorf("no pod of Job %s/%s reported its end", ns, name)
-		}
-		ups[ns+"/"+name] = u
-		return u, nil
+		return u, err
 	}
 	total, gated := 0, 0
 	var lines []string
@@ -285,31 +276,24 @@ func (r *run) proveWaits(ctx context.Context, t reporter) {
 				rps = append(rps, rp)
 			}
 		}
-		if len(rps) == 0 && !hasAppContainer(r.plans[tm]) {
-			// A gate: a pod that only waits (and others wait for it).
-			// It must have finished after its upstreams completed.
-			total++
-			if err := r.proveGate(ctx, tm, waits, getUp); err != nil {
-				t.Errorf("%v", err)
-			} else {
-				gated++
-				lines = append(lines, tm.obj.u.GetName()+" (a gate) after "+strings.Join(waits[0].jobs, ","))
-			}
+		if len(rps) == 0 {
+			t.Errorf("%s waits for %v but none of its pods reported", tm, waits[0].cmd.Upstream)
 			continue
 		}
-		if len(rps) == 0 {
-			t.Errorf("%s waits for %v but none of its pods reported", tm, waits)
+		pods, err := r.podsOf(ctx, tm)
+		if err != nil {
+			t.Errorf("%s: %v", tm, err)
 			continue
 		}
 		for _, w := range waits {
-			for _, job := range w.jobs {
+			for _, job := range w.cmd.Upstream {
 				total++
-				up, err := getUp(w.namespace, job)
+				up, err := getUp(w.cmd.Namespace, job)
 				if err != nil {
 					t.Errorf("%s waits for job/%s: %v", tm, job, err)
 					continue
 				}
-				good := true
+				good := r.proveWaitContainers(ctx, t, tm, pods, w, job, up)
 				held := time.Duration(0)
 				for i, rp := range rps {
 					start := rp.first("start")
@@ -335,10 +319,15 @@ func (r *run) proveWaits(ctx context.Context, t reporter) {
 				}
 				if good {
 					gated++
-					lines = append(lines, fmt.Sprintf("%s after %s (created %s, held %.1fs, upstream ended %s, started %s)",
-						tm.obj.u.GetName(), job, rps[0].pod.CreationTimestamp.UTC().Format("15:04:05"), held.Seconds(),
+					lines = append(lines, fmt.Sprintf("%s after %s (the gate's wait as ServiceAccount %s; created %s, held %.1fs, upstream ended %s, started %s)",
+						tm.obj.u.GetName(), job, rps[0].pod.Spec.ServiceAccountName, rps[0].pod.CreationTimestamp.UTC().Format("15:04:05"), held.Seconds(),
 						up.lastEnd.UTC().Format("15:04:05.000"), rps[0].first("start").at().UTC().Format("15:04:05.000")))
 				}
+			}
+		}
+		for i := range pods {
+			for _, p := range r.tokenProblems(ctx, t, tm, &pods[i]) {
+				t.Errorf("%s", p)
 			}
 		}
 	}
@@ -352,10 +341,37 @@ func (r *run) proveWaits(ctx context.Context, t reporter) {
 	r.summary = append(r.summary, s)
 }
 
-// upstream is a Job some pod waits for.
-type upstream struct {
-	complete time.Time // the Job's completionTime
-	lastEnd  time.Time // the last "end" report of its pods
+// proveWaitContainers checks the wait container of every pod of tm for
+// upstream job: it ran the gate program (inspectGate), read the Job with
+// its pod's token, ended with exit status 0 saying the upstream completed,
+// after it completed.
+func (r *run) proveWaitContainers(ctx context.Context, t reporter, tm *template, pods []corev1.Pod, w gateProgram, job string, up *upstream) bool {
+	good := true
+	for i := range pods {
+		p := &pods[i]
+		gr, problems := r.inspectGate(ctx, tm, p, w)
+		for _, pr := range problems {
+			t.Errorf("%s: %s", tm, pr)
+			good = false
+		}
+		if gr.state == nil {
+			continue
+		}
+		msg := strings.TrimSpace(gr.state.Message)
+		if gr.state.ExitCode != 0 || !strings.Contains(msg, job) || !strings.HasSuffix(msg, " completed") {
+			t.Errorf("%s %s ended with exit status %d and termination message %q, want 0 and \"Job ... %s ... completed\"", tm, gr, gr.state.ExitCode, gr.state.Message, job)
+			good = false
+		}
+		if gr.state.FinishedAt.Time.Before(up.complete) {
+			t.Errorf("%s %s finished at %s, before job/%s completed (%s)", tm, gr, gr.state.FinishedAt.UTC().Format(time.RFC3339), job, up.complete.UTC().Format(time.RFC3339))
+			good = false
+		}
+		if _, ok := firstRequest(gr.audit, "get", "jobs", job); !ok {
+			t.Errorf("%s %s never read job/%s (audit log)", tm, gr, job)
+			good = false
+		}
+	}
+	return good
 }
 
 // containerStarted is when a container started (running or terminated).
@@ -446,45 +462,4 @@ func parseResults(log string) []result {
 		}
 	}
 	return out
-}
-
-func hasAppContainer(plans []containerPlan) bool {
-	for _, p := range plans {
-		if !p.wait {
-			return true
-		}
-	}
-	return false
-}
-
-// proveGate checks a pod template made only of wait containers: each of
-// its pods' wait containers finished after every upstream Job completed.
-func (r *run) proveGate(ctx context.Context, tm *template, waits []wait, getUp func(ns, name string) (*upstream, error)) error {
-	pods, err := r.podsOf(ctx, tm)
-	if err != nil {
-		return err
-	}
-	if len(pods) == 0 {
-		return fmt.Errorf("%s (a gate) has no pods", tm)
-	}
-	for _, w := range waits {
-		for _, job := range w.jobs {
-			up, err := getUp(w.namespace, job)
-			if err != nil {
-				return fmt.Errorf("%s waits for job/%s: %v", tm, job, err)
-			}
-			for _, p := range pods {
-				var finished time.Time
-				for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-					if s.Name == w.container && s.State.Terminated != nil {
-						finished = s.State.Terminated.FinishedAt.Time
-					}
-				}
-				if finished.IsZero() || finished.Before(up.complete) {
-					return fmt.Errorf("%s pod %s: wait container %s finished at %s, before job/%s completed (%s)", tm, p.Name, w.container, finished.Format(time.RFC3339), job, up.complete.Format(time.RFC3339))
-				}
-			}
-		}
-	}
-	return nil
 }

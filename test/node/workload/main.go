@@ -3,13 +3,15 @@
 // the suite replaces an app container's command and arguments (never dist/)
 // to make it prove what stagecraft promises about that container:
 //
-//	workload [-write DIR]... [-readonly DIR]... [-rootfs] [-call NAME=HOST:PORT]...
-//	         [-serve PORT]... [-sleep D] [-exit CODE]
+//	workload [-write DIR]... [-readonly DIR]... [-rootfs] [-absent FILE]...
+//	         [-call NAME=HOST:PORT]... [-serve PORT]... [-sleep D] [-exit CODE]
 //
 // It first reports who it runs as and starts serving HTTP on each -serve
 // port, then checks each -write directory (a file can be created, written,
 // read back and removed), each -readonly directory and, with -rootfs, the
-// root file system (creating a file must fail), then calls each -call
+// root file system (creating a file must fail), that each -absent file
+// does not exist (a ServiceAccount token meant for another container), then
+// calls each -call
 // address over HTTP by its DNS name until answered, says "checked", and
 // serves until SIGTERM, or sleeps and exits with -exit (1 if a check
 // failed).
@@ -30,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -78,10 +81,11 @@ type CallResult struct {
 }
 
 func main() {
-	var writes, readonly, calls, serve list
+	var writes, readonly, absent, calls, serve list
 	flag.Var(&writes, "write", "directory in which a file must be writable (repeatable)")
 	flag.Var(&readonly, "readonly", "directory in which creating a file must fail (repeatable)")
 	rootfs := flag.Bool("rootfs", false, "check that the root file system is read-only")
+	flag.Var(&absent, "absent", "file that must not exist in this container (repeatable)")
 	flag.Var(&calls, "call", "NAME=HOST:PORT to call over HTTP until answered (repeatable)")
 	callTimeout := flag.Duration("call-timeout", 60*time.Second, "how long to retry each -call")
 	flag.Var(&serve, "serve", "port to serve HTTP on until SIGTERM (repeatable)")
@@ -126,6 +130,9 @@ func main() {
 	}
 	if *rootfs {
 		note(checkReadOnly("rootfs", "/"))
+	}
+	for _, f := range absent {
+		note(checkAbsent(f))
 	}
 	for _, c := range calls {
 		name, target, ok := strings.Cut(c, "=")
@@ -235,6 +242,22 @@ func checkReadOnly(check, dir string) Result {
 	}
 	r.OK = errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 	r.Detail = err.Error()
+	return r
+}
+
+// checkAbsent expects path not to exist.
+func checkAbsent(path string) Result {
+	r := Result{Check: "absent", Target: path}
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		r.Detail = path + " exists"
+	case errors.Is(err, fs.ErrNotExist):
+		r.OK = true
+		r.Detail = err.Error()
+	default:
+		r.Detail = err.Error()
+	}
 	return r
 }
 

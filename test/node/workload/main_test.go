@@ -36,6 +36,20 @@ func TestCheckReadOnlyFailsOnWritableDir(t *testing.T) {
 	}
 }
 
+func TestCheckAbsent(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if r := checkAbsent(token); !r.OK {
+		t.Errorf("checkAbsent of a missing file = %+v, want ok", r)
+	}
+	if err := os.WriteFile(token, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := checkAbsent(token); r.OK || !strings.Contains(r.Detail, "exists") {
+		t.Errorf("checkAbsent of an existing file = %+v, want a failure saying it exists", r)
+	}
+}
+
 func TestCall(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(Identity{Pod: "callee-0"})

@@ -105,7 +105,12 @@ func build(arch string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(opener(layerTar(data)))
+	return image(data, arch)
+}
+
+// image wraps the gate binary in an image for linux/arch.
+func image(bin []byte, arch string) (v1.Image, error) {
+	layer, err := tarball.LayerFromOpener(opener(layerTar(bin)))
 	if err != nil {
 		return nil, err
 	}
@@ -114,12 +119,19 @@ func build(arch string) (v1.Image, error) {
 		return nil, err
 	}
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	// The config names the layer by its uncompressed digest: container
+	// runtimes refuse an image whose config lists fewer diff IDs than its
+	// manifest has layers.
+	diffID, err := layer.DiffID()
+	if err != nil {
+		return nil, err
+	}
 	user := strconv.Itoa(gate.User)
 	return mutate.ConfigFile(img, &v1.ConfigFile{
 		OS: "linux", Architecture: arch, Created: v1.Time{Time: time.Unix(0, 0).UTC()},
 		Config: v1.Config{Entrypoint: []string{"/gate"}, User: user + ":" + user, WorkingDir: "/",
 			Labels: map[string]string{"org.opencontainers.image.source": "https://github.com/stagecraft-dev/stagecraft"}},
-		RootFS: v1.RootFS{Type: "layers"},
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 	})
 }
 
