@@ -19,7 +19,9 @@ var kernelJS []byte
 // and mostly waits for the Go process, so V8's optimizing compilers and a
 // large young generation cost memory (about 9 MB at 1000 stages) and
 // save no time (measured: the same CPU or less at 100 and 1000 stages).
-const kernelFlags = "--lite-mode --max-semi-space-size=1"
+// Lite mode turns WebAssembly off; --no-expose-wasm says so, or V8 prints a
+// warning on every synth.
+const kernelFlags = "--lite-mode --no-expose-wasm --max-semi-space-size=1"
 
 // jsii starts Node.js twice: a relay process, which starts the kernel as
 // its child and passes every message between the Go process and the
