@@ -187,13 +187,6 @@ func secs(d time.Duration) string {
 	return fmt.Sprintf("%.2f s", d.Seconds())
 }
 
-func ratio(a, b float64) string {
-	if b == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f", a/b)
-}
-
 func yes(ok bool) string {
 	if ok {
 		return "**yes**"
