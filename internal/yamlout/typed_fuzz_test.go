@@ -69,7 +69,7 @@ var fuzzFuncs = []any{
 		*t = metav1.NewTime(time.Unix(c.Int63n(1<<33), 0).UTC())
 	},
 	func(v *metav1.FieldsV1, c randfill.Continue) {
-		v.Raw = []byte(`{"f:metadata":{"f:labels":{}}}`)
+		v.SetRawString(`{"f:metadata":{"f:labels":{}}}`)
 	},
 	func(t *metav1.MicroTime, c randfill.Continue) {
 		*t = metav1.NewMicroTime(time.Unix(c.Int63n(1<<33), c.Int63n(1e9)).UTC())
