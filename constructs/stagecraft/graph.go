@@ -33,6 +33,8 @@ type graph struct {
 	order  []Stage            // by level, creation order among equals
 	level  map[*stage]int     // 0 for stages with no upstream, else 1 + max of upstreams
 	waits  map[*stage][]Stage // the run-to-completion stages each stage waits for
+	// waitedFor holds the run-to-completion stages that others wait for.
+	waitedFor map[*stage]bool
 	// before holds, for each stage, the stages that have finished before it
 	// starts: those it waits for, and theirs.
 	before map[*stage]map[*stage]bool
@@ -43,7 +45,7 @@ type graph struct {
 // the stages that only read it). A cycle is a problem, and leaves the
 // graph without an order.
 func analyze(p *Pipeline) (*graph, []Problem) {
-	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}}
+	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}, waitedFor: map[*stage]bool{}}
 	for _, s := range g.stages {
 		for _, u := range s.base().validAfter() {
 			g.edges = append(g.edges, edge{from: u, to: s, kind: edgeAfter, wait: u.base().completes})
@@ -69,6 +71,7 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 		if !containsStage(ws, e.from) {
 			g.waits[e.to.base()] = append(ws, e.from)
 		}
+		g.waitedFor[e.from.base()] = true
 	}
 	g.closeBefore()
 	return g, g.checks(p)
