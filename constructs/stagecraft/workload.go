@@ -42,8 +42,13 @@ type Workload struct {
 	// NodeSelector constrains the nodes the pods run on. Default: the
 	// pipeline's, else none. A stage's selector replaces the pipeline's.
 	NodeSelector map[string]string
-	// ServiceAccountName runs the pods as this service account. Default:
-	// the pipeline's, else the namespace's default account.
+	// ServiceAccountName runs the pods as this service account
+	// (spec.serviceAccountName). Default: the pipeline's, else the
+	// namespace's default account; a stage that waits for upstream Jobs in
+	// an init container then gets an account of its own, named after the
+	// stage. A stage that waits is granted get on its upstream Jobs through
+	// the account it runs as, so every pod that shares a named account
+	// shares that grant; "default" with a wait is a problem.
 	ServiceAccountName string
 	// ServiceAccountToken mounts an API token into the pods
 	// (automountServiceAccountToken), for stages that call the Kubernetes
