@@ -31,7 +31,7 @@ func (p *Pipeline) validate() field.ErrorList {
 	}
 	errs = append(errs, validateNetwork(props.Network)...)
 	if props.GateImage != "" {
-		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false)...)
+		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false, "")...)
 	}
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))

@@ -17,7 +17,7 @@ import (
 // The validators below are shared by the constructs: pure functions of a
 // value and its field path.
 
-func validateImage(fld *field.Path, image string, allowLatest bool) field.ErrorList {
+func validateImage(fld *field.Path, image string, allowLatest bool, optOut string) field.ErrorList {
 	if image == "" {
 		return field.ErrorList{required(fld, "a container image with a tag or digest, for example \"ghcr.io/acme/worker:1.4.2\"")}
 	}
@@ -31,12 +31,16 @@ func validateImage(fld *field.Path, image string, allowLatest bool) field.ErrorL
 	if _, ok := ref.(reference.Digested); ok {
 		return nil
 	}
+	or := ""
+	if optOut != "" {
+		or = ", or set " + optOut
+	}
 	t, ok := ref.(reference.Tagged)
 	switch {
 	case !ok:
-		return field.ErrorList{invalid(fld, image, "image has no tag or digest; pin a version (\"name:1.2.3\" or \"name@sha256:...\"), or set AllowLatestTag")}
+		return field.ErrorList{invalid(fld, image, "image has no tag or digest; pin a version (\"name:1.2.3\" or \"name@sha256:...\")"+or)}
 	case t.Tag() == "latest":
-		return field.ErrorList{invalid(fld, image, "the tag \"latest\" changes under a running pipeline; pin a version, or set AllowLatestTag")}
+		return field.ErrorList{invalid(fld, image, "the tag \"latest\" changes under a running pipeline; pin a version"+or)}
 	}
 	return nil
 }

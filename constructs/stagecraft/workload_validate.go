@@ -21,7 +21,7 @@ type namedPath struct {
 // clashes with the others.
 func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.ErrorList {
 	g := w.given
-	errs := validateImage(field.NewPath("Image"), g.Image, g.AllowLatestTag)
+	errs := validateImage(field.NewPath("Image"), g.Image, g.AllowLatestTag, "AllowLatestTag")
 	for i, e := range g.Env {
 		errs = append(errs, validateEnv(field.NewPath("Env").Index(i), e)...)
 	}
