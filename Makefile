@@ -4,6 +4,9 @@
 # on our machines, is past its end of life and jsii would print a large
 # banner on every run. This is jsii's documented switch to silence it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The cdk8s CLI asks the npm registry for a newer version on every run; its
+# version is pinned in package.json, and offline the check prints a stack trace.
+export CDK8S_CHECK_UPGRADE := false
 
 GO        ?= go
 STATICCHECK_VERSION := v0.8.2
