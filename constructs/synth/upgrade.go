@@ -51,6 +51,9 @@ func (k objectKey) String() string {
 // previous output has, in a namespace no pipeline uses any more.
 const previousOutput = "(previous output)"
 
+// acceptInCode introduces, in a problem, the AcceptChange that accepts it.
+const acceptInCode = " Then accept it in code: "
+
 // partOfLabel names the pipeline (its namespace) an object belongs to.
 const partOfLabel = "app.kubernetes.io/part-of"
 
@@ -276,7 +279,7 @@ func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
 	return stagecraft.Problem{
 		Construct: path, Object: k.String(), Type: field.ErrorTypeForbidden, Field: f.field,
 		Value:  stagecraft.Transition{Old: f.old, New: f.new},
-		Detail: f.why + ". To apply it: " + f.fix + ". Then accept it in code: pipeline.AcceptChange(" + accept + ")",
+		Detail: f.why + ". To apply it: " + f.fix + "." + acceptInCode + "pipeline.AcceptChange(" + accept + ")",
 	}
 }
 
@@ -307,4 +310,37 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// CheckRemoved runs the upgrade check on the output of an app that no
+// longer exists: dir is its folder (dist/<app>), with its manifests, or a
+// folder per environment. Deleting that output and applying with pruning
+// deletes what the check guards: the app's namespaces, and its claims and
+// volumes with their data. It returns a *stagecraft.ValidationError that
+// lists them, an error if dir cannot be read, or nil when nothing would be
+// lost.
+func CheckRemoved(dir string) error {
+	var problems []stagecraft.Problem
+	prev, err := previousObjects(dir)
+	if err != nil {
+		problems = append(problems, unreadable(dir, err))
+	} else {
+		found, _ := upgradeCheck(prev, &stagecraft.Synthesis{})
+		problems = append(problems, found...)
+	}
+	for _, p := range removedEnvironments(dir, nil, nil, Options{}) {
+		p.Construct = strings.Replace(p.Construct, ", removed]", "]", 1)
+		problems = append(problems, p)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	for i := range problems {
+		problems[i].Construct = "[removed app " + filepath.Base(dir) + "] " + problems[i].Construct
+		// No pipeline is left to accept the change in code.
+		if d, _, cut := strings.Cut(problems[i].Detail, acceptInCode); cut {
+			problems[i].Detail = d
+		}
+	}
+	return &stagecraft.ValidationError{Problems: problems}
 }

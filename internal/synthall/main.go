@@ -16,6 +16,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -27,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 )
 
 func main() {
@@ -182,12 +185,28 @@ func removeStale(dist string, apps []string) error {
 	if err != nil {
 		return err
 	}
+	var stale []string
 	for _, e := range entries {
 		if e.IsDir() && !keep[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
-			fmt.Printf("removing %s: no such app\n", filepath.Join(dist, e.Name()))
-			if err := os.RemoveAll(filepath.Join(dist, e.Name())); err != nil {
-				return err
+			stale = append(stale, filepath.Join(dist, e.Name()))
+		}
+	}
+	if os.Getenv(synth.SkipUpgradeCheckEnv) != "1" {
+		var errs []error
+		for _, dir := range stale {
+			if err := synth.CheckRemoved(dir); err != nil {
+				errs = append(errs, err)
 			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("the output of an app that no longer exists holds what pruning would delete, so it is kept:\n%w\n"+
+				"Move what you need first; to remove that output anyway: %s=1 make synth", errors.Join(errs...), synth.SkipUpgradeCheckEnv)
+		}
+	}
+	for _, dir := range stale {
+		fmt.Printf("removing %s: no such app\n", dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
 		}
 	}
 	return nil
