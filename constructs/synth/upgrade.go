@@ -203,7 +203,8 @@ func decodeObjects(data []byte, out map[objectKey]*unstructured.Unstructured) er
 // upgradeCheck compares s with the objects of the previous output and
 // returns the refused changes as problems; notices say what to do on the
 // cluster for the accepted ones.
-func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problems []stagecraft.Problem, notices []string) {
+// used holds the accepted changes that matched a refused change.
+func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problems []stagecraft.Problem, notices []string, used map[stagecraft.AcceptedChange]bool) {
 	next := map[objectKey]stagecraft.Object{}
 	construct := map[string]string{} // namespace -> a construct path there
 	for _, m := range s.Manifests {
@@ -215,7 +216,7 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 			}
 		}
 	}
-	used := map[int]bool{}
+	used = map[stagecraft.AcceptedChange]bool{}
 	for _, k := range sortedKeys(prev) {
 		o, kept := next[k]
 		var found []finding
@@ -240,21 +241,38 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 		for _, f := range found {
 			f.acceptNamespace = !kept && path == previousOutput && k.namespace != ""
 			if i, ok := accepted(s.Accepted, k, f.field); ok {
-				used[i] = true
+				used[s.Accepted[i]] = true
 				notices = append(notices, fmt.Sprintf("%s: accepted by %s; before you apply it: %s", strings.TrimSpace(k.String()+" "+f.field), s.Accepted[i].Pipeline, f.fix))
 				continue
 			}
 			problems = append(problems, problemOf(path, k, f))
 		}
 	}
-	if prev != nil {
-		for i, a := range s.Accepted {
-			if !used[i] {
-				notices = append(notices, fmt.Sprintf("%s: AcceptChange(%+v) matched no change the upgrade check refuses; remove it once its change is applied, or it will accept the next change of that field without a word", a.Pipeline, a.Change))
-			}
+	return problems, notices, used
+}
+
+// unmatched returns a notice for each accepted change that matched no
+// refused change of the whole app (every environment, removed ones too).
+func unmatched(accepted []stagecraft.AcceptedChange, used map[stagecraft.AcceptedChange]bool) []string {
+	var notices []string
+	for _, a := range accepted {
+		if !used[a] {
+			notices = append(notices, fmt.Sprintf("%s: AcceptChange(%s) matched no change the upgrade check refuses; remove it once its change is applied, or it will accept the next change of that field without a word", a.Pipeline, describeChange(a.Change)))
 		}
 	}
-	return problems, notices
+	return notices
+}
+
+// describeChange writes a Change as Go code, without its empty fields.
+func describeChange(c stagecraft.Change) string {
+	parts := []string{fmt.Sprintf("Kind: %q", c.Kind), fmt.Sprintf("Name: %q", c.Name)}
+	if c.Field != "" {
+		parts = append(parts, fmt.Sprintf("Field: %q", c.Field))
+	}
+	if c.Namespace != "" {
+		parts = append(parts, fmt.Sprintf("Namespace: %q", c.Namespace))
+	}
+	return "stagecraft.Change{" + strings.Join(parts, ", ") + "}"
 }
 
 // unreadableDoc is the problem of one document of the previous output
@@ -325,10 +343,11 @@ func CheckRemoved(dir string) error {
 	if err != nil {
 		problems = append(problems, unreadable(dir, err))
 	} else {
-		found, _ := upgradeCheck(prev, &stagecraft.Synthesis{})
+		found, _, _ := upgradeCheck(prev, &stagecraft.Synthesis{})
 		problems = append(problems, found...)
 	}
-	for _, p := range removedEnvironments(dir, nil, nil, Options{}) {
+	removed, _ := removedEnvironments(dir, nil, nil, Options{})
+	for _, p := range removed {
 		p.Construct = strings.Replace(p.Construct, ", removed]", "]", 1)
 		problems = append(problems, p)
 	}
