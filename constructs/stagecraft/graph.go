@@ -54,15 +54,6 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 	for _, st := range p.storages() {
 		g.addStorageEdges(st)
 	}
-	if cyc := g.cycle(); cyc != nil {
-		names := make([]string, len(cyc))
-		for i, s := range cyc {
-			names[i] = s.Name()
-		}
-		return g, []Problem{{Construct: p.path, Type: field.ErrorTypeInvalid, Field: "RunsAfter", Value: strings.Join(names, " -> "),
-			Detail: "these stages form a cycle (through RunsAfter and storage that one writes and the next reads); a pipeline's order must be acyclic"}}
-	}
-	g.sort()
 	for _, e := range g.edges {
 		if !e.wait {
 			continue
@@ -73,6 +64,17 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 		}
 		g.waitedFor[e.from.base()] = true
 	}
+	if cyc := g.cycle(); cyc != nil {
+		names := make([]string, len(cyc))
+		for i, s := range cyc {
+			names[i] = s.Name()
+		}
+		// The checks of each stage's waits need no order: report them too.
+		return g, append([]Problem{{Construct: p.path, Type: field.ErrorTypeInvalid, Field: "RunsAfter", Value: strings.Join(names, " -> "),
+			Detail: "these stages form a cycle (through RunsAfter and storage that one writes and the next reads); a pipeline's order must be acyclic"}},
+			g.waitChecks(g.stages)...)
+	}
+	g.sort()
 	g.closeBefore()
 	return g, g.checks(p)
 }

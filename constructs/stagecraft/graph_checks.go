@@ -12,12 +12,25 @@ import (
 // them have seen them, storage that more pods mount at once than its access
 // modes allow, and names of gates that stages already use.
 func (g *graph) checks(p *Pipeline) []Problem {
+	out := g.waitChecks(g.order)
+	for _, st := range p.storages() {
+		if pr := g.storagePods(st); pr != nil {
+			out = append(out, *pr)
+		}
+	}
+	return out
+}
+
+// waitChecks returns the problems of the waits of stages: accelerators
+// held while waiting, a waited-for Job's TTL, the account a wait runs as,
+// and gate names already taken. They need no order of the stages.
+func (g *graph) waitChecks(stages []Stage) []Problem {
 	var out []Problem
 	names := map[string]Stage{}
 	for _, s := range g.stages {
 		names[s.Name()] = s
 	}
-	for _, s := range g.order {
+	for _, s := range stages {
 		b := s.base()
 		if len(g.waits[b]) == 0 {
 			continue
@@ -38,11 +51,6 @@ func (g *graph) checks(p *Pipeline) []Problem {
 		if other, ok := names[gateName(b)]; ok && b.gated {
 			out = append(out, Problem{Construct: other.Path(), Type: field.ErrorTypeDuplicate, Field: "id", Value: other.Name(),
 				Detail: fmt.Sprintf("stagecraft names the gate of stage %s (which waits for upstream Jobs) %q: choose another id for one of them", s.Path(), gateName(b))})
-		}
-	}
-	for _, st := range p.storages() {
-		if pr := g.storagePods(st); pr != nil {
-			out = append(out, *pr)
 		}
 	}
 	return out

@@ -98,6 +98,14 @@ func vtWaitCases() []vtCase {
 			w.ServiceAccountName = "default"
 			NewBatchStage(p, "s", BatchStageProps{Workload: w})
 		})},
+		{name: "wait/a cycle elsewhere hides no wait's problem", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			writer(p, d, time.Hour)
+			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})
+			x := NewBatchStage(p, "x", BatchStageProps{Workload: Workload{Image: vtImage}})
+			y := NewBatchStage(p, "y", BatchStageProps{Workload: Workload{Image: vtImage}})
+			x.RunsAfter(y)
+			y.RunsAfter(x)
+		}), want: []vtWant{vtAt("test/p", "RunsAfter", tInvalid, nil), vtAt("test/p/a", "TTLAfterFinished", tForbidden, "1h0m0s")}},
 		{name: "wait/WaitForWriters on a mount that writes", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data", WaitForWriters: ptr.To(true)})})
 		}), want: []vtWant{vtS("Mounts[0].WaitForWriters", tForbidden, true)}},
