@@ -58,9 +58,11 @@ func check(st *appState) ([]analyzed, []Problem) {
 		}
 	}
 	all = append(all, crossChecks(st.pipelines)...)
+	all = append(all, nameCollisions(st.pipelines)...)
 	for _, p := range st.pipelines {
 		g, problems := analyze(p)
 		all = append(all, problems...)
+		all = append(all, defaultAccountClash(p, g)...)
 		out = append(out, analyzed{p: p, g: g})
 	}
 	return out, all
@@ -159,6 +161,65 @@ func discoveryClashes(p *Pipeline) []Problem {
 					Detail: "the variable is set by the call to " + c.callee.Name() + "; rename yours"})
 			}
 			seen[env.Name] = true
+		}
+	}
+	return out
+}
+
+// pipelinePolicyNames are the NetworkPolicies every pipeline writes beside
+// one per stage, named after the stage.
+var pipelinePolicyNames = map[string]string{"default-deny": "denies all traffic", "allow-dns": "allows DNS"}
+
+// nameCollisions finds names that users' ids give to objects that are also
+// objects stagecraft names: the pipeline's own NetworkPolicies, the
+// cluster-wide PersistentVolumes of existing storage (named
+// "<namespace>-<id>"), and the files of charts with one id.
+func nameCollisions(pipelines []*Pipeline) []Problem {
+	var out []Problem
+	charts := map[string]string{}
+	volumes := map[string]*PipelineStorage{}
+	for _, p := range pipelines {
+		id := p.chart.path[strings.LastIndex(p.chart.path, "/")+1:]
+		if first, ok := charts[id]; ok && first != p.chart.path {
+			out = append(out, Problem{Construct: p.chart.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: id,
+				Detail: fmt.Sprintf("chart %s has the same id, and a chart's objects are written to <id>.k8s.yaml, so one chart's file would replace the other's; give the charts different ids", first)})
+		} else if !ok {
+			charts[id] = p.chart.path
+		}
+		for _, st := range p.storages() {
+			if st.props.Existing == nil {
+				continue
+			}
+			if first, ok := volumes[st.volumeName()]; ok {
+				out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: st.name,
+					Detail: fmt.Sprintf("its PersistentVolume %q (cluster-wide, named <namespace>-<id>) is also the volume of storage %s; rename one", st.volumeName(), first.path)})
+				continue
+			}
+			volumes[st.volumeName()] = st
+		}
+		if p.network.Disabled {
+			continue
+		}
+		for _, s := range p.stages() {
+			if what, ok := pipelinePolicyNames[s.Name()]; ok {
+				out = append(out, Problem{Construct: s.Path(), Type: field.ErrorTypeDuplicate, Field: "id", Value: s.Name(),
+					Detail: fmt.Sprintf("pipeline %s names its own NetworkPolicy %q (it %s), and the stage's NetworkPolicy, named after the stage, would replace it; choose another id", p.path, s.Name(), what)})
+			}
+		}
+	}
+	return out
+}
+
+// defaultAccountClash finds a stage named "default" that waits for a Job
+// and would create its own ServiceAccount, named after it: the namespace's
+// default ServiceAccount, which the cluster creates.
+func defaultAccountClash(p *Pipeline, g *graph) []Problem {
+	var out []Problem
+	for _, s := range p.stages() {
+		b := s.base()
+		if b.name == "default" && b.work.createAccount && len(g.waits[b]) > 0 {
+			out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: b.name,
+				Detail: fmt.Sprintf("the stage waits for %s and runs as a ServiceAccount named after it, which would replace the namespace's \"default\" ServiceAccount (created by Kubernetes, used by every pod without one); choose another id or set ServiceAccountName", g.waits[b][0].Path())})
 		}
 	}
 	return out
