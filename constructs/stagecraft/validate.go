@@ -3,6 +3,7 @@ package stagecraft
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
@@ -197,6 +198,7 @@ func nameCollisions(pipelines []*Pipeline) []Problem {
 			}
 			volumes[st.volumeName()] = st
 		}
+		out = append(out, replicaClaimCollisions(p)...)
 		if p.network.Disabled {
 			continue
 		}
@@ -220,6 +222,30 @@ func defaultAccountClash(p *Pipeline, g *graph) []Problem {
 		if b.name == "default" && b.work.createAccount && len(g.waits[b]) > 0 {
 			out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: b.name,
 				Detail: fmt.Sprintf("the stage waits for %s and runs as a ServiceAccount named after it, which would replace the namespace's \"default\" ServiceAccount (created by Kubernetes, used by every pod without one); choose another id or set ServiceAccountName", g.waits[b][0].Path())})
+		}
+	}
+	return out
+}
+
+// replicaClaimCollisions finds storage whose claim has the name the
+// StatefulSet controller gives a replica's claim,
+// "<volume>-<stage>-<ordinal>": the controller would adopt the pipeline's
+// claim as the replica's, or the pipeline's would replace it.
+func replicaClaimCollisions(p *Pipeline) []Problem {
+	var out []Problem
+	for _, s := range p.stages() {
+		ps, ok := s.(*ProcessorStage)
+		if !ok || ps.spec.stateful == nil {
+			continue
+		}
+		for _, v := range ps.spec.stateful.Volumes {
+			for _, st := range p.storages() {
+				ordinal, found := strings.CutPrefix(st.name, v.Name+"-"+ps.name+"-")
+				if n, err := strconv.Atoi(ordinal); found && err == nil && n >= 0 && n < int(ps.spec.maxPods) && strconv.Itoa(n) == ordinal {
+					out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: st.name,
+						Detail: fmt.Sprintf("stage %s claims a volume %q per replica, and its replica %d's claim has this name; rename the storage or the volume", ps.path, v.Name, n)})
+				}
+			}
 		}
 	}
 	return out

@@ -231,6 +231,16 @@ func vtCollisionCases() []vtCase {
 			up := NewBatchStage(p, "prepare", BatchStageProps{Workload: vtW()})
 			NewBatchStage(p, "default", BatchStageProps{Workload: Workload{Image: vtImage, ServiceAccountName: "runner"}}).RunsAfter(up)
 		}},
+		{name: "collision/storage named like a replica's claim", build: vtProc(func(p *Pipeline, s *ProcessorStageProps) {
+			NewPipelineStorage(p, "state-s-1", PipelineStorageProps{Size: "1Gi"})
+			s.Replicas = ptr.To[int32](2)
+			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "state", Path: "/state", Size: "1Gi"}}}
+		}), want: []vtWant{vtAt("test/p/state-s-1", "id", tDuplicate, "state-s-1")}},
+		{name: "collision/storage named like a claim of a replica beyond the count", build: vtProc(func(p *Pipeline, s *ProcessorStageProps) {
+			NewPipelineStorage(p, "state-s-2", PipelineStorageProps{Size: "1Gi"})
+			s.Replicas = ptr.To[int32](2)
+			s.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "state", Path: "/state", Size: "1Gi"}}}
+		})},
 		{name: "version/service name starting with a digit", build: func(c cdk8s.Chart) {
 			NewProcessorStage(vtPipeline(c), "1st", web)
 		}, want: []vtWant{vtAt("test/p/1st", "id", tInvalid, "1st")}},
