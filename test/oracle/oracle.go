@@ -86,10 +86,10 @@ func (o *Oracle) Check(source string, data []byte) (objects int, findings []Find
 // CheckFolder checks an output folder (file name to content) as one apply:
 // every manifest, and that no two objects, including those the controllers
 // create from them, are one object of the cluster. kustomization.yaml and
-// files other than YAML are skipped.
-func (o *Oracle) CheckFolder(files map[string][]byte) []Finding {
+// files other than YAML are skipped. It returns the number of objects
+// checked, as Check does.
+func (o *Oracle) CheckFolder(files map[string][]byte) (objects int, findings []Finding) {
 	var ids []objectID
-	var findings []Finding
 	for _, name := range sortedNames(files) {
 		if name == "kustomization.yaml" || !strings.HasSuffix(name, ".yaml") {
 			continue
@@ -98,7 +98,12 @@ func (o *Oracle) CheckFolder(files map[string][]byte) []Finding {
 		ids = append(ids, i...)
 		findings = append(findings, f...)
 	}
-	return append(findings, collisions(ids)...)
+	for _, id := range ids {
+		if !id.created {
+			objects++
+		}
+	}
+	return objects, append(findings, collisions(ids)...)
 }
 
 func (o *Oracle) check(source string, data []byte) (ids []objectID, findings []Finding) {

@@ -92,7 +92,7 @@ metadata: {name: default, namespace: ns}
 		{"unknown kind", "apiVersion: v1\nkind: Endpoints\nmetadata: {name: a, namespace: ns}\n", "no strategy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			findings := o.CheckFolder(map[string][]byte{"x.yaml": []byte(tc.yaml)})
+			_, findings := o.CheckFolder(map[string][]byte{"x.yaml": []byte(tc.yaml)})
 			var all []string
 			for _, f := range findings {
 				all = append(all, f.String())

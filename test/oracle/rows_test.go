@@ -42,10 +42,10 @@ func TestValidRows(t *testing.T) {
 				t.Fatal(err)
 			}
 			files[e.Name()] = data
-			n, _ := o.Check(e.Name(), data)
-			objects += n
 		}
-		for _, f := range o.CheckFolder(files) {
+		n, findings := o.CheckFolder(files)
+		objects += n
+		for _, f := range findings {
 			t.Errorf("%s: %s", strings.ReplaceAll(row.Name(), "~", "/"), f)
 		}
 	}

@@ -25,50 +25,72 @@ const (
 	Storage
 )
 
-// stageKind is a construct that can be wired: every stage kind has these
-// methods.
+// wirable is a stage with its wiring methods, which every kind has.
 type wirable interface {
 	sc.Stage
 	Calls(callee sc.Stage, port ...string)
 	RunsAfter(upstreams ...sc.Stage)
 }
 
-// Build declares an app from data in app. It may panic only where
-// stagecraft's constructors do; the caller treats a panic as a failure.
+// built is a stage with what the generator knows of it.
+type built struct {
+	stage wirable
+	ports []string // the names of its Service's ports
+}
+
+// Build declares an app from data in app. Three inputs in four are strict
+// (see input). It may panic only where stagecraft's constructors do; the
+// caller treats a panic as a failure.
 func Build(app cdk8s.App, data []byte, kind Kind) {
 	in := &input{data: data}
-	charts := 1
-	if kind == Mixed && in.chance(3) {
-		charts = 2
+	in.strict = in.n(4) != 0
+	charts, pipelines := 1, 1
+	if kind == Mixed {
+		charts, pipelines = 1+in.n(2), 1+in.n(3)
 	}
+	used := map[string]bool{} // pipeline ids, and so namespaces
 	for c := 0; c < charts; c++ {
 		var scope constructs.Construct = app
 		id := "test"
 		if c > 0 && in.bool() {
 			// Another scope, where the chart may take the first one's id.
 			scope = constructs.NewConstruct(app, jsii.String("group"))
-			id = in.pick("test", "other")
+			id = "other"
+			if in.risky() {
+				id = "test"
+			}
 		} else if c > 0 {
 			id = "other"
 		}
-		chart := cdk8s.NewChart(scope, jsii.String(id), chartProps(in))
-		pipelines := 1
-		if kind == Mixed {
-			pipelines = 1 + in.n(3)
-		}
+		chart := cdk8s.NewChart(scope, jsii.String(id), chartProps(in, pipelines))
 		for p := 0; p < pipelines; p++ {
-			buildPipeline(in, chart, kind)
+			buildPipeline(in, chart, kind, fresh(in, ids, used))
 		}
 	}
 }
 
-func chartProps(in *input) *cdk8s.ChartProps {
-	if in.chance(6) {
+// fresh picks an id not in used (for a strict input), and records it.
+func fresh(in *input, d dict, used map[string]bool) string {
+	id := in.pick(d)
+	for i := 0; in.strict && used[id] && i < len(d.good); i++ {
+		id = d.good[i]
+	}
+	if in.strict && used[id] {
+		id += "-x"
+	}
+	used[id] = true
+	return id
+}
+
+func chartProps(in *input, pipelines int) *cdk8s.ChartProps {
+	if in.chance(5) {
 		return nil
 	}
 	p := &cdk8s.ChartProps{}
-	if ns := in.opt(namespaces...); ns != "" {
-		p.Namespace = jsii.String(ns)
+	if pipelines == 1 || !in.strict {
+		if ns := in.opt(namespaces); ns != "" {
+			p.Namespace = jsii.String(ns)
+		}
 	}
 	if l := in.strMap(1, labelKeys, labelValues); l != nil {
 		p.Labels = &map[string]*string{}
@@ -79,131 +101,167 @@ func chartProps(in *input) *cdk8s.ChartProps {
 	return p
 }
 
-func buildPipeline(in *input, chart cdk8s.Chart, kind Kind) {
-	id := "p"
-	if kind == Mixed || in.chance(1) {
-		id = in.pick(ids...)
-	}
+func buildPipeline(in *input, chart cdk8s.Chart, kind Kind, id string) {
 	p := sc.NewPipeline(chart, id, pipelineProps(in))
+	used := map[string]bool{}
 	var stores []*sc.PipelineStorage
 	nstores := in.n(3)
 	if kind == Storage {
 		nstores = 1 + in.n(2)
 	}
 	for i := 0; i < nstores; i++ {
-		stores = append(stores, sc.NewPipelineStorage(p, in.pick(ids...), storageProps(in)))
+		stores = append(stores, sc.NewPipelineStorage(p, fresh(in, ids, used), storageProps(in)))
 	}
-	var stages []wirable
-	nstages := 1 + in.n(3)
-	for i := 0; i < nstages; i++ {
-		stages = append(stages, buildStage(in, p, kind, stores))
+	var stages []built
+	groups := map[string]constructs.Construct{}
+	for i, n := 0, 1+in.n(3); i < n; i++ {
+		var scope constructs.Construct = p
+		if in.chance(1) {
+			// A construct of the user's own between pipeline and stage.
+			g := in.pick(dict{good: []string{"group", "g2"}})
+			if groups[g] == nil {
+				groups[g] = constructs.NewConstruct(p, jsii.String(g))
+			}
+			scope = groups[g]
+		}
+		stages = append(stages, buildStage(in, scope, kind, fresh(in, ids, used), stores))
 	}
 	wire(in, stages)
 }
 
-// buildStage adds one stage: of the target's kind, or any.
-func buildStage(in *input, p *sc.Pipeline, kind Kind, stores []*sc.PipelineStorage) wirable {
-	var scope constructs.Construct = p
-	if in.chance(1) {
-		scope = constructs.NewConstruct(p, jsii.String(in.pick("group", "g2")))
-	}
+// buildStage adds one stage to scope: of the target's kind, or any.
+func buildStage(in *input, scope constructs.Construct, kind Kind, id string, stores []*sc.PipelineStorage) built {
 	k := kind
 	if k == Mixed || k == Storage {
 		k = Kind(1 + in.n(3))
 	}
-	id := in.pick(ids...)
 	switch k {
 	case Processors:
-		return sc.NewProcessorStage(scope, id, processorProps(in, stores))
+		props := processorProps(in, stores)
+		b := built{stage: sc.NewProcessorStage(scope, id, props)}
+		for _, p := range props.Ports {
+			b.ports = append(b.ports, p.Name)
+		}
+		return b
 	case Batches:
-		return sc.NewBatchStage(scope, id, sc.BatchStageProps{
-			Workload: workload(in, stores), JobSettings: jobSettings(in),
-			Revision: in.opt("1", "v2", "bad value!"), FixedJobName: in.chance(1),
-		})
+		return built{stage: sc.NewBatchStage(scope, id, sc.BatchStageProps{
+			Workload: workload(in, stores, false), JobSettings: jobSettings(in),
+			Revision: in.opt(dict{good: []string{"1", "v2"}, bad: []string{"bad value!"}}), FixedJobName: in.chance(1),
+		})}
 	default:
-		return sc.NewScheduledStage(scope, id, scheduledProps(in, stores))
+		return built{stage: sc.NewScheduledStage(scope, id, scheduledProps(in, stores))}
 	}
 }
 
-// wire declares calls and orderings between the stages of a pipeline,
-// including to themselves.
-func wire(in *input, stages []wirable) {
-	n := in.n(4)
-	for i := 0; i < n; i++ {
-		a, b := stages[in.n(len(stages))], stages[in.n(len(stages))]
+// wire declares calls and orderings between the stages of a pipeline. A
+// strict input calls only stages with ports, on one of them, and orders a
+// stage only after an earlier one.
+func wire(in *input, stages []built) {
+	for i, n := 0, in.n(4); i < n; i++ {
+		ai, bi := in.n(len(stages)), in.n(len(stages))
+		a, b := stages[ai], stages[bi]
 		switch in.n(3) {
-		case 0:
-			a.Calls(b)
-		case 1:
-			a.Calls(b, in.pick("http", "grpc", "metrics", "tcp", "dns"))
+		case 0, 1:
+			if in.strict && (ai == bi || len(b.ports) == 0) {
+				continue
+			}
+			if in.bool() && len(b.ports) > 0 {
+				a.stage.Calls(b.stage, b.ports[in.n(len(b.ports))])
+			} else {
+				a.stage.Calls(b.stage)
+			}
 		default:
-			a.RunsAfter(b)
+			if in.strict && ai <= bi {
+				continue
+			}
+			a.stage.RunsAfter(b.stage)
 		}
 	}
 }
 
+var netNamespaces = dict{good: []string{"kube-system", "ingress-nginx", "monitoring", "observability"}, bad: namespaces.bad}
+
 func pipelineProps(in *input) sc.PipelineProps {
-	p := sc.PipelineProps{
-		Namespace: in.opt(namespaces...),
-		Labels:    in.strMap(2, labelKeys, labelValues),
+	p := sc.PipelineProps{Labels: in.strMap(2, labelKeys, labelValues)}
+	if !in.strict {
+		p.Namespace = in.opt(namespaces)
 	}
 	if in.chance(3) {
 		p.Defaults = sc.Defaults{
 			Resources:          resources(in),
-			ImagePullPolicy:    in.opt("Always", "IfNotPresent", "Never", "always"),
+			ImagePullPolicy:    in.opt(dict{good: []string{"Always", "IfNotPresent", "Never"}, bad: []string{"always"}}),
 			NodeSelector:       in.strMap(1, labelKeys, labelValues),
-			ServiceAccountName: in.opt("runner", "default", "Bad_SA"),
+			ServiceAccountName: in.opt(dict{good: []string{"runner", "default"}, bad: []string{"Bad_SA"}}),
 		}
 	}
 	if in.chance(3) {
 		p.Network = sc.Network{
-			IngressControllerNamespace: in.opt(namespaces...),
-			MonitoringNamespace:        in.opt(namespaces...),
-			DNSNamespace:               in.opt(namespaces...),
-			APIServerCIDRs:             list(in, 2, func() string { return in.pick(cidrs...) }),
-			APIServerPorts:             list(in, 2, func() int32 { return in.int32(443, 6443, 0, 65536) }),
+			IngressControllerNamespace: in.opt(netNamespaces),
+			MonitoringNamespace:        in.opt(netNamespaces),
+			DNSNamespace:               in.opt(netNamespaces),
+			APIServerCIDRs:             list(in, 2, func() string { return in.pick(cidrs) }),
+			APIServerPorts:             list(in, 2, func() int32 { return []int32{443, 6443}[in.n(2)] }),
 			Disabled:                   in.chance(1),
 		}
-		p.WaitImage = in.opt("registry.k8s.io/kubectl:v1.36.3", "kubectl:latest", "bitnami/kubectl:1.36")
-		p.WaitTimeout = in.duration(durations...)
+		p.WaitImage = in.opt(dict{good: []string{"registry.k8s.io/kubectl:v1.36.3", "bitnami/kubectl:1.36"}, bad: []string{"kubectl:latest"}})
+		p.WaitTimeout = in.duration()
 	}
 	return p
 }
 
+// resources sets, for each resource, both the request and the limit or
+// neither, so that a strict input never asks for more than its limit.
 func resources(in *input) sc.Resources {
+	var r sc.Resources
 	if in.chance(4) {
-		return sc.Resources{}
+		return r
 	}
-	return sc.Resources{
-		CPURequest: in.opt(cpus...), CPULimit: in.opt(cpus...),
-		MemoryRequest: in.opt(memories...), MemoryLimit: in.opt(memories...),
-		EphemeralStorageRequest: in.opt(ephemerals...), EphemeralStorageLimit: in.opt(ephemerals...),
+	pair := func(reqs, lims dict) (string, string) {
+		switch in.n(3) {
+		case 0:
+			return "", ""
+		case 1:
+			if in.strict {
+				return "", ""
+			}
+			return in.opt(reqs), in.opt(lims)
+		}
+		i := in.n(len(reqs.good))
+		return reqs.good[i], lims.good[i]
 	}
+	r.CPURequest, r.CPULimit = pair(cpus, dict{good: []string{"1", "1", "2", "2", "1500m", "1"}, bad: cpus.bad})
+	r.MemoryRequest, r.MemoryLimit = pair(memories, dict{good: []string{"256Mi", "1Gi", "1Gi", "8Gi", "2G", "1Gi", "1e9"}, bad: memories.bad})
+	r.EphemeralStorageRequest, r.EphemeralStorageLimit = pair(ephemerals, dict{good: []string{"1Gi", "1Gi", "2Gi", "10Gi"}, bad: ephemerals.bad})
+	return r
 }
 
 func storageProps(in *input) sc.PipelineStorageProps {
 	p := sc.PipelineStorageProps{
-		Size:             in.pick(sizes...),
-		AccessModes:      list(in, 2, func() string { return in.pick(modes...) }),
-		StorageClassName: in.opt("gp3", "standard", "Bad_Class", ""),
-		VolumeMode:       in.opt("Filesystem", "Block", "block"),
+		Size:             in.pick(sizes),
+		AccessModes:      list(in, 2, func() string { return in.pick(modes) }),
+		StorageClassName: in.opt(dict{good: []string{"gp3", "standard"}, bad: []string{"Bad_Class"}}),
+		VolumeMode:       in.opt(dict{good: []string{"Filesystem"}, bad: []string{"Block", "block"}}),
 		Labels:           in.strMap(1, labelKeys, labelValues),
 	}
 	switch in.n(4) {
 	case 1:
-		p.Existing = &sc.ExistingVolume{NFS: &sc.NFSVolume{Server: in.pick("nfs.example.com", "10.0.0.5", "", "bad host!"), Path: in.pick(paths...)}}
+		p.Existing = &sc.ExistingVolume{NFS: &sc.NFSVolume{
+			Server: in.pick(dict{good: []string{"nfs.example.com", "10.0.0.5"}, bad: []string{"", "bad host!"}}),
+			Path:   in.pick(dict{good: []string{"/exports", "/exports/models"}, bad: []string{"", "exports"}})}}
 	case 2:
 		p.Existing = &sc.ExistingVolume{CSI: &sc.CSIVolume{
-			Driver: in.pick("ebs.csi.aws.com", "efs.csi.aws.com", "Bad_Driver", ""), VolumeHandle: in.pick("vol-0123", "", "fs-1::a"),
-			FSType: in.opt("ext4", "xfs"), VolumeAttributes: in.strMap(1, []string{"a", "storage.kubernetes.io/csiProvisionerIdentity"}, labelValues),
-		}}
+			Driver:       in.pick(dict{good: []string{"ebs.csi.aws.com", "efs.csi.aws.com"}, bad: []string{"Bad_Driver", ""}}),
+			VolumeHandle: in.pick(dict{good: []string{"vol-0123", "fs-1::a"}, bad: []string{""}}),
+			FSType:       in.opt(dict{good: []string{"ext4", "xfs"}}),
+			VolumeAttributes: in.strMap(1, dict{good: []string{"a"}, bad: []string{"storage.kubernetes.io/csiProvisionerIdentity"}},
+				labelValues)}}
 	case 3:
-		if in.bool() {
+		if in.risky() {
 			p.Existing = &sc.ExistingVolume{}
 		}
 	}
 	if p.Existing != nil {
-		p.Existing.MountOptions = list(in, 1, func() string { return in.pick("nfsvers=4.1", "ro", "") })
+		p.Existing.MountOptions = list(in, 1, func() string { return in.pick(dict{good: []string{"nfsvers=4.1", "ro"}, bad: []string{""}}) })
 	}
 	return p
 }

@@ -11,7 +11,13 @@ import (
 )
 
 // input reads values from the fuzzer's bytes; past the end it reads zeros.
-type input struct{ data []byte }
+// A strict input picks only good values and consistent combinations of
+// props, so that most strict inputs are valid apps; the others pick bad
+// values now and then, and raw strings.
+type input struct {
+	data   []byte
+	strict bool
+}
 
 func (in *input) byte() byte {
 	if len(in.data) == 0 {
@@ -29,6 +35,9 @@ func (in *input) n(max int) int { return int(in.byte()) % max }
 func (in *input) chance(k int) bool { return in.n(8) < k }
 
 func (in *input) bool() bool { return in.byte()&1 == 1 }
+
+// risky is true, for a non-strict input, one time in eight.
+func (in *input) risky() bool { return !in.strict && in.byte() >= 224 }
 
 func (in *input) u32() uint32 {
 	var b [4]byte
@@ -49,48 +58,59 @@ func (in *input) raw() string {
 	return s
 }
 
-// pick returns one of the dictionary's values, or (rarely) a raw string.
-func (in *input) pick(dict ...string) string {
-	b := in.byte()
-	if b >= 248 {
-		return in.raw()
+// pick returns one of the dictionary's good values; for a non-strict input
+// sometimes a bad one or a raw string.
+func (in *input) pick(d dict) string {
+	if in.risky() {
+		if in.n(8) == 0 {
+			return in.raw()
+		}
+		if len(d.bad) > 0 {
+			return d.bad[in.n(len(d.bad))]
+		}
 	}
-	return dict[int(b)%len(dict)]
+	return d.good[in.n(len(d.good))]
 }
 
-// opt returns "" (the default) half the time, else pick(dict...).
-func (in *input) opt(dict ...string) string {
+// opt returns "" (the default) half the time, else pick(d).
+func (in *input) opt(d dict) string {
 	if in.bool() {
 		return ""
 	}
-	return in.pick(dict...)
+	return in.pick(d)
 }
 
-// int32s picks among interesting numbers, or a raw one.
-func (in *input) int32(dict ...int32) int32 {
-	b := in.byte()
-	if b >= 240 {
-		return int32(in.u32())
+// count picks a small count; for a non-strict input sometimes one at or
+// beyond a limit, or a raw one.
+func (in *input) count() int32 {
+	if in.risky() {
+		if in.n(4) == 0 {
+			return int32(in.u32())
+		}
+		return badCounts[in.n(len(badCounts))]
 	}
-	return dict[int(b)%len(dict)]
+	return counts[in.n(len(counts))]
 }
 
-// optInt32 returns nil half the time.
-func (in *input) optInt32(dict ...int32) *int32 {
+// optCount returns nil half the time.
+func (in *input) optCount() *int32 {
 	if in.bool() {
 		return nil
 	}
-	v := in.int32(dict...)
+	v := in.count()
 	return &v
 }
 
-// duration picks among interesting durations, or a raw one in milliseconds.
-func (in *input) duration(dict ...time.Duration) time.Duration {
-	b := in.byte()
-	if b >= 240 {
-		return time.Duration(int32(in.u32())) * time.Millisecond
+// duration picks a whole number of seconds; for a non-strict input
+// sometimes a bad one or a raw one in milliseconds.
+func (in *input) duration() time.Duration {
+	if in.risky() {
+		if in.n(4) == 0 {
+			return time.Duration(int32(in.u32())) * time.Millisecond
+		}
+		return badDurations[in.n(len(badDurations))]
 	}
-	return dict[int(b)%len(dict)]
+	return durations[in.n(len(durations))]
 }
 
 // list returns up to max values from f.
@@ -107,14 +127,14 @@ func list[T any](in *input, max int, f func() T) []T {
 }
 
 // strMap returns a map of up to max entries.
-func (in *input) strMap(max int, keys, values []string) map[string]string {
+func (in *input) strMap(max int, keys, values dict) map[string]string {
 	n := in.n(max + 1)
 	if n == 0 {
 		return nil
 	}
 	m := map[string]string{}
 	for i := 0; i < n; i++ {
-		m[in.pick(keys...)] = in.pick(values...)
+		m[in.pick(keys)] = in.pick(values)
 	}
 	return m
 }

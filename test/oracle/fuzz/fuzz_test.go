@@ -1,8 +1,9 @@
-package oracle
+package fuzz
 
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ import (
 // and that nothing panics. A failing input is kept by go's fuzzing under
 // testdata/fuzz/<target>/ and runs as a test from then on. Run one with
 //
-//	go test -run '^$' -fuzz '^FuzzMixed$' -fuzztime 60s .
+//	CGO_ENABLED=0 go test -trimpath -run '^$' -fuzz '^FuzzMixed$' -fuzztime 60s ./fuzz
 
 func FuzzMixed(f *testing.F)     { fuzzApps(f, appgen.Mixed) }
 func FuzzProcessor(f *testing.F) { fuzzApps(f, appgen.Processors) }
@@ -34,9 +35,8 @@ func fuzzApps(f *testing.F, kind appgen.Kind) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
-	o := oracle(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		valid, msgs := property(o, data, kind)
+		valid, msgs := property(data, kind)
 		if len(msgs) > 0 {
 			t.Fatalf("property violated:\n%s", strings.Join(msgs, "\n"))
 		}
@@ -57,7 +57,7 @@ var seeds = []string{
 
 // property builds the app of data and returns whether it was valid, and
 // how it violates the property.
-func property(o *Oracle, data []byte, kind appgen.Kind) (valid bool, msgs []string) {
+func property(data []byte, kind appgen.Kind) (valid bool, msgs []string) {
 	app, err, panicked := build(data, kind)
 	if panicked != nil {
 		return false, []string{fmt.Sprintf("panic: %v", panicked)}
@@ -82,21 +82,33 @@ func property(o *Oracle, data []byte, kind appgen.Kind) (valid bool, msgs []stri
 	if panicked != nil || err != nil {
 		return true, []string{fmt.Sprintf("Validate passed but synth.Files failed: %v%v", err, panicked)}
 	}
-	for _, f := range o.CheckFolder(files) {
-		msgs = append(msgs, f.String())
+	a, err := theClient.check(files)
+	if err != nil {
+		return true, []string{err.Error()}
 	}
-	return true, msgs
+	if a.Objects == 0 {
+		return true, []string{"the oracle checked no object"}
+	}
+	return true, a.Findings
 }
 
 func build(data []byte, kind appgen.Kind) (app cdk8s.App, err error, panicked any) {
-	defer func() { panicked = recover() }()
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = fmt.Sprintf("%v\n%s", r, debug.Stack())
+		}
+	}()
 	app = cdk8s.NewApp(nil)
 	appgen.Build(app, data, kind)
 	return app, stagecraft.Validate(app), nil
 }
 
 func output(app cdk8s.App, layout synth.Layout) (files map[string][]byte, err error, panicked any) {
-	defer func() { panicked = recover() }()
+	defer func() {
+		if r := recover(); r != nil {
+			panicked = fmt.Sprintf("%v\n%s", r, debug.Stack())
+		}
+	}()
 	files, err = synth.Files(app, layout)
 	return files, err, nil
 }
