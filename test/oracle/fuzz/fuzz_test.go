@@ -58,7 +58,7 @@ var seeds = []string{
 // property builds the app of data and returns whether it was valid, and
 // how it violates the property.
 func property(data []byte, kind appgen.Kind) (valid bool, msgs []string) {
-	app, err, panicked := build(data, kind)
+	app, panicked, err := build(data, kind)
 	if panicked != nil {
 		return false, []string{fmt.Sprintf("panic: %v", panicked)}
 	}
@@ -78,7 +78,7 @@ func property(data []byte, kind appgen.Kind) (valid bool, msgs []string) {
 	if len(data)%2 == 1 {
 		layout = synth.FilePerObject{}
 	}
-	files, err, panicked := output(app, layout)
+	files, panicked, err := output(app, layout)
 	if panicked != nil || err != nil {
 		return true, []string{fmt.Sprintf("Validate passed but synth.Files failed: %v%v", err, panicked)}
 	}
@@ -92,7 +92,7 @@ func property(data []byte, kind appgen.Kind) (valid bool, msgs []string) {
 	return true, a.Findings
 }
 
-func build(data []byte, kind appgen.Kind) (app cdk8s.App, err error, panicked any) {
+func build(data []byte, kind appgen.Kind) (app cdk8s.App, panicked any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = fmt.Sprintf("%v\n%s", r, debug.Stack())
@@ -100,15 +100,15 @@ func build(data []byte, kind appgen.Kind) (app cdk8s.App, err error, panicked an
 	}()
 	app = cdk8s.NewApp(nil)
 	appgen.Build(app, data, kind)
-	return app, stagecraft.Validate(app), nil
+	return app, nil, stagecraft.Validate(app)
 }
 
-func output(app cdk8s.App, layout synth.Layout) (files map[string][]byte, err error, panicked any) {
+func output(app cdk8s.App, layout synth.Layout) (files map[string][]byte, panicked any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			panicked = fmt.Sprintf("%v\n%s", r, debug.Stack())
 		}
 	}()
 	files, err = synth.Files(app, layout)
-	return files, err, nil
+	return files, nil, err
 }
