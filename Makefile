@@ -112,9 +112,10 @@ e2e: ## apply dist/ to a real control plane built from source (slow the first ti
 # plane with (no cgo, -trimpath), so the Kubernetes packages compile once for both.
 ORACLE_GO = cd test/oracle && STAGECRAFT_ORACLE_BIN=$(ORACLE_BIN) CGO_ENABLED=0 $(GO) test -trimpath
 ORACLE_FUZZTIME ?= 60s
-# A generated app takes tens of milliseconds to synthesize and check; the default
-# minute of minimizing each new input would leave little time to fuzz.
-ORACLE_FUZZMINIMIZE ?= 10s
+# A generated app takes tens of milliseconds to synthesize and check, and new
+# inputs come often: minimize each with a few runs, not go's default minute (a
+# time limit also restarts the worker, and its jsii runtime, when it expires).
+ORACLE_FUZZMINIMIZE ?= 10x
 # The oracle binary the fuzz targets run; `make oracle` leaves it empty, and
 # the fuzz package builds its own.
 ORACLE_BIN :=

@@ -38,12 +38,12 @@ type built struct {
 	ports []string // the names of its Service's ports
 }
 
-// Build declares an app from data in app. Three inputs in four are strict
-// (see input). It may panic only where stagecraft's constructors do; the
-// caller treats a panic as a failure.
+// Build declares an app from data in app (see input for how it chooses).
+// It may panic only where stagecraft's constructors do; the caller treats
+// a panic as a failure.
 func Build(app cdk8s.App, data []byte, kind Kind) {
 	in := &input{data: data}
-	in.strict = in.n(4) != 0
+	in.budget = []int{0, 0, 0, 0, 1, 1, 1, 2}[in.n(8)]
 	charts, pipelines := 1, 1
 	if kind == Mixed {
 		charts, pipelines = 1+in.n(2), 1+in.n(3)
@@ -69,13 +69,18 @@ func Build(app cdk8s.App, data []byte, kind Kind) {
 	}
 }
 
-// fresh picks an id not in used (for a strict input), and records it.
+// fresh picks an id not in used (unless a risky choice reuses one), and
+// records it.
 func fresh(in *input, d dict, used map[string]bool) string {
 	id := in.pick(d)
-	for i := 0; in.strict && used[id] && i < len(d.good); i++ {
+	if !used[id] || !in.keep() {
+		used[id] = true
+		return id
+	}
+	for i := 0; used[id] && i < len(d.good); i++ {
 		id = d.good[i]
 	}
-	if in.strict && used[id] {
+	if used[id] {
 		id += "-x"
 	}
 	used[id] = true
@@ -87,7 +92,7 @@ func chartProps(in *input, pipelines int) *cdk8s.ChartProps {
 		return nil
 	}
 	p := &cdk8s.ChartProps{}
-	if pipelines == 1 || !in.strict {
+	if pipelines == 1 || in.risky() {
 		if ns := in.opt(namespaces); ns != "" {
 			p.Namespace = jsii.String(ns)
 		}
@@ -118,7 +123,7 @@ func buildPipeline(in *input, chart cdk8s.Chart, kind Kind, id string) {
 		var scope constructs.Construct = p
 		if in.chance(1) {
 			// A construct of the user's own between pipeline and stage.
-			g := in.pick(dict{good: []string{"group", "g2"}})
+			g := []string{"group", "g2"}[in.n(2)]
 			if groups[g] == nil {
 				groups[g] = constructs.NewConstruct(p, jsii.String(g))
 			}
@@ -153,16 +158,16 @@ func buildStage(in *input, scope constructs.Construct, kind Kind, id string, sto
 	}
 }
 
-// wire declares calls and orderings between the stages of a pipeline. A
-// strict input calls only stages with ports, on one of them, and orders a
-// stage only after an earlier one.
+// wire declares calls and orderings between the stages of a pipeline: it
+// calls only other stages with ports, on one of them, and orders a stage
+// only after an earlier one, unless a risky choice does otherwise.
 func wire(in *input, stages []built) {
 	for i, n := 0, in.n(4); i < n; i++ {
 		ai, bi := in.n(len(stages)), in.n(len(stages))
 		a, b := stages[ai], stages[bi]
 		switch in.n(3) {
 		case 0, 1:
-			if in.strict && (ai == bi || len(b.ports) == 0) {
+			if (ai == bi || len(b.ports) == 0) && in.keep() {
 				continue
 			}
 			if in.bool() && len(b.ports) > 0 {
@@ -171,7 +176,7 @@ func wire(in *input, stages []built) {
 				a.stage.Calls(b.stage)
 			}
 		default:
-			if in.strict && ai <= bi {
+			if ai <= bi && in.keep() {
 				continue
 			}
 			a.stage.RunsAfter(b.stage)
@@ -183,7 +188,7 @@ var netNamespaces = dict{good: []string{"kube-system", "ingress-nginx", "monitor
 
 func pipelineProps(in *input) sc.PipelineProps {
 	p := sc.PipelineProps{Labels: in.strMap(2, labelKeys, labelValues)}
-	if !in.strict {
+	if in.risky() {
 		p.Namespace = in.opt(namespaces)
 	}
 	if in.chance(3) {
@@ -210,7 +215,8 @@ func pipelineProps(in *input) sc.PipelineProps {
 }
 
 // resources sets, for each resource, both the request and the limit or
-// neither, so that a strict input never asks for more than its limit.
+// neither, so that it never asks for more than its limit (unless a risky
+// choice sets them one by one).
 func resources(in *input) sc.Resources {
 	var r sc.Resources
 	if in.chance(4) {
@@ -221,7 +227,7 @@ func resources(in *input) sc.Resources {
 		case 0:
 			return "", ""
 		case 1:
-			if in.strict {
+			if in.keep() {
 				return "", ""
 			}
 			return in.opt(reqs), in.opt(lims)

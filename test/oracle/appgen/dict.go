@@ -4,7 +4,7 @@ import "time"
 
 // A dict holds the values of one prop: good ones, which stagecraft should
 // accept on their own, and bad or risky ones (invalid, at a limit, or known
-// to have broken something once), which a strict input never picks.
+// to have broken something once), which only a risky choice picks.
 type dict struct{ good, bad []string }
 
 var (

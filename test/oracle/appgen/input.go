@@ -11,12 +11,14 @@ import (
 )
 
 // input reads values from the fuzzer's bytes; past the end it reads zeros.
-// A strict input picks only good values and consistent combinations of
-// props, so that most strict inputs are valid apps; the others pick bad
-// values now and then, and raw strings.
+// It picks good values and consistent combinations of props, except for a
+// budget of risky choices (none for half the inputs, one or two for the
+// others): a bad value, a raw string, or an inconsistent combination. So
+// most inputs are valid apps, and an input that is invalid is invalid in
+// one or two ways, the ones a validation rule must catch.
 type input struct {
 	data   []byte
-	strict bool
+	budget int
 }
 
 func (in *input) byte() byte {
@@ -36,8 +38,19 @@ func (in *input) chance(k int) bool { return in.n(8) < k }
 
 func (in *input) bool() bool { return in.byte()&1 == 1 }
 
-// risky is true, for a non-strict input, one time in eight.
-func (in *input) risky() bool { return !in.strict && in.byte() >= 224 }
+// risky is true one time in eight while the budget of risky choices lasts,
+// and spends it.
+func (in *input) risky() bool {
+	if in.budget > 0 && in.byte() >= 224 {
+		in.budget--
+		return true
+	}
+	return false
+}
+
+// keep tells whether to keep props consistent at a choice: true unless a
+// risky choice is made there.
+func (in *input) keep() bool { return !in.risky() }
 
 func (in *input) u32() uint32 {
 	var b [4]byte
@@ -58,8 +71,8 @@ func (in *input) raw() string {
 	return s
 }
 
-// pick returns one of the dictionary's good values; for a non-strict input
-// sometimes a bad one or a raw string.
+// pick returns one of the dictionary's good values, or, as a risky choice,
+// a bad one or a raw string.
 func (in *input) pick(d dict) string {
 	if in.risky() {
 		if in.n(8) == 0 {
@@ -80,8 +93,8 @@ func (in *input) opt(d dict) string {
 	return in.pick(d)
 }
 
-// count picks a small count; for a non-strict input sometimes one at or
-// beyond a limit, or a raw one.
+// count picks a small count, or, as a risky choice, one at or beyond a
+// limit, or a raw one.
 func (in *input) count() int32 {
 	if in.risky() {
 		if in.n(4) == 0 {
@@ -101,8 +114,8 @@ func (in *input) optCount() *int32 {
 	return &v
 }
 
-// duration picks a whole number of seconds; for a non-strict input
-// sometimes a bad one or a raw one in milliseconds.
+// duration picks a whole number of seconds, or, as a risky choice, a bad
+// one or a raw one in milliseconds.
 func (in *input) duration() time.Duration {
 	if in.risky() {
 		if in.n(4) == 0 {

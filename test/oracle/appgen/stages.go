@@ -2,6 +2,7 @@ package appgen
 
 import (
 	"strconv"
+	"strings"
 
 	sc "github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 )
@@ -51,13 +52,13 @@ func workload(in *input, stores []*sc.PipelineStorage, served bool) sc.Workload 
 	return w
 }
 
-// envVars are up to three variables with distinct names (for a strict
-// input).
+// envVars are up to three variables with distinct names (unless a risky
+// choice repeats one).
 func envVars(in *input) []sc.EnvVar {
 	seen := map[string]bool{}
 	return list(in, 3, func() sc.EnvVar {
 		e := sc.EnvVar{Name: in.pick(envNames)}
-		if in.strict && seen[e.Name] {
+		if seen[e.Name] && in.keep() {
 			e.Name += "_2"
 		}
 		seen[e.Name] = true
@@ -78,7 +79,7 @@ func envVars(in *input) []sc.EnvVar {
 }
 
 // mounts mounts up to two of the pipeline's storages at distinct paths,
-// read-only when the storage is only ReadOnlyMany (for a strict input).
+// read-only when the storage is only ReadOnlyMany.
 func mounts(in *input, stores []*sc.PipelineStorage) []sc.Mount {
 	if len(stores) == 0 {
 		return nil
@@ -87,7 +88,7 @@ func mounts(in *input, stores []*sc.PipelineStorage) []sc.Mount {
 	return list(in, 2, func() sc.Mount {
 		m := sc.Mount{Storage: stores[in.n(len(stores))], Path: in.pick(mountPaths), ReadOnly: in.bool(),
 			SubPath: in.opt(dict{good: []string{"a", "b/c"}, bad: []string{"../x", "/abs"}})}
-		if in.strict && paths[m.Path] {
+		if paths[m.Path] && in.keep() {
 			m.Path += "-2"
 		}
 		paths[m.Path] = true
@@ -111,7 +112,7 @@ func security(in *input) sc.Security {
 		seen := map[string]bool{}
 		s.ScratchPaths = list(in, 2, func() string {
 			p := in.pick(scratchPaths)
-			if in.strict && seen[p] {
+			if seen[p] && in.keep() {
 				p += "-2"
 			}
 			seen[p] = true
@@ -133,7 +134,7 @@ func accelerators(in *input) *sc.Accelerators {
 	if in.bool() {
 		a.Product = in.pick(dict{good: []string{"NVIDIA-A100-SXM4-80GB", "MI300X"}, bad: []string{"bad value!"}})
 		a.ProductLabel = in.opt(dict{good: []string{"example.com/product"}, bad: []string{"bad key"}})
-		if in.strict && a.ProductLabel == "" && a.Resource != "" && a.Resource[:min(len(a.Resource), 3)] != "amd" && a.Resource[:min(len(a.Resource), 6)] != "nvidia" {
+		if a.ProductLabel == "" && !strings.HasPrefix(a.Resource, "amd.com/") && !strings.HasPrefix(a.Resource, "nvidia.com/") && a.Resource != "" && in.keep() {
 			a.ProductLabel = "example.com/product"
 		}
 	}
@@ -174,7 +175,7 @@ func probe(in *input, ports []sc.Port) *sc.Probe {
 	if len(ports) > 0 && in.bool() {
 		p.Port = ports[in.n(len(ports))].Name
 	}
-	if p.Command == nil && len(ports) == 0 && in.strict {
+	if p.Command == nil && len(ports) == 0 && in.keep() {
 		p.Command = []string{"/bin/check"}
 	}
 	if in.risky() {
@@ -183,8 +184,7 @@ func probe(in *input, ports []sc.Port) *sc.Probe {
 	return p
 }
 
-// ports are up to three ports with distinct names and numbers (for a
-// strict input); a strict input's first port is "http" on TCP.
+// ports are up to three ports of any names, numbers and protocols.
 func ports(in *input) []sc.Port {
 	return list(in, 3, func() sc.Port {
 		return sc.Port{Name: in.pick(portNames), ContainerPort: []int32{8080, 9000, 53, 80}[in.n(4)],
@@ -192,7 +192,8 @@ func ports(in *input) []sc.Port {
 	})
 }
 
-// strictPorts makes ports consistent: unique names and numbers, TCP.
+// strictPorts makes ports consistent: unique names and numbers, the first
+// one "http" on TCP.
 func strictPorts(ps []sc.Port) []sc.Port {
 	for i := range ps {
 		ps[i].Name, ps[i].ContainerPort, ps[i].ServicePort = []string{"http", "grpc", "web"}[i], int32(8080+i), 0
@@ -205,16 +206,16 @@ func strictPorts(ps []sc.Port) []sc.Port {
 
 func processorProps(in *input, stores []*sc.PipelineStorage) sc.ProcessorStageProps {
 	p := sc.ProcessorStageProps{Ports: ports(in)}
-	if in.strict {
+	if in.keep() {
 		p.Ports = strictPorts(p.Ports)
 	}
 	p.Workload = workload(in, stores, len(p.Ports) > 0 && p.Ports[0].Name == "http")
-	if p.Metrics != nil && len(p.Ports) == 0 && in.strict {
+	if p.Metrics != nil && len(p.Ports) == 0 && in.keep() {
 		p.Metrics = nil
 	}
 	p.Replicas = in.optCount()
 	p.Readiness, p.Liveness, p.Startup = probe(in, p.Ports), probe(in, p.Ports), probe(in, p.Ports)
-	if in.chance(3) && (len(p.Ports) > 0 || !in.strict) {
+	if in.chance(3) && (len(p.Ports) > 0 || in.risky()) {
 		p.Ingress = &sc.Ingress{Host: in.pick(hosts), Path: in.opt(dict{good: []string{"/", "/api"}, bad: []string{"/a//b", "api"}}),
 			PathType:  in.opt(dict{good: []string{"Prefix", "Exact", "ImplementationSpecific"}, bad: []string{"Regex"}}),
 			ClassName: in.opt(dict{good: []string{"nginx"}, bad: []string{"Bad_Class"}}), Annotations: in.strMap(1, annKeys, annValues)}
@@ -233,7 +234,7 @@ func processorProps(in *input, stores []*sc.PipelineStorage) sc.ProcessorStagePr
 		p.DisruptionBudget = &sc.DisruptionBudget{Disabled: in.chance(1)}
 		if in.bool() {
 			p.DisruptionBudget.MaxUnavailable = in.pick(budgets)
-		} else if !in.strict {
+		} else if in.risky() {
 			p.DisruptionBudget.MinAvailable = in.pick(budgets)
 		}
 	}
@@ -260,11 +261,11 @@ func stateful(in *input) *sc.Stateful {
 	})}
 }
 
-// scaling sets Autoscaling or EventScaling (never with Replicas, for a
-// strict input).
+// scaling sets Autoscaling or EventScaling (never with Replicas, unless a
+// risky choice does).
 func scaling(in *input, p *sc.ProcessorStageProps) {
 	kind := in.n(4)
-	if kind == 0 || (in.strict && p.Replicas != nil) {
+	if kind == 0 || (p.Replicas != nil && in.keep()) {
 		return
 	}
 	if kind == 1 {
@@ -286,14 +287,14 @@ func scaling(in *input, p *sc.ProcessorStageProps) {
 			}),
 			MetricType: in.opt(dict{good: []string{"AverageValue", "Value", "Utilization"}, bad: []string{"Average"}})}},
 	}
-	if kind == 3 && !in.strict {
+	if kind == 3 && in.risky() {
 		p.Autoscaling = &sc.Autoscaling{MaxReplicas: 3}
 	}
 }
 
-// jobSettings are consistent for a strict input: Completions with
-// Indexed, per-index retries only when Indexed and without BackoffLimit,
-// MaxFailedIndexes only with them and at most Completions.
+// jobSettings are consistent (unless a risky choice leaves them as drawn):
+// Completions with Indexed, per-index retries only when Indexed and without
+// BackoffLimit, MaxFailedIndexes only with them and at most Completions.
 func jobSettings(in *input) sc.JobSettings {
 	j := sc.JobSettings{
 		BackoffLimit: in.optCount(), ActiveDeadline: in.duration(), TTLAfterFinished: in.duration(),
@@ -302,7 +303,7 @@ func jobSettings(in *input) sc.JobSettings {
 	}
 	seen := map[int32]bool{}
 	for _, c := range list(in, 2, func() int32 { return []int32{1, 2, 42, 137}[in.n(4)] }) {
-		if !seen[c] || !in.strict {
+		if !seen[c] || in.risky() {
 			j.FailFastExitCodes = append(j.FailFastExitCodes, c)
 		}
 		seen[c] = true
@@ -313,7 +314,7 @@ func jobSettings(in *input) sc.JobSettings {
 	if j.Indexed && in.bool() {
 		j.BackoffLimitPerIndex, j.MaxFailedIndexes = in.optCount(), in.optCount()
 	}
-	if !in.strict {
+	if in.risky() {
 		return j
 	}
 	if j.Indexed {
