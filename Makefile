@@ -12,7 +12,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz lint check e2e oracle oracle-fuzz clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node gate-image oracle oracle-fuzz clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -51,8 +51,13 @@ app: ## create a new app: make app NAME=<name> (with a golden test), then synthe
 	$(MAKE) synth
 	@echo "next: review apps/$(NAME)/testdata/$(NAME).golden.yaml and dist/$(NAME)/, then commit them with apps/$(NAME)/"
 
-test: ## run every test (unit, golden, examples, validation)
+# The gate (internal/gate) is a module of its own: client-go stays out of
+# the library's go.mod.
+GATE_DIR := internal/gate
+
+test: ## run every test (unit, golden, examples, validation; the gate's module too)
 	$(GO) test -count=1 $(PKGS)
+	cd $(GATE_DIR) && $(GO) test -count=1 ./...
 
 update: ## rewrite golden files from the current code; review the diff before committing
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
@@ -63,10 +68,22 @@ fuzz: ## fuzz every construct's props for FUZZTIME each (default 20s)
 		$(GO) test ./constructs/stagecraft -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
 
+# The atomic write under SIGKILL and concurrency, many more times than make
+# test runs it: CRASH_TRIALS rounds of 4 writer processes killed at random
+# moments, then CRASH_SYNTHS synths of one app at once with CRASH_KILLS of
+# them killed; each checks that dist/<app> holds one of two known outputs.
+CRASH_TRIALS ?= 100
+CRASH_SYNTHS ?= 12
+CRASH_KILLS  ?= 8
+crash: ## kill -9 and concurrent synths against the atomic write of dist/<app> (~1-2 min)
+	$(GO) test -count=1 -v -run '^(TestWriteDirSurvivesKill|TestConcurrentSynths)$$' ./constructs/synth \
+		-crash.trials=$(CRASH_TRIALS) -crash.synths=$(CRASH_SYNTHS) -crash.appkills=$(CRASH_KILLS)
+
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^imports/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	cd $(GATE_DIR) && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 check: lint test ## lint, test, synth, and fail if dist/ differs from what is committed
 	$(MAKE) synth
@@ -106,6 +123,18 @@ ecosystem: ## prove that kustomize and Helm render every folder of dist/ unchang
 
 e2e: ## apply dist/ to a real control plane built from source (slow the first time)
 	bash test/e2e/run.sh
+
+e2e-node: ## run every app of dist/ on one real node: kubelet, containerd, runc (root; slow the first time)
+	bash test/node/run.sh
+
+GATE_IMAGE_TAR := build/gate-image.tar
+
+gate-image: ## build the gate's image (reproducible) into build/gate-image.tar; PUSH=<ref> pushes amd64+arm64 instead
+ifdef PUSH
+	cd $(GATE_DIR) && $(GO) run ./cmd/gate-image -push -tag $(PUSH) -arch amd64,arm64
+else
+	cd $(GATE_DIR) && $(GO) run ./cmd/gate-image -o $(CURDIR)/$(GATE_IMAGE_TAR)
+endif
 
 # The oracle (test/oracle, its own module) is kube-apiserver's validation in
 # process. It builds with the flags test/e2e/build-bins.sh builds the control

@@ -72,10 +72,11 @@ func batchNameMax(p BatchStageProps) int {
 // fewer for an Indexed job, whose pods are named after the Job and their
 // completion index.
 func NewBatchStage(scope constructs.Construct, id string, props BatchStageProps) *BatchStage {
+	defer lockConstructs()()
 	s := &BatchStage{}
 	cid := s.join(s, scope, id, componentBatch, batchNameMax(props), props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 
@@ -86,7 +87,8 @@ func (s *BatchStage) resolve(p BatchStageProps) {
 	s.props.Workload = s.work.given
 	s.revision, s.fixedName = p.Revision, p.FixedJobName
 	s.ports = metricsPorts(s.work.metrics)
-	s.completes = true
+	s.completes, s.runsToCompletion, s.gated = true, true, true
+	s.ttl, s.queue = s.job.TTLAfterFinished, s.job.Queue
 	s.maxPods = maxJobPods(s.job)
 }
 

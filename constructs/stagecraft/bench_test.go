@@ -274,7 +274,7 @@ func BenchmarkYAMLMarshal(b *testing.B) {
 func BenchmarkEncode(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
 		for b.Loop() {
-			if _, _, err := encodePipeline(f.a); err != nil {
+			if _, _, err := encodePipeline(f.a, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -284,7 +284,7 @@ func BenchmarkEncode(b *testing.B) {
 // BenchmarkDiagram is the Mermaid diagram of the rendered pipeline.
 func BenchmarkDiagram(b *testing.B) {
 	benchForSizes(b, func(b *testing.B, f *benchFixture) {
-		_, r, err := encodePipeline(f.a)
+		_, r, err := encodePipeline(f.a, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func (h *synthHook) Validate() *[]*string {
 	h.p.included = true
 	if st.checked == nil {
 		st.checked = &checked{}
-		st.checked.pipelines, st.checked.problems = check(st)
+		st.checked.pipelines, st.checked.problems = check(st, nil)
 		if len(st.checked.problems) > 0 {
 			msgs := make([]*string, 0, len(st.checked.problems)+1)
 			head, _, _ := strings.Cut((&ValidationError{Problems: st.checked.problems}).Error(), "\n")
@@ -86,6 +86,9 @@ func (a analyzed) include() error {
 	})
 	if err != nil {
 		return fmt.Errorf("stagecraft: render %s: %w", a.p.path, err)
+	}
+	if len(r.problems) > 0 {
+		return &ValidationError{Problems: r.problems}
 	}
 	f, err := os.CreateTemp("", "stagecraft-*.yaml")
 	if err != nil {

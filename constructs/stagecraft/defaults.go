@@ -102,8 +102,9 @@ const (
 	defaultDNSNamespace               = "kube-system"
 	// defaultAPIServerCIDR allows any address, on the API ports only.
 	defaultAPIServerCIDR = "0.0.0.0/0"
-	// defaultWaitImage runs "kubectl wait" for upstream Jobs.
-	defaultWaitImage = "registry.k8s.io/kubectl:v1.36.3"
+	// defaultGateImage runs stagecraft's gate (internal/gate), built by
+	// make gate-image.
+	defaultGateImage = "ghcr.io/stagecraft-dev/gate:0.1.0"
 	// defaultWaitTimeout is how long a stage waits for its upstream Jobs.
 	defaultWaitTimeout = 24 * time.Hour
 )

@@ -12,8 +12,10 @@
 // Stages are wired with Calls and RunsAfter; storage that one stage writes
 // and another reads orders them too. From the wiring stagecraft derives
 // NetworkPolicies that allow only the declared traffic, discovery
-// variables, Argo CD sync waves, init containers that wait for upstream
-// Jobs, and a Mermaid diagram.
+// variables, Argo CD sync waves, the waits for upstream Jobs (a gate that
+// holds a BatchStage's pods with a scheduling gate and fails them as soon
+// as an upstream Job fails; an init container for other kinds), and a
+// Mermaid diagram.
 //
 // Every constructor has the shape NewX(scope, id, props). Props are plain
 // Go values whose zero values mean the documented default; a construct
@@ -32,12 +34,27 @@
 // status 1. constructs/ARCHITECTURE.md describes the phases and how to add
 // a kind of stage.
 //
+// Misuse of the API never panics. Constructors cannot return errors, so a
+// nil scope, a Pipeline that NewPipeline did not make, a Pipeline outside a
+// cdk8s Chart, a scope cdk8s refuses (its runtime stopped by synth.Main),
+// RunsAfter or Calls of a nil stage, Override(nil), an Override that
+// panics, and Endpoint of a port the stage lacks are problems of the
+// construct, reported with the others by Validate and Synthesize. A
+// construct whose scope was nil belongs to no app: the next Validate or
+// Synthesize in the process reports it. Constructors, Calls, RunsAfter and
+// Override may be called from several goroutines (stagecraft serializes
+// its own calls into jsii, which is not safe for concurrent use; serialize
+// your own cdk8s calls). An unexpected panic inside Validate or Synthesize
+// is returned as a *PanicError naming the construct.
+//
 // Pods are secure by default: they pass Pod Security "restricted" (non-root
 // user, no privilege escalation, no capabilities, RuntimeDefault seccomp,
 // read-only root filesystem with a writable /tmp), set requests and limits,
 // read secrets only by reference, and get an API token only where a stage
 // needs one. Every default can be overridden, through props or, for a field
-// stagecraft has no prop for, through Override.
+// stagecraft has no prop for, through Override; an object an Override
+// changed is checked again (Pod Security "restricted" and the rules of its
+// kind), unless the stage sets Security.AllowPrivilegedOverride.
 //
 // The constructs are cdk8s constructs, nodes of the app's construct tree,
 // but stagecraft builds their Kubernetes objects as typed k8s.io/api values

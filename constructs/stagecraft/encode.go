@@ -17,8 +17,8 @@ const encodingBatch = 256
 // encodePipeline renders a pipeline and encodes its objects as YAML on
 // every core, in batches, keeping their order. It returns the rendering,
 // which knows the names of the pipeline's runs.
-func encodePipeline(a analyzed) ([]Object, *rendering, error) {
-	r := &rendering{p: a.p, g: a.g}
+func encodePipeline(a analyzed, at *cursor) ([]Object, *rendering, error) {
+	r := &rendering{p: a.p, g: a.g, at: at}
 	encoders := make([]*yamlout.Encoder, goruntime.GOMAXPROCS(0))
 	for i := range encoders {
 		encoders[i] = yamlout.NewEncoder()
@@ -27,7 +27,7 @@ func encodePipeline(a analyzed) ([]Object, *rendering, error) {
 	batch := make([]runtime.Object, 0, encodingBatch)
 	var paths []string
 	flush := func() error {
-		objs, err := encodeBatch(encoders, batch)
+		objs, err := encodeBatch(encoders, batch, paths)
 		for i := range objs {
 			objs[i].Construct = paths[i]
 		}
@@ -46,11 +46,15 @@ func encodePipeline(a analyzed) ([]Object, *rendering, error) {
 	if err == nil {
 		err = flush()
 	}
+	if err == nil && len(r.problems) > 0 {
+		err = &ValidationError{Problems: r.problems}
+	}
 	return out, r, err
 }
 
-// encodeBatch encodes objs, spreading them over the encoders.
-func encodeBatch(encoders []*yamlout.Encoder, objs []runtime.Object) ([]Object, error) {
+// encodeBatch encodes objs, spreading them over the encoders; paths are
+// the paths of their constructs, for errors.
+func encodeBatch(encoders []*yamlout.Encoder, objs []runtime.Object, paths []string) ([]Object, error) {
 	out := make([]Object, len(objs))
 	errs := make([]error, len(objs))
 	var wg sync.WaitGroup
@@ -66,16 +70,22 @@ func encodeBatch(encoders []*yamlout.Encoder, objs []runtime.Object) ([]Object, 
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("stagecraft: render %s: %w", out[i].key(), err)
+			return nil, fmt.Errorf("stagecraft: %s: render %s: %w", paths[i], out[i].key(), err)
 		}
 	}
 	return out, nil
 }
 
-// encodeObject encodes one object with enc.
-func encodeObject(enc *yamlout.Encoder, obj runtime.Object) (Object, error) {
+// encodeObject encodes one object with enc. It runs on a goroutine of its
+// own, where a panic would end the program: it is returned as an error.
+func encodeObject(enc *yamlout.Encoder, obj runtime.Object) (o Object, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("unexpected panic: %v", v)
+		}
+	}()
 	gvk := obj.GetObjectKind().GroupVersionKind()
-	o := Object{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	o = Object{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
 	if m, err := meta.Accessor(obj); err == nil {
 		o.Namespace, o.Name = m.GetNamespace(), m.GetName()
 	}

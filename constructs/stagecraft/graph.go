@@ -15,11 +15,14 @@ const (
 	edgeStorage                 // the first writes storage the second only reads
 )
 
-// edge is an ordering edge of a pipeline's graph: from comes before to.
+// edge is an ordering edge of a pipeline's graph: from comes before to in
+// the manifests and the sync waves. When wait is set, to also waits at run
+// time until from's Job has completed.
 type edge struct {
 	from, to Stage
 	kind     edgeKind
 	storage  *PipelineStorage // for edgeStorage
+	wait     bool
 }
 
 // graph is the analysis of one pipeline: its stages in dependency order.
@@ -30,6 +33,9 @@ type graph struct {
 	order  []Stage            // by level, creation order among equals
 	level  map[*stage]int     // 0 for stages with no upstream, else 1 + max of upstreams
 	waits  map[*stage][]Stage // the run-to-completion stages each stage waits for
+	// before holds, for each stage, the stages that have finished before it
+	// starts: those it waits for, and theirs.
+	before map[*stage]map[*stage]bool
 }
 
 // analyze builds the pipeline's graph from the declared order (RunsAfter)
@@ -40,7 +46,7 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}}
 	for _, s := range g.stages {
 		for _, u := range s.base().validAfter() {
-			g.edges = append(g.edges, edge{from: u, to: s, kind: edgeAfter})
+			g.edges = append(g.edges, edge{from: u, to: s, kind: edgeAfter, wait: u.base().completes})
 		}
 	}
 	for _, st := range p.storages() {
@@ -56,7 +62,7 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 	}
 	g.sort()
 	for _, e := range g.edges {
-		if !e.from.base().completes {
+		if !e.wait {
 			continue
 		}
 		ws := g.waits[e.to.base()]
@@ -64,11 +70,44 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 			g.waits[e.to.base()] = append(ws, e.from)
 		}
 	}
-	return g, nil
+	g.closeBefore()
+	return g, g.checks(p)
 }
 
+// closeBefore computes before: what a stage waits for, transitively. The
+// stages are in dependency order, so each stage's upstream sets are
+// complete when it is reached.
+func (g *graph) closeBefore() {
+	g.before = map[*stage]map[*stage]bool{}
+	for _, s := range g.order {
+		set := map[*stage]bool{}
+		for _, u := range g.waits[s.base()] {
+			set[u.base()] = true
+			for x := range g.before[u.base()] {
+				set[x] = true
+			}
+		}
+		g.before[s.base()] = set
+	}
+}
+
+// waitsFor reports whether s waits at run time for a stage that writes st.
+func (g *graph) waitsFor(s Stage, st *PipelineStorage) bool {
+	for _, e := range g.edges {
+		if e.to == s && e.storage == st && e.wait {
+			return true
+		}
+	}
+	return false
+}
+
+// ordered reports whether a and b never run at the same time: one waits,
+// directly or not, until the other has finished.
+func (g *graph) ordered(a, b *stage) bool { return g.before[a][b] || g.before[b][a] }
+
 // addStorageEdges adds an edge from every stage that writes st to every
-// stage that only reads it.
+// stage that only reads it. The reader also waits at run time for a
+// writer that runs to completion, as Mount.WaitForWriters says.
 func (g *graph) addStorageEdges(st *PipelineStorage) {
 	var writers, readers []Stage
 	for _, s := range g.stages {
@@ -81,9 +120,21 @@ func (g *graph) addStorageEdges(st *PipelineStorage) {
 	}
 	for _, w := range writers {
 		for _, r := range readers {
-			g.edges = append(g.edges, edge{from: w, to: r, kind: edgeStorage, storage: st})
+			wait := w.base().completes && waitsForWriters(r, st)
+			g.edges = append(g.edges, edge{from: w, to: r, kind: edgeStorage, storage: st, wait: wait})
 		}
 	}
+}
+
+// waitsForWriters reports whether s, a reader of st, waits for the stages
+// that write it: as its mounts of st say, else if it runs to completion.
+func waitsForWriters(s Stage, st *PipelineStorage) bool {
+	for _, m := range s.base().work.mounts {
+		if m.Storage == st && m.WaitForWriters != nil {
+			return *m.WaitForWriters
+		}
+	}
+	return s.base().runsToCompletion
 }
 
 // mountKind is how a stage mounts a storage.

@@ -50,9 +50,16 @@ type JobSettings struct {
 	// by a node drain) against the backoff limit. Default: false, such
 	// failures are retried without counting, through a pod failure policy.
 	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue: the Job is created
-	// suspended, with the kueue.x-k8s.io/queue-name label, and Kueue starts
-	// it when the queue admits it. Default: none (the Job starts at once).
+	// Queue submits the Job to this Kueue LocalQueue: the Job carries the
+	// kueue.x-k8s.io/queue-name label, Kueue's admission webhook creates it
+	// suspended, and Kueue starts it when the queue admits it. stagecraft
+	// does not write spec.suspend, which Kueue owns: a deploy tool that
+	// re-applied suspend: true would conflict with Kueue, or suspend a
+	// running Job. A BatchStage that waits for upstream Jobs reaches its
+	// queue only when they have completed: its label names a LocalQueue of
+	// its own run (the Job's name), which does not exist until its gate
+	// creates it, on the ClusterQueue of Queue; the stagecraft.dev/queue
+	// annotation keeps Queue. Default: none (the Job starts at once).
 	Queue string
 }
 
@@ -208,7 +215,7 @@ func jobSpec(r *rendering, s *stage, j JobSettings) batchv1.JobSpec {
 		Parallelism:          j.Parallelism,
 		Completions:          j.Completions,
 		Template:             podTemplate(r, s, podOptions{restart: corev1.RestartPolicyNever}),
-		PodFailurePolicy:     podFailurePolicy(s.name, j),
+		PodFailurePolicy:     podFailurePolicy(s.name, j, r.waitsInInit(s)),
 	}
 	if j.Indexed {
 		spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
@@ -218,9 +225,6 @@ func jobSpec(r *rendering, s *stage, j JobSettings) batchv1.JobSpec {
 		c.Env = append(c.Env, corev1.EnvVar{Name: completionIndexEnv, ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{FieldPath: completionIndexField},
 		}})
-	}
-	if j.Queue != "" {
-		spec.Suspend = ptr.To(true)
 	}
 	if j.ActiveDeadline > 0 {
 		spec.ActiveDeadlineSeconds = ptr.To(int64(j.ActiveDeadline / time.Second))
@@ -232,9 +236,13 @@ func jobSpec(r *rendering, s *stage, j JobSettings) batchv1.JobSpec {
 }
 
 // podFailurePolicy retries disrupted pods without counting them, and fails
-// the Job at once on the fail-fast exit codes.
-func podFailurePolicy(container string, j JobSettings) *batchv1.PodFailurePolicy {
+// the Job at once on the fail-fast exit codes, and when the init container
+// of a Job that waits (waits) ends its wait for good.
+func podFailurePolicy(container string, j JobSettings, waits bool) *batchv1.PodFailurePolicy {
 	var rules []batchv1.PodFailurePolicyRule
+	if waits {
+		rules = append(rules, podFailurePolicyForWait())
+	}
 	if len(j.FailFastExitCodes) > 0 {
 		rules = append(rules, batchv1.PodFailurePolicyRule{
 			Action: batchv1.PodFailurePolicyActionFailJob,

@@ -107,7 +107,7 @@ func TestNewStageKind(t *testing.T) {
 		}
 	}
 	text := string(mustYAML(t, objs["Deployment/transcribe"]))
-	for _, want := range []string{"MODEL_ENDPOINT", "model.media.svc:8080", "wait-upstream", "job/fill",
+	for _, want := range []string{"MODEL_ENDPOINT", "model.media.svc:8080", "wait-upstream", "--upstream=fill-",
 		"argocd.argoproj.io/sync-wave: \"1\"", "readOnlyRootFilesystem: true"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the consumer's Deployment lacks %q:\n%s", want, text)

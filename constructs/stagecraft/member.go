@@ -24,6 +24,11 @@ type member struct {
 	maxLen    int    // longest id Kubernetes accepts for the construct's objects
 	clash     string // why the construct had to be created under another id
 	overrides []func(runtime.Object)
+	// misuse lists the API's misuse: a nil scope, Override(nil), ...
+	misuse field.ErrorList
+	// detached is set when the construct belongs to no app (its scope was
+	// nil, or a pipeline that belongs to none): it is not in cdk8s's tree.
+	detached bool
 }
 
 // Override registers f, which stagecraft calls with each Kubernetes object
@@ -37,8 +42,19 @@ type member struct {
 //		}
 //	})
 //
-// The result is not validated again; the real-cluster tests are the check.
-func (m *member) Override(f func(obj runtime.Object)) { m.overrides = append(m.overrides, f) }
+// The result is checked again: an object whose pods no longer pass Pod
+// Security "restricted", or that breaks a rule of its kind (a negative
+// replica count, an invalid name or label), is a problem that names the
+// construct and the override ("Override[0]"), unless the construct allows
+// it (Security.AllowOverridePrivileges on a stage). A nil f, or an f that
+// panics, is a problem too.
+func (m *member) Override(f func(obj runtime.Object)) {
+	defer lockConstructs()()
+	if f == nil {
+		m.misuse = append(m.misuse, required(field.NewPath("Override").Index(len(m.overrides)), "a function that changes the object; got nil"))
+	}
+	m.overrides = append(m.overrides, f)
+}
 
 // Name returns the name of the construct's Kubernetes objects.
 func (m *member) Name() string { return m.name }
@@ -49,47 +65,87 @@ func (m *member) Path() string { return m.path }
 // join finds the pipeline of scope, the construct path of id, and
 // registers the member with its pipeline (or, outside any pipeline, as an
 // orphan whose problems are reported). It returns the construct id to
-// create the construct with, which differs from id only when id is taken.
+// create the construct with, which differs from id only when id is empty
+// or taken. A scope that is nil, a Pipeline that NewPipeline did not make,
+// or one that belongs to no app, leaves the member detached: it is not
+// created in cdk8s, and its problem is reported as a misuse.
 func (m *member) join(owner part, scope constructs.Construct, id, component string, maxLen int, labels map[string]string) string {
 	m.name, m.component, m.maxLen = id, component, maxLen
 	m.userLabel = copyMap(labels)
-	// A construct made directly in its pipeline needs no call into jsii; one
-	// made in another construct finds its pipeline among its ancestors.
-	var node constructs.Node
-	if p, ok := scope.(*Pipeline); ok {
-		m.pipeline, m.path = p, joinPath(p.path, id)
-	} else {
-		node = scope.Node()
-		m.path = joinPath(*node.Path(), id)
-		ancestors := *node.Scopes() // from the root to scope
-		for i := len(ancestors) - 1; i >= 0 && m.pipeline == nil; i-- {
-			m.pipeline, _ = ancestors[i].(*Pipeline)
-		}
-		if m.pipeline == nil {
-			if st := stateOf(ancestors[0], true); st != nil {
-				st.orphans = append(st.orphans, m)
-			}
-		}
-	}
 	cid := id
-	if cid == "" {
-		cid = "empty-id" // the construct needs one; the problem is reported
-	}
-	if node != nil && node.TryFindChild(jsii.String(cid)) != nil {
-		m.clash = "a construct with this id already exists in its scope"
-		cid += "-duplicate"
+	if p, ok := scope.(*Pipeline); ok {
+		switch {
+		case p == nil || !p.made:
+			m.detach(id, "a Pipeline made with NewPipeline; got a nil or zero *Pipeline")
+			return ""
+		case p.detached:
+			m.pipeline, m.path, m.detached = p, joinPath(p.path, id), true
+			return ""
+		}
+		m.pipeline, m.path = p, joinPath(p.path, id)
+	} else if nilScope(scope) {
+		m.detach(id, "the Pipeline (or a construct inside one) to create the construct in; got nil")
+		return ""
+	} else if err := catch(func() { cid = m.findPipeline(scope, id) }); err != nil {
+		m.path = id
+		m.misuse = append(m.misuse, refused(err))
+		m.detached = true
+		reportDetached(id, m.misuse[0])
+		return ""
 	}
 	if m.pipeline != nil {
+		if cid == "" {
+			cid = emptyID(len(m.pipeline.parts))
+			m.path = joinPath(m.pipeline.path, cid)
+		}
 		cid = m.pipeline.register(owner, cid)
 	}
 	return cid
+}
+
+// findPipeline finds the pipeline among the ancestors of scope, which is
+// not a Pipeline, and returns the construct id to use.
+func (m *member) findPipeline(scope constructs.Construct, id string) string {
+	node := scope.Node()
+	m.path = joinPath(*node.Path(), id)
+	ancestors := *node.Scopes() // from the root to scope
+	for i := len(ancestors) - 1; i >= 0 && m.pipeline == nil; i-- {
+		m.pipeline, _ = ancestors[i].(*Pipeline)
+	}
+	if m.pipeline == nil {
+		if st := stateOf(ancestors[0], true); st != nil {
+			st.orphans = append(st.orphans, m)
+		}
+	}
+	cid := id
+	for n := 0; cid == ""; n++ {
+		if node.TryFindChild(jsii.String(emptyID(n))) == nil {
+			cid = emptyID(n)
+			m.path = joinPath(*node.Path(), cid)
+		}
+	}
+	if node.TryFindChild(jsii.String(cid)) != nil {
+		m.clash = "a construct with this id already exists in its scope"
+		cid += "-duplicate"
+	}
+	return cid
+}
+
+// detach marks the member as belonging to no app, and reports why.
+func (m *member) detach(id, want string) {
+	m.path, m.detached = id, true
+	err := required(field.NewPath("scope"), want)
+	m.misuse = append(m.misuse, err)
+	reportDetached(id, err)
 }
 
 // validateID checks the id as the name of the construct's objects.
 func (m *member) validateID() field.ErrorList {
 	fld := field.NewPath("id")
 	var errs field.ErrorList
-	if msgs := validation.IsDNS1123Label(m.name); len(msgs) > 0 {
+	if m.name == "" {
+		errs = append(errs, required(fld, "an id: the name of the construct's Kubernetes objects"))
+	} else if msgs := validation.IsDNS1123Label(m.name); len(msgs) > 0 {
 		errs = each(fld, m.name, append(msgs, "the id is the name of the construct's Kubernetes objects"))
 	} else if len(m.name) > m.maxLen {
 		errs = append(errs, tooLong(fld, m.name, "must be no more than "+strconv.Itoa(m.maxLen)+" characters: Kubernetes derives longer names from it"))
@@ -100,7 +156,7 @@ func (m *member) validateID() field.ErrorList {
 	if m.clash != "" {
 		errs = append(errs, duplicate(fld, m.name, m.clash))
 	}
-	return errs
+	return append(errs, m.misuse...)
 }
 
 // labels returns the labels of the construct's objects and pods: the

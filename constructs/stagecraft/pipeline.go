@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // PipelineProps configures a Pipeline.
@@ -20,17 +21,35 @@ type PipelineProps struct {
 	// stagecraft's recommended labels, and those of the Chart
 	// (ChartProps.Labels), which cdk8s adds to every object of a chart.
 	Labels map[string]string
+	// NotSecrets lists props whose literal values look like secrets but
+	// are not, by the field path a problem names them with (for example
+	// "Labels[build-hash]"); see Workload.NotSecrets. Default: none.
+	NotSecrets []string
 	// Defaults are inherited by every stage that does not set its own.
 	Defaults Defaults
 	// Network configures the pipeline's NetworkPolicies.
 	Network Network
-	// WaitImage is the image of the init container that makes a stage wait
-	// for an upstream Job (it runs "kubectl wait"). Default:
-	// "registry.k8s.io/kubectl:v1.36.3".
-	WaitImage string
-	// WaitTimeout is how long a stage waits for an upstream Job before its
-	// pod fails (and is retried). Default: 24h.
+	// GateImage is the image of stagecraft's gate (internal/gate), which
+	// holds a stage until its upstream Jobs have completed: the gate Job of
+	// a BatchStage, and the init container of other stages that wait.
+	// `make gate-image` builds it. Default:
+	// "ghcr.io/stagecraft-dev/gate:0.1.0".
+	GateImage string
+	// WaitTimeout is how long a stage waits for its upstream Jobs before it
+	// fails: the gate fails a BatchStage's Job (reason UpstreamTimeout); the
+	// init container of another stage exits with status 3. An upstream Job
+	// that fails fails the stages that wait for it at once. Whole seconds.
+	// Default: 24h.
 	WaitTimeout time.Duration
+	// NoGateAdmissionPolicy writes no ValidatingAdmissionPolicy for the
+	// gates. RBAC cannot name the pods a gate releases, so a gate's Role may
+	// patch any pod of the namespace; by default a ValidatingAdmissionPolicy
+	// and its binding ("stagecraft-gates.<namespace>", cluster-scoped) let a
+	// gate's ServiceAccount change a pod only by removing the scheduling gate
+	// stagecraft.dev/upstream from a pod of its own stage. Set it where the
+	// deploy tool may not create admission policies; the gates then keep
+	// their namespace-wide pod patch permission. Default: false.
+	NoGateAdmissionPolicy bool
 }
 
 // Network configures a pipeline's network isolation. Every pipeline denies
@@ -80,23 +99,27 @@ type Defaults struct {
 type Pipeline struct {
 	constructs.Construct
 
-	path      string
-	id        string
-	props     PipelineProps // as given, for validation
-	namespace string        // resolved
-	labels    map[string]string
-	defaults  Defaults
-	network   Network // resolved
-	waitImage string
-	waitFor   time.Duration
-	chart     chartInfo
-	clash     string // why the pipeline had to be created under another id
-	state     *appState
-	ids       map[string]bool
-	parts     []part // stages and storage, in creation order
-	overrides []func(runtime.Object)
-	included  bool // its objects are in the construct tree for cdk8s's synthesis
-	accepted  []Change
+	path       string
+	id         string
+	props      PipelineProps // as given, for validation
+	namespace  string        // resolved
+	labels     map[string]string
+	defaults   Defaults
+	network    Network // resolved
+	gateImage  string
+	gatePolicy bool // write the gates' ValidatingAdmissionPolicy
+	waitFor    time.Duration
+	chart      chartInfo
+	clash      string // why the pipeline had to be created under another id
+	state      *appState
+	ids        map[string]bool
+	parts      []part // stages and storage, in creation order
+	overrides  []func(runtime.Object)
+	included   bool // its objects are in the construct tree for cdk8s's synthesis
+	accepted   []Change
+	made       bool            // made by NewPipeline
+	detached   bool            // belongs to no app (see member.detached)
+	misuse     field.ErrorList // misuse of the API (see misuse.go)
 }
 
 // part is a construct of a pipeline: a stage or storage.
@@ -115,28 +138,59 @@ type chartInfo struct {
 	namespace string
 }
 
-// NewPipeline creates a pipeline in scope, normally a cdk8s Chart owned by
-// the app. Problems with props are reported when the app is synthesized.
+// NewPipeline creates a pipeline in scope, a cdk8s Chart owned by the app
+// (or a construct inside one). Problems with props are reported when the
+// app is validated or synthesized, and so is misuse: a scope outside any
+// Chart, or a nil scope (the pipeline then belongs to no app, and the next
+// Validate or Synthesize in the process reports it). NewPipeline may be
+// called from several goroutines, as the other constructors may.
 func NewPipeline(scope constructs.Construct, id string, props PipelineProps) *Pipeline {
+	defer lockConstructs()()
+	p := &Pipeline{path: id, id: id, ids: map[string]bool{}, made: true}
+	if nilScope(scope) {
+		p.resolve(id, props)
+		p.detached = true
+		err := required(field.NewPath("scope"), "the cdk8s Chart to create the pipeline in; got nil")
+		p.misuse = append(p.misuse, err)
+		reportDetached(id, err)
+		return p
+	}
+	if err := catch(func() { p.attach(scope, id, props) }); err != nil {
+		p.misuse = append(p.misuse, refused(err))
+		if p.state == nil {
+			p.detached = true
+			reportDetached(p.path, p.misuse[0])
+		}
+	}
+	return p
+}
+
+// attach reads what the pipeline needs of its scope and chart, and
+// creates it as a construct.
+func (p *Pipeline) attach(scope constructs.Construct, id string, props PipelineProps) {
 	node := scope.Node()
-	p := &Pipeline{path: joinPath(*node.Path(), id), id: id, ids: map[string]bool{}}
-	p.chart = readChart(cdk8s.Chart_Of(scope))
-	p.resolve(id, props)
+	p.path = joinPath(*node.Path(), id)
 	p.state = stateOf(node.Root(), true)
+	if p.state != nil {
+		p.state.pipelines = append(p.state.pipelines, p)
+	}
+	if err := catch(func() { p.chart = readChart(cdk8s.Chart_Of(scope)) }); err != nil {
+		p.misuse = append(p.misuse, forbidden(field.NewPath("scope"), *node.Path(), "a Pipeline must be created inside a cdk8s Chart (cdk8s.NewChart(app, ...)), not directly under the App"))
+	}
+	p.resolve(id, props)
 	cid := id
-	if cid == "" {
-		cid = "empty-id" // the construct needs one; the problem is reported
+	for n := 0; cid == ""; n++ {
+		if node.TryFindChild(jsii.String(emptyID(n))) == nil {
+			cid = emptyID(n)
+			p.path = joinPath(*node.Path(), cid)
+		}
 	}
 	if node.TryFindChild(jsii.String(cid)) != nil {
 		p.clash = "a construct with this id already exists in " + *node.Path()
 		cid = duplicateID(cid, p.state.count())
 	}
-	if p.state != nil {
-		p.state.pipelines = append(p.state.pipelines, p)
-	}
 	constructs.NewConstruct_Override(p, scope, jsii.String(cid))
 	p.watchSynth()
-	return p
 }
 
 // readChart reads the labels and namespace of chart, in three jsii calls.
@@ -160,6 +214,7 @@ func readChart(chart cdk8s.Chart) chartInfo {
 func (p *Pipeline) resolve(id string, props PipelineProps) {
 	p.props = props
 	p.props.Labels = copyMap(props.Labels)
+	p.props.NotSecrets = append([]string(nil), props.NotSecrets...)
 	p.namespace = props.Namespace
 	if p.namespace == "" {
 		p.namespace = p.chart.namespace
@@ -170,9 +225,9 @@ func (p *Pipeline) resolve(id string, props PipelineProps) {
 	p.labels = copyMap(props.Labels)
 	p.defaults = props.Defaults
 	p.network = resolveNetwork(props.Network)
-	p.waitImage, p.waitFor = props.WaitImage, props.WaitTimeout
-	if p.waitImage == "" {
-		p.waitImage = defaultWaitImage
+	p.gateImage, p.waitFor, p.gatePolicy = props.GateImage, props.WaitTimeout, !props.NoGateAdmissionPolicy
+	if p.gateImage == "" {
+		p.gateImage = defaultGateImage
 	}
 	if p.waitFor == 0 {
 		p.waitFor = defaultWaitTimeout
@@ -200,22 +255,43 @@ func resolveNetwork(n Network) Network {
 }
 
 // Namespace returns the namespace the pipeline runs in.
-func (p *Pipeline) Namespace() string { return p.namespace }
+func (p *Pipeline) Namespace() string {
+	if p == nil {
+		return ""
+	}
+	return p.namespace
+}
 
 // Path returns the pipeline's construct path, as used in problems.
-func (p *Pipeline) Path() string { return p.path }
+func (p *Pipeline) Path() string {
+	if p == nil {
+		return ""
+	}
+	return p.path
+}
 
 // Override registers f, which stagecraft calls with each Kubernetes object
 // of the pipeline itself (its Namespace and namespace-wide
 // NetworkPolicies) after it has built the object and before it is written.
 // It is the escape hatch for a field stagecraft has no prop for: f
 // type-switches on the object (*corev1.Namespace, ...) and changes it.
-func (p *Pipeline) Override(f func(obj runtime.Object)) { p.overrides = append(p.overrides, f) }
+// The result is checked again, as a stage's Override is; a nil f is a
+// problem. On a nil *Pipeline, Override does nothing.
+func (p *Pipeline) Override(f func(obj runtime.Object)) {
+	if p == nil {
+		return
+	}
+	defer lockConstructs()()
+	if f == nil {
+		p.misuse = append(p.misuse, required(field.NewPath("Override").Index(len(p.overrides)), "a function that changes the object; got nil"))
+	}
+	p.overrides = append(p.overrides, f)
+}
 
 // register adds a stage or storage to the pipeline, checking that its id
 // is unique in it; it returns the id to create the construct with.
 func (p *Pipeline) register(c part, cid string) string {
-	if p.ids[cid] {
+	if p.ids[cid] && c.membership().name != "" {
 		c.membership().clash = "a construct with this id already exists in " + p.path + "; ids (and so resource names) must be unique in a pipeline"
 		cid = duplicateID(cid, len(p.parts))
 	}

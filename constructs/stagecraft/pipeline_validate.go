@@ -12,7 +12,10 @@ import (
 // validate checks the pipeline's own props and resolved namespace.
 func (p *Pipeline) validate() field.ErrorList {
 	props := p.props
-	errs := validateText(props)
+	errs := append(validateText(props), p.misuse...)
+	if p.id == "" {
+		errs = append(errs, required(field.NewPath("id"), "an id: the pipeline's name in the construct tree, and its namespace unless Namespace is set"))
+	}
 	if p.clash != "" {
 		errs = append(errs, duplicate(field.NewPath("id"), p.id, p.clash))
 	}
@@ -27,8 +30,8 @@ func (p *Pipeline) validate() field.ErrorList {
 		errs = append(errs, each(d.Child("ServiceAccountName"), sa, validation.IsDNS1123Subdomain(sa))...)
 	}
 	errs = append(errs, validateNetwork(props.Network)...)
-	if props.WaitImage != "" {
-		errs = append(errs, validateImage(field.NewPath("WaitImage"), props.WaitImage, false)...)
+	if props.GateImage != "" {
+		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false)...)
 	}
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))

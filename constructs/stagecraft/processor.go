@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // ProcessorStageProps configures a ProcessorStage.
@@ -61,7 +62,8 @@ type Port struct {
 	// ContainerPort the process listens on, 1 to 65535. Required.
 	ContainerPort int32
 	// ServicePort is the port of the Service, 1 to 65535. Default:
-	// ContainerPort.
+	// ContainerPort. A stateful stage's Service is headless (its name
+	// resolves to the pods), so there it must be ContainerPort.
 	ServicePort int32
 	// Protocol is TCP, UDP or SCTP. Default: TCP.
 	Protocol string
@@ -161,10 +163,11 @@ const processorNameMax = 52
 // the name of its Deployment (or StatefulSet) and Service, at most 52
 // characters.
 func NewProcessorStage(scope constructs.Construct, id string, props ProcessorStageProps) *ProcessorStage {
+	defer lockConstructs()()
 	s := &ProcessorStage{}
 	cid := s.join(s, scope, id, componentProcessor, processorNameMax, props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 
@@ -285,14 +288,29 @@ func (s *ProcessorStage) resolveStrategy() appsv1.DeploymentStrategyType {
 }
 
 // Endpoint returns the in-cluster address of the stage's first port, or
-// of the port named portName when given.
+// of the port named portName when given. Asking for a port the stage does
+// not have, or for the endpoint of a stage outside a pipeline, is a
+// problem of the stage (reported by Validate and Synthesize); the
+// Endpoint returned then has Port 0.
 func (s *ProcessorStage) Endpoint(portName ...string) Endpoint {
-	e := Endpoint{Host: fmt.Sprintf("%s.%s.svc", s.name, s.pipeline.namespace)}
+	defer lockConstructs()()
+	ns := ""
+	if s.pipeline != nil {
+		ns = s.pipeline.namespace
+	}
+	e := Endpoint{Host: fmt.Sprintf("%s.%s.svc", s.name, ns)}
 	for _, p := range s.ports {
 		if len(portName) == 0 || p.Name == portName[0] {
 			e.Port = p.ServicePort
-			break
+			return e
 		}
+	}
+	fld := field.NewPath("Endpoint")
+	switch {
+	case len(portName) > 0:
+		s.misuse = append(s.misuse, notSupported(fld, portName[0], "Endpoint asked for a port the stage does not have; allowed: "+portNames(s.ports)))
+	default:
+		s.misuse = append(s.misuse, invalid(fld, s.name, "Endpoint asked for the address of a stage without Ports"))
 	}
 	return e
 }

@@ -32,6 +32,9 @@ func (s *ProcessorStage) validate() field.ErrorList {
 	errs = append(errs, validateMetrics(s.work, s.servicePorts, true)...)
 	errs = append(errs, validateBudget(p.DisruptionBudget, s.spec.minPods)...)
 	errs = append(errs, validatePorts(p.Ports, s.ports)...)
+	if p.Stateful != nil {
+		errs = append(errs, validateHeadlessPorts(p.Ports)...)
+	}
 	errs = append(errs, validateProbe(field.NewPath("Readiness"), p.Readiness, p.Ports)...)
 	errs = append(errs, validateProbe(field.NewPath("Liveness"), p.Liveness, p.Ports)...)
 	errs = append(errs, validateProbe(field.NewPath("Startup"), p.Startup, p.Ports)...)
@@ -239,5 +242,20 @@ func validateClaims(volumes []VolumeClaim) field.ErrorList {
 
 // reservedVolumeName reports names of the pod volumes stagecraft adds.
 func reservedVolumeName(n string) bool {
-	return strings.HasPrefix(n, "scratch") || strings.HasPrefix(n, "storage-") || strings.HasPrefix(n, "kube-api-access-") || n == "shm" || n == waitTmpVolume
+	return strings.HasPrefix(n, "scratch") || strings.HasPrefix(n, "storage-") || strings.HasPrefix(n, "kube-api-access-") || n == "shm"
+}
+
+// validateHeadlessPorts checks the ports of a stateful stage, whose
+// Service is headless: its name resolves to the pods' addresses, and
+// nothing translates a Service port into a container port, so callers
+// must use the container port.
+func validateHeadlessPorts(ports []Port) field.ErrorList {
+	var errs field.ErrorList
+	for i, port := range ports {
+		if port.ServicePort != 0 && port.ServicePort != port.ContainerPort {
+			errs = append(errs, invalid(field.NewPath("Ports").Index(i).Child("ServicePort"), port.ServicePort,
+				fmt.Sprintf("a stateful stage's Service is headless (callers reach the pods directly), so its port must be the ContainerPort, %d; leave ServicePort unset", port.ContainerPort)))
+		}
+	}
+	return errs
 }

@@ -12,7 +12,7 @@ import (
 
 // rendering turns one validated, analyzed pipeline into its objects. It
 // reads the resolved specs and the graph, and neither defaults nor
-// validates anything.
+// validates anything, except the objects that overrides changed.
 type rendering struct {
 	p *Pipeline
 	g *graph
@@ -21,6 +21,10 @@ type rendering struct {
 	cdk8sLabels bool
 	// runs holds the Job name of each completing stage rendered so far.
 	runs map[*stage]string
+	// at records the construct being rendered, for a panic; may be nil.
+	at *cursor
+	// problems are those of the objects that overrides changed.
+	problems []Problem
 }
 
 // analyzed is a pipeline and its graph.
@@ -33,59 +37,93 @@ type analyzed struct {
 // a wave starts when the previous one is healthy (Jobs complete).
 const syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
 
+// source is the construct some objects belong to.
+type source struct {
+	path      string
+	overrides []func(runtime.Object)
+	owner     Stage // the stage whose Job gets its run's name; nil for none
+	// privileged accepts overrides that break Pod Security "restricted".
+	privileged bool
+}
+
+// sourceOf returns the source of a stage's own objects.
+func sourceOf(s Stage) source {
+	b := s.base()
+	return source{path: b.path, overrides: b.overrides, owner: s, privileged: b.work.given.Security.AllowPrivilegedOverride}
+}
+
 // each passes every object of the pipeline to f, in the order they are
 // written: the namespace and network policies, storage, then each stage's
 // objects in dependency order. Each carries its Argo CD sync wave and the
-// chart's labels, and its construct's overrides have run on it; then a
-// completing stage's Job gets the name of its run. Objects are
-// built one construct at a time, so that a large pipeline never holds them
-// all.
+// chart's labels, and its construct's overrides have run on it (and it was
+// checked again, see overridden); then a completing stage's Job gets the
+// name of its run. Objects are built one construct at a time, so that a
+// large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
-	emit := func(objs []runtime.Object, wave int, overrides []func(runtime.Object), owner Stage, path string) error {
-		for _, o := range objs {
-			setWave(o, wave)
-			if !r.cdk8sLabels {
-				addChartLabels(o, p.chart.labels)
-			}
-			for _, ov := range overrides {
-				ov(o)
-			}
-			if job, ok := o.(*batchv1.Job); ok && owner != nil && owner.base().completes {
-				r.nameRun(owner, job)
-			}
-			if err := f(o, path); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := emit([]runtime.Object{p.namespaceObject()}, -1, p.overrides, nil, p.path); err != nil {
+	own := source{path: p.path, overrides: p.overrides}
+	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
 	}
 	if !p.network.Disabled {
 		for _, np := range p.pipelinePolicies() {
-			if err := emit([]runtime.Object{np}, -1, p.overrides, nil, p.path); err != nil {
+			if err := r.emit(f, []runtime.Object{np}, -1, own); err != nil {
 				return err
 			}
 		}
 		callers := r.callers()
 		for _, s := range g.order {
-			np := p.stagePolicy(s, callers[s], len(g.waits[s.base()]) > 0)
-			if np != nil {
-				if err := emit([]runtime.Object{np}, g.level[s.base()], s.base().overrides, nil, s.Path()); err != nil {
-					return err
-				}
+			r.at.at(s.Path(), "rendering")
+			var nps []runtime.Object
+			if np := p.stagePolicy(s, callers[s], r.waitsInInit(s.base())); np != nil {
+				nps = append(nps, np)
+			}
+			if np := r.gatePolicy(s.base()); np != nil {
+				nps = append(nps, np)
+			}
+			src := sourceOf(s)
+			src.owner = nil
+			if err := r.emit(f, nps, g.level[s.base()], src); err != nil {
+				return err
 			}
 		}
 	}
 	for _, st := range p.storages() {
-		if err := emit(st.objects(), g.storageWave(st), st.overrides, nil, st.path); err != nil {
+		r.at.at(st.path, "rendering")
+		if err := r.emit(f, st.objects(), g.storageWave(st), source{path: st.path, overrides: st.overrides}); err != nil {
 			return err
 		}
 	}
 	for _, s := range g.order {
-		if err := emit(r.stageObjects(s), g.level[s.base()], s.base().overrides, s, s.Path()); err != nil {
+		r.at.at(s.Path(), "rendering")
+		b := s.base()
+		if err := r.emit(f, r.stageObjects(s), g.level[b], sourceOf(s)); err != nil {
+			return err
+		}
+		// The gate names the run, so it comes once the run is named.
+		gate := sourceOf(s)
+		gate.owner = nil
+		if err := r.emit(f, r.gateObjects(b, r.runName(s)), g.level[b], gate); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit finishes the objects of one construct and passes them to f.
+func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Object, wave int, src source) error {
+	for _, o := range objs {
+		setWave(o, wave)
+		if !r.cdk8sLabels {
+			addChartLabels(o, r.p.chart.labels)
+		}
+		if len(src.overrides) > 0 {
+			r.problems = append(r.problems, overridden(o, src)...)
+		}
+		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
+			r.nameRun(src.owner, job)
+		}
+		if err := f(o, src.path); err != nil {
 			return err
 		}
 	}
@@ -93,8 +131,9 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 }
 
 // stageObjects returns the objects of one stage: the service account and
-// Role its wait for upstream Jobs needs, the kind's own objects, and the
-// monitor of its metrics.
+// Role its init container's wait for upstream Jobs needs, the kind's own
+// objects, and the monitor of its metrics. A held stage's gate follows
+// them (gateObjects).
 func (r *rendering) stageObjects(s Stage) []runtime.Object {
 	b := s.base()
 	out := append(r.waitObjects(b), s.objects(r)...)

@@ -31,10 +31,19 @@ func (r *rendering) nameRun(s Stage, job *batchv1.Job) {
 	if id, ok := s.(runIdentified); ok {
 		revision, fixed := id.runDigestInput()
 		if !fixed {
-			name += "-" + runDigest(job.Spec, r.upstreamRuns(s), revision)
+			name += "-" + runDigest(job.Spec, r.upstreamRuns(b), revision)
 		}
 	}
 	job.Name = name
+	if b.queue != "" && b.gated && len(r.g.waits[b]) > 0 {
+		// The run reaches Kueue's queue when its gate creates this
+		// LocalQueue, named after the run.
+		job.Labels[queueLabel] = name
+		if job.Annotations == nil {
+			job.Annotations = map[string]string{}
+		}
+		job.Annotations[queueAnnotation] = b.queue
+	}
 	if r.runs == nil {
 		r.runs = map[*stage]string{}
 	}
@@ -51,9 +60,9 @@ func (r *rendering) runName(s Stage) string {
 }
 
 // upstreamRuns returns the names of the Jobs s waits for, sorted.
-func (r *rendering) upstreamRuns(s Stage) []string {
+func (r *rendering) upstreamRuns(s *stage) []string {
 	var names []string
-	for _, u := range r.g.waits[s.base()] {
+	for _, u := range r.g.waits[s] {
 		names = append(names, r.runName(u))
 	}
 	sort.Strings(names)

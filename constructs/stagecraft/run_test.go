@@ -2,6 +2,7 @@ package stagecraft_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -113,20 +114,25 @@ func bump(stage string) func(string, *stagecraft.BatchStageProps) {
 }
 
 // TestRunIdentityFollowers: what names an upstream Job follows its new
-// name: the wait of the stage after it and the Role that lets it read the
-// Job.
+// name: the gate of the stage after it, the Role that lets the gate read
+// the Job, and the gate Job's own name.
 func TestRunIdentityFollowers(t *testing.T) {
 	t.Parallel()
+	before := stagetest.SynthChart(t, "c", chain(func(string, *stagecraft.BatchStageProps) {}))
 	m := stagetest.SynthChart(t, "c", chain(bump("a")))
 	a := m.FindStage(t, "Job", "runs", "a").GetName()
-	b := m.FindStage(t, "Job", "runs", "b")
-	args := m.Get(t, b, "spec.template.spec.initContainers[0].args").([]any)
-	if last := args[len(args)-1]; last != "job/"+a {
-		t.Errorf("b waits for %v, want job/%s", last, a)
+	b := m.FindStage(t, "Job", "runs", "b").GetName()
+	gate := m.FindStage(t, "Job", "runs", "b-gate")
+	args := fmt.Sprint(m.Get(t, gate, "spec.template.spec.containers[0].args"))
+	if !strings.Contains(args, "--job="+b+" --upstream="+a+" ") {
+		t.Errorf("b's gate runs %v, want it to release %s after %s", args, b, a)
 	}
-	role := m.Find(t, "Role", "runs", "b-wait")
-	if names := m.Get(t, role, "rules[0].resourceNames").([]any); len(names) != 1 || names[0] != a {
-		t.Errorf("b's Role names %v, want [%s]", names, a)
+	role := m.Find(t, "Role", "runs", "b-gate")
+	if names := fmt.Sprint(m.Get(t, role, "rules[0].resourceNames")); names != "["+a+" "+b+"]" {
+		t.Errorf("b's gate Role names %v, want [%s %s]", names, a, b)
+	}
+	if old := before.FindStage(t, "Job", "runs", "b-gate").GetName(); old == gate.GetName() {
+		t.Errorf("b's gate kept its name %s for a new run of b", old)
 	}
 	if !strings.Contains(m.Diagram, "Job "+a) {
 		t.Errorf("the diagram does not name the run %s:\n%s", a, m.Diagram)

@@ -77,10 +77,11 @@ func scheduledNameMax(p ScheduledStageProps) int {
 // more than 10 completions, whose pods are named after the run's Job and
 // their completion index.
 func NewScheduledStage(scope constructs.Construct, id string, props ScheduledStageProps) *ScheduledStage {
+	defer lockConstructs()()
 	s := &ScheduledStage{}
 	cid := s.join(s, scope, id, componentScheduled, scheduledNameMax(props), props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 
@@ -104,6 +105,7 @@ func (s *ScheduledStage) resolve(p ScheduledStageProps) {
 	}
 	s.spec = r
 	s.ports = metricsPorts(s.work.metrics)
+	s.runsToCompletion = true
 	s.maxPods = maxJobPods(r.JobSettings)
 	if r.ConcurrencyPolicy == string(batchv1.AllowConcurrent) {
 		s.maxPods *= 2

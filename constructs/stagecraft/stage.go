@@ -1,6 +1,8 @@
 package stagecraft
 
 import (
+	"time"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -56,6 +58,18 @@ type stage struct {
 	// completes is true for a run-to-completion Job that later stages wait
 	// for.
 	completes bool
+	// runsToCompletion is true for a stage whose pods run to completion
+	// (a Job, or a CronJob's Jobs): it waits for the writers of the storage
+	// it reads. A long-running stage waits only when asked.
+	runsToCompletion bool
+	// gated is true for a stage whose Job is held by a scheduling gate and
+	// released by a gate Job; other stages wait in an init container.
+	gated bool
+	// queue is the Kueue LocalQueue of a held stage's Job; empty for none.
+	queue string
+	// ttl is how long a completing stage's Job is kept after it finishes;
+	// zero keeps it.
+	ttl time.Duration
 	// maxPods is how many pods of the stage may run at once.
 	maxPods int64
 

@@ -27,6 +27,10 @@ type PipelineStorageProps struct {
 	// Labels are added to the claim (and volume). Default: only the
 	// recommended labels.
 	Labels map[string]string
+	// NotSecrets lists props whose literal values look like secrets but
+	// are not, by the field path a problem names them with (for example
+	// "Existing.MountOptions[2]"); see Workload.NotSecrets. Default: none.
+	NotSecrets []string
 }
 
 // ExistingVolume is storage outside the cluster that a PipelineStorage
@@ -78,10 +82,11 @@ type PipelineStorage struct {
 // NewPipelineStorage creates storage in a pipeline. Its id is the claim's
 // name, at most 55 characters.
 func NewPipelineStorage(scope constructs.Construct, id string, props PipelineStorageProps) *PipelineStorage {
+	defer lockConstructs()()
 	s := &PipelineStorage{}
 	cid := s.join(s, scope, id, componentStorage, storageNameMax, props.Labels)
 	s.resolve(props)
-	constructs.NewConstruct_Override(s, scope, &cid)
+	s.create(s, scope, cid)
 	return s
 }
 
@@ -94,6 +99,7 @@ func (s *PipelineStorage) resolve(p PipelineStorageProps) {
 	}
 	s.mode = corev1.PersistentVolumeMode(firstOf(p.VolumeMode, string(corev1.PersistentVolumeFilesystem)))
 	s.props.Labels = copyMap(p.Labels)
+	s.props.NotSecrets = append([]string(nil), p.NotSecrets...)
 	if e := p.Existing; e != nil {
 		c := *e
 		c.MountOptions = append([]string(nil), e.MountOptions...)

@@ -1,6 +1,7 @@
 package stagecraft
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 
@@ -52,17 +53,20 @@ type Object struct {
 // object of every chart, in memory; it writes nothing. Problems are
 // returned as a *ValidationError. It makes one call into the cdk8s runtime
 // per chart to collect the objects that other constructs added, besides
-// the calls that find the app's charts.
-func Synthesize(app constructs.Construct) (*Synthesis, error) {
+// the calls that find the app's charts. An unexpected panic is returned as
+// a *PanicError naming the construct.
+func Synthesize(app constructs.Construct) (s *Synthesis, err error) {
+	var at cursor
+	defer at.recover(&err)
 	capp, ok := app.(cdk8s.App)
-	if !ok {
+	if !ok || nilScope(app) {
 		return nil, fmt.Errorf("stagecraft: Synthesize needs the cdk8s App, got %T", app)
 	}
-	st, err := appStateOf(app)
+	st, err := appStateOf(app, false)
 	if err != nil {
 		return nil, err
 	}
-	pipelines, problems := check(st)
+	pipelines, problems := check(st, &at)
 	if len(problems) > 0 {
 		return nil, &ValidationError{Problems: problems}
 	}
@@ -71,19 +75,30 @@ func Synthesize(app constructs.Construct) (*Synthesis, error) {
 	defer debug.SetGCPercent(debug.SetGCPercent(50))
 	ours := map[cdk8s.Chart][]Object{}
 	var rendered []*rendering
+	var overrideProblems []Problem
 	for _, a := range pipelines {
-		objs, r, err := encodePipeline(a)
+		at.at(a.p.path, "rendering")
+		objs, r, err := encodePipeline(a, &at)
+		var verr *ValidationError
+		if errors.As(err, &verr) {
+			overrideProblems = append(overrideProblems, verr.Problems...)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		ours[a.p.chart.chart] = append(ours[a.p.chart.chart], objs...)
 		rendered = append(rendered, r)
 	}
+	if len(overrideProblems) > 0 {
+		return nil, &ValidationError{Problems: overrideProblems}
+	}
 	out := &Synthesis{Diagram: diagram(rendered), Accepted: acceptedChanges(pipelines)}
 	if st != nil {
 		st.collecting = true
 		defer func() { st.collecting = false }()
 	}
+	at.at("", "collecting the objects of other cdk8s constructs")
 	for _, chart := range *capp.Charts() {
 		m, err := chartManifest(chart, ours[chart])
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -64,15 +65,20 @@ func walkText(errs *field.ErrorList, fld *field.Path, v reflect.Value) {
 		if v.Type() == durationType {
 			return
 		}
-		if r, ok := controlChar(v.String()); ok {
-			*errs = append(*errs, invalid(fld, v.String(), fmt.Sprintf("holds the control character %U, which a YAML manifest cannot carry", r)))
+		if !utf8.ValidString(v.String()) {
+			*errs = append(*errs, invalid(fld, v.String(), "is not valid UTF-8, which a YAML manifest must be"))
+		} else if r, ok := controlChar(v.String()); ok {
+			*errs = append(*errs, invalid(fld, v.String(), fmt.Sprintf("holds the character %U, which a YAML manifest cannot carry (control characters other than tab and line breaks, and U+FFFE and U+FFFF)", r)))
 		}
 	}
 }
 
+// controlChar returns the first character of s that YAML's printable set
+// lacks.
 func controlChar(s string) (rune, bool) {
 	i := strings.IndexFunc(s, func(r rune) bool {
-		return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f && r != 0x85)
+		return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f && r != 0x85) ||
+			(r >= 0xd800 && r <= 0xdfff) || r == 0xfffe || r == 0xffff
 	})
 	if i < 0 {
 		return 0, false

@@ -12,14 +12,18 @@ import (
 )
 
 // Validate returns a *ValidationError listing every problem in the
-// pipelines of app, or nil. It makes no call into the cdk8s runtime
-// beyond finding the app's pipelines.
-func Validate(app constructs.Construct) error {
-	st, err := appStateOf(app)
+// pipelines of app, or nil. app is the cdk8s App, or any construct of it
+// (a Chart, say): the whole app is validated. It makes no call into the
+// cdk8s runtime beyond finding the app's pipelines. A nil app, and an
+// unexpected panic (a *PanicError naming the construct), are errors.
+func Validate(app constructs.Construct) (err error) {
+	var at cursor
+	defer at.recover(&err)
+	st, err := appStateOf(app, true)
 	if err != nil {
 		return err
 	}
-	_, problems := check(st)
+	_, problems := check(st, &at)
 	if len(problems) > 0 {
 		return &ValidationError{Problems: problems}
 	}
@@ -27,40 +31,57 @@ func Validate(app constructs.Construct) error {
 }
 
 // appStateOf returns the state of app, which must be the root of its
-// construct tree; nil for an app without pipelines.
-func appStateOf(app constructs.Construct) (*appState, error) {
-	if app == nil {
+// construct tree, or with anyScope any construct of it; nil for an app
+// without pipelines.
+func appStateOf(app constructs.Construct, anyScope bool) (st *appState, err error) {
+	if nilScope(app) {
 		return nil, errors.New("stagecraft: needs the cdk8s App, got nil")
 	}
+	if err := catch(func() { st, err = findState(app, anyScope) }); err != nil {
+		return nil, fmt.Errorf("stagecraft: needs a construct of a live cdk8s App: %w", err)
+	}
+	return st, err
+}
+
+func findState(app constructs.Construct, anyScope bool) (*appState, error) {
 	node := app.Node()
-	if root := node.Root(); root != constructs.IConstruct(app) {
+	root := node.Root()
+	if !anyScope && root != constructs.IConstruct(app) {
 		return nil, fmt.Errorf("stagecraft: needs the cdk8s App, the root of the construct tree; got %s", *node.Path())
 	}
-	return stateOf(app, false), nil
+	return stateOf(root, false), nil
 }
 
 // check validates every construct of an app and analyzes each pipeline.
 // Problems come in the order the constructs were created: each
 // pipeline's, then its stages' and storage's, then those that span
-// constructs.
-func check(st *appState) ([]analyzed, []Problem) {
+// constructs. The problems of constructs that belong to no app come
+// first. at records the construct being checked, for a panic.
+func check(st *appState, at *cursor) ([]analyzed, []Problem) {
+	all := takeDetached()
 	if st == nil {
-		return nil, nil
+		return nil, all
 	}
-	var all []Problem
 	for _, m := range st.orphans {
+		at.at(m.path, "validating")
 		all = append(all, problemsOf(m.path, m.validateID())...)
 	}
 	var out []analyzed
 	for _, p := range st.pipelines {
+		at.at(p.path, "validating")
 		all = append(all, problemsOf(p.path, p.validate())...)
+		all = append(all, problemsOf(p.path, validateSecrets(mapFields("Labels", p.props.Labels, insteadMeta), p.props.NotSecrets))...)
 		for _, c := range p.parts {
+			at.at(c.membership().path, "validating")
 			all = append(all, problemsOf(c.membership().path, validatePart(c))...)
+			all = append(all, problemsOf(c.membership().path, validateSecrets(secretFields(c)))...)
 		}
 	}
+	at.at("", "checking across constructs")
 	all = append(all, crossChecks(st.pipelines)...)
 	all = append(all, nameCollisions(st.pipelines)...)
 	for _, p := range st.pipelines {
+		at.at(p.path, "analyzing")
 		g, problems := analyze(p)
 		all = append(all, problems...)
 		all = append(all, defaultAccountClash(p, g)...)
@@ -104,15 +125,13 @@ func crossChecks(pipelines []*Pipeline) []Problem {
 	return out
 }
 
-// storageUse checks that ReadWriteOnce storage is used by one pod at most
-// and that read-only storage is mounted read-only.
+// storageUse checks that storage whose only access mode is ReadOnlyMany
+// is mounted read-only. How many pods mount storage at once is a question
+// of the pipeline's order: the graph checks it (storagePods).
 func storageUse(p *Pipeline) []Problem {
 	var out []Problem
-	users := map[*PipelineStorage][]string{}
-	pods := map[*PipelineStorage]int64{}
 	for _, s := range p.stages() {
 		b := s.base()
-		seen := map[*PipelineStorage]bool{}
 		for _, mt := range b.work.mounts {
 			st := mt.Storage
 			if st == nil || st.pipeline != p {
@@ -122,46 +141,37 @@ func storageUse(p *Pipeline) []Problem {
 				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeForbidden, Field: "Mounts", Value: st.name,
 					Detail: "the storage's only access mode is ReadOnlyMany; mount it with ReadOnly: true"})
 			}
-			if seen[st] {
-				continue
-			}
-			seen[st] = true
-			pods[st] += b.maxPods
-			desc := b.path
-			if b.maxPods > 1 {
-				desc = fmt.Sprintf("%s (%d pods)", b.path, b.maxPods)
-			}
-			users[st] = append(users[st], desc)
 		}
-	}
-	for _, st := range p.storages() {
-		if pods[st] <= 1 || st.shared() {
-			continue
-		}
-		out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeInvalid, Field: "AccessModes", Value: st.props.AccessModes,
-			Detail: fmt.Sprintf("storage is mounted by %d pods at once (%s), but %s attaches to one node (one pod for ReadWriteOncePod), so the other pods would not start; use ReadWriteMany, or ReadOnlyMany for read-only data",
-				pods[st], strings.Join(users[st], ", "), strings.Join(st.modes, ", "))})
 	}
 	return out
 }
 
 // discoveryClashes finds discovery variables of calls that a stage also
-// sets in its Env.
+// sets in its Env, or that two of its calls set alike (a call to stage
+// "x" on its port "y" and one to stage "x-y" both set X_Y_ENDPOINT).
 func discoveryClashes(p *Pipeline) []Problem {
 	var out []Problem
 	for _, s := range p.stages() {
 		b := s.base()
-		seen := map[string]bool{}
+		env := map[string]bool{}
 		for _, e := range b.work.env {
-			seen[e.Name] = true
+			env[e.Name] = true
 		}
-		for _, c := range b.validCalls() {
-			env := c.endpointEnv()
-			if seen[env.Name] {
-				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "Env", Value: env.Name,
+		byCall := map[string]call{}
+		for i, c := range b.calls {
+			if !b.isValidCall(i) {
+				continue
+			}
+			v := c.endpointEnv().Name
+			switch prev, dup := byCall[v]; {
+			case dup:
+				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: fmt.Sprintf("Calls[%d]", i), Value: v,
+					Detail: fmt.Sprintf("the call to %s sets the same discovery variable as the call to %s; call another port, or rename one of the two stages", c.callee.Path(), prev.callee.Path())})
+			case env[v]:
+				out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "Env", Value: v,
 					Detail: "the variable is set by the call to " + c.callee.Name() + "; rename yours"})
 			}
-			seen[env.Name] = true
+			byCall[v] = c
 		}
 	}
 	return out

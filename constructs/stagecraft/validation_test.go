@@ -326,6 +326,8 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtStorageCases()...)
 	cases = append(cases, vtCrossCases()...)
 	cases = append(cases, vtJobCases()...)
+	cases = append(cases, vtWaitCases()...)
+	cases = append(cases, vtHeadlessCases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {

@@ -31,6 +31,7 @@ type upstream struct{ stage Stage }
 // The callee must be a stage of the same pipeline with Ports (a
 // ProcessorStage); anything else is a problem at synthesis.
 func (s *stage) Calls(callee Stage, port ...string) {
+	defer lockConstructs()()
 	c := call{names: append([]string(nil), port...)}
 	if !isNil(callee) {
 		c.callee = callee
@@ -46,10 +47,19 @@ func (s *stage) Calls(callee Stage, port ...string) {
 }
 
 // RunsAfter declares that s runs after each upstream stage. Manifests and
-// Argo CD sync waves follow that order; and when an upstream is a
-// BatchStage, s's pods also wait at run time, in an init container, until
-// its Job has completed.
+// Argo CD sync waves follow that order. When an upstream is a BatchStage, s
+// also waits at run time until its Job has completed, and fails as soon as
+// it fails: a BatchStage's pods are held by a scheduling gate (they hold
+// no node, accelerator or quota) until its gate Job releases them; another
+// stage's pods wait in an init container, and so must not request
+// accelerators (a problem at synthesis).
+//
+// After a ScheduledStage or a ProcessorStage, which never complete, the
+// order is only that of the manifests and sync waves: nothing waits at run
+// time, and the diagram draws the edge as "ordered before". For a chain
+// that recurs, see the Argo Workflows target.
 func (s *stage) RunsAfter(upstreams ...Stage) {
+	defer lockConstructs()()
 	for _, u := range upstreams {
 		if isNil(u) {
 			u = nil
@@ -110,12 +120,18 @@ func (s *stage) declaredBefore(i int) bool {
 func (s *stage) validCalls() []call {
 	var out []call
 	for i, c := range s.calls {
-		if c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
-			c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i) {
+		if s.isValidCall(i) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// isValidCall reports whether the call at i passed validation.
+func (s *stage) isValidCall(i int) bool {
+	c := s.calls[i]
+	return c.callee != nil && c.found && len(c.names) <= 1 && c.callee.base() != s &&
+		c.callee.base().pipeline == s.pipeline && !s.declaredBefore(i)
 }
 
 // validateAfter checks the declared order.

@@ -72,6 +72,17 @@ type Workload struct {
 	// stores, model hubs, LLM APIs); all other egress is denied, except DNS
 	// and the calls declared with Calls. Default: none.
 	Egress []EgressRule
+	// NotSecrets lists props whose literal values look like secrets but are
+	// not (a public test key, a checksum), by the field path a problem names
+	// them with: "Env[0].Value", "Args[2]", "Annotations[example.com/sig]",
+	// "EventScaling.Triggers[0].Metadata[apiKey]". stagecraft refuses a
+	// literal value that looks like a credential (a well-known token shape
+	// such as sk-..., ghp_..., hf_... or an AWS key; a URL with a password;
+	// a literal under a secret-like name such as DB_PASSWORD or --api-key;
+	// a long random value under a key-like name), since it would be written
+	// into the manifests in plain text: read it from a Secret instead
+	// (EnvFromSecret). Default: none.
+	NotSecrets []string
 	// TerminationGracePeriod is how long a stopping pod has to finish its
 	// work after SIGTERM (terminationGracePeriodSeconds), a whole number of
 	// seconds. Default: 60s for a ProcessorStage (time to drain in-flight
@@ -148,6 +159,14 @@ type Security struct {
 	// Resources.EphemeralStorageLimit (of the stage or the pipeline), the
 	// limit is raised to their total when that is above the default.
 	ScratchSize string
+	// AllowPrivilegedOverride accepts an Override that makes the stage's
+	// pods break Pod Security "restricted" (privileged: true, host paths,
+	// added capabilities), for a deliberately privileged workload such as
+	// a device plugin or a node agent. The pipeline's namespace enforces
+	// "restricted" too: lower its pod-security.kubernetes.io/enforce label
+	// with the Pipeline's Override, or the API server refuses the pods.
+	// Default: false, such an override is a problem.
+	AllowPrivilegedOverride bool
 }
 
 // EnvVar is one environment variable: a literal value or a key of a
@@ -202,8 +221,21 @@ type Mount struct {
 	SubPath string
 	// ReadOnly mounts the volume read-only. Default: false (read-write).
 	// A stage that mounts storage read-write writes it: the stages that
-	// only read it run after the writers.
+	// only read it come after the writers in the manifests and the sync
+	// waves, and a BatchStage or ScheduledStage that reads it also waits at
+	// run time until the writers that are BatchStages have completed.
 	ReadOnly bool
+	// WaitForWriters says whether the stage, when it only reads the
+	// storage, waits at run time until the BatchStages that write it have
+	// completed. A BatchStage waits with its pods held by a scheduling gate,
+	// holding nothing; a ScheduledStage or ProcessorStage waits in an init
+	// container, which gets an API token and egress to the API server, and
+	// so must not request accelerators. Either way the stage comes after the
+	// writers in the manifests and the Argo CD sync waves. Default (nil):
+	// BatchStage and ScheduledStage readers wait; a ProcessorStage starts at
+	// once and must cope with data that is not there yet (for example by
+	// failing its readiness probe until it is).
+	WaitForWriters *bool
 }
 
 // Probe checks a container's health. Set HTTPPath for an HTTP GET, Command
@@ -248,4 +280,5 @@ const (
 	componentScheduled = "scheduled"
 	componentStorage   = "storage"
 	componentPipeline  = "pipeline"
+	componentGate      = "gate"
 )

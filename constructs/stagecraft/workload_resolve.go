@@ -84,6 +84,7 @@ func copyWorkload(w Workload) Workload {
 	c.Labels = copyMap(w.Labels)
 	c.Annotations = copyMap(w.Annotations)
 	c.NodeSelector = copyMap(w.NodeSelector)
+	c.NotSecrets = append([]string(nil), w.NotSecrets...)
 	if w.Security.ScratchPaths != nil {
 		c.Security.ScratchPaths = append([]string{}, w.Security.ScratchPaths...)
 	}

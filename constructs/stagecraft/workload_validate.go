@@ -145,6 +145,9 @@ func validateMount(p *Pipeline, fld *field.Path, m Mount) field.ErrorList {
 	if m.SubPath != "" && (path.IsAbs(m.SubPath) || hasDotDot(m.SubPath)) {
 		errs = append(errs, invalid(fld.Child("SubPath"), m.SubPath, "must be a relative path inside the volume, without '..'"))
 	}
+	if m.WaitForWriters != nil && !m.ReadOnly {
+		errs = append(errs, forbidden(fld.Child("WaitForWriters"), *m.WaitForWriters, "applies to a read-only mount: a stage that writes the storage is one of its writers"))
+	}
 	return errs
 }
 

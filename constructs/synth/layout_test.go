@@ -128,7 +128,7 @@ func TestWriteWithLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) < 20 {
+	if len(entries) < 16 {
 		t.Errorf("only %d files in dist/app", len(entries))
 	}
 	if m, _ := filepath.Glob(filepath.Join(dist, "app", "job-fill-*.yaml")); len(m) != 2 {

@@ -3,6 +3,7 @@ package synth
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -19,12 +20,19 @@ type Options struct {
 	// Layout arranges the objects into manifest files. Default:
 	// FilePerChart.
 	Layout Layout
-	// Notify receives what does not stop a write: a previous output that
-	// could not be read (the upgrade check is then skipped), and, for each
-	// change a pipeline accepted, what to do on the cluster before applying
-	// it. Default: none; Main, MainChart and MainEnvironments print them to
-	// standard error.
+	// Notify receives what does not stop a write: for each change a
+	// pipeline accepted, what to do on the cluster before applying it, and
+	// a skipped upgrade check. Default: none; Main, MainChart and
+	// MainEnvironments print them to standard error.
 	Notify func(message string)
+	// SkipUpgradeCheck writes without comparing with the previous output.
+	// It is for a previous output that cannot be read (a merge conflict, a
+	// hand edit) and that you mean to replace; the changes the upgrade check
+	// would have refused are then yours to apply. Default: false, a
+	// previous output that cannot be read stops the write with a problem
+	// naming the file. Main, MainChart and MainEnvironments also set it
+	// when $STAGECRAFT_SKIP_UPGRADE_CHECK is "1".
+	SkipUpgradeCheck bool
 }
 
 func (o Options) notify(format string, args ...any) {
@@ -81,9 +89,14 @@ func layoutFiles(s *stagecraft.Synthesis, layout Layout) (map[string][]byte, err
 // checkedFiles compares s with the previous output in dir (the upgrade
 // check) and lays it out. Refused changes are returned as problems.
 func checkedFiles(dir string, s *stagecraft.Synthesis, opts Options) (map[string][]byte, []stagecraft.Problem, error) {
-	prev, err := previousObjects(dir)
-	if err != nil {
-		opts.notify("the previous output in %s could not be read (%v); the upgrade check is skipped", dir, err)
+	var prev map[objectKey]*prevDoc
+	if opts.SkipUpgradeCheck {
+		opts.notify("the upgrade check is skipped (SkipUpgradeCheck): changes the API server refuses are not reported")
+	} else {
+		var err error
+		if prev, err = previousObjects(dir); err != nil {
+			return nil, []stagecraft.Problem{unreadable(dir, err)}, nil
+		}
 	}
 	problems, notices := upgradeCheck(prev, s)
 	for _, n := range notices {
@@ -114,12 +127,19 @@ func kustomization(names []string) []byte {
 // on update, or that deletes data when the old object is pruned, is a
 // problem unless the pipeline accepted it (Pipeline.AcceptChange). The
 // directory is replaced as a whole and only on success: a failed or
-// interrupted write leaves the previous output exactly as it was.
+// interrupted write leaves the previous output exactly as it was. Writes
+// of one app from several processes at once take turns (see WriteDir):
+// each compares with, and replaces, the output of the one before.
 func Write(app cdk8s.App, name string, opts Options) error {
 	dir, err := appDir(opts, name)
 	if err != nil {
 		return err
 	}
+	out, err := openOutput(dir, opts.notify)
+	if err != nil {
+		return err
+	}
+	defer out.close()
 	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		return err
@@ -131,7 +151,7 @@ func Write(app cdk8s.App, name string, opts Options) error {
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
 	}
-	return WriteDir(dir, files)
+	return out.replace(files)
 }
 
 // WriteEnvironments writes one app per environment from a single
@@ -149,32 +169,40 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 	if len(envs) == 0 {
 		return fmt.Errorf("synth: app %s: no environments", name)
 	}
+	out, err := openOutput(dir, opts.notify)
+	if err != nil {
+		return err
+	}
+	defer out.close()
 	all := map[string][]byte{}
 	var problems []stagecraft.Problem
+	var accepted []stagecraft.AcceptedChange
 	seen := map[string]bool{}
 	for _, env := range envs {
 		if !plainName(env) || seen[env] {
 			return fmt.Errorf("synth: app %s: environment %q must be a unique plain directory name", name, env)
 		}
 		seen[env] = true
-		files, envProblems, err := environment(filepath.Join(dir, env), env, opts, define)
+		files, envProblems, envAccepted, err := environment(filepath.Join(dir, env), env, opts, define)
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", env, err)
 		}
 		problems = append(problems, envProblems...)
+		accepted = append(accepted, envAccepted...)
 		for n, data := range files {
 			all[env+"/"+n] = data
 		}
 	}
+	problems = append(problems, removedEnvironments(dir, seen, accepted, opts)...)
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
 	}
-	return WriteDir(dir, all)
+	return out.replace(all)
 }
 
 // environment synthesizes one environment and checks it against its
 // previous output in dir; its problems are prefixed with its name.
-func environment(dir, env string, opts Options, define func(env string, app cdk8s.App)) (map[string][]byte, []stagecraft.Problem, error) {
+func environment(dir, env string, opts Options, define func(env string, app cdk8s.App)) (map[string][]byte, []stagecraft.Problem, []stagecraft.AcceptedChange, error) {
 	app := cdk8s.NewApp(nil)
 	define(env, app)
 	var problems []stagecraft.Problem
@@ -184,19 +212,21 @@ func environment(dir, env string, opts Options, define func(env string, app cdk8
 	case errors.As(err, &verr):
 		problems = verr.Problems
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var files map[string][]byte
+	var accepted []stagecraft.AcceptedChange
 	if s != nil {
+		accepted = s.Accepted
 		files, problems, err = checkedFiles(dir, s, opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	for i := range problems {
 		problems[i].Construct = "[" + env + "] " + problems[i].Construct
 	}
-	return files, problems, nil
+	return files, problems, accepted, nil
 }
 
 // appDir returns the output directory of the app called name.
@@ -214,4 +244,41 @@ func appDir(opts Options, name string) (string, error) {
 // plainName reports whether name can be a directory or file of its own.
 func plainName(name string) bool {
 	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
+}
+
+// removedEnvironments runs the upgrade check on the folders of
+// environments the app no longer has: replacing the app's folder deletes
+// them, and pruning would delete their namespaces and claims. A pipeline
+// of any remaining environment may accept those changes (with the
+// Namespace of the removed environment's objects).
+func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft.AcceptedChange, opts Options) []stagecraft.Problem {
+	entries, err := os.ReadDir(dir)
+	if err != nil || opts.SkipUpgradeCheck {
+		return nil // no previous output, or no check wanted
+	}
+	var problems []stagecraft.Problem
+	for _, e := range entries {
+		env := e.Name()
+		if !e.IsDir() || kept[env] || strings.HasPrefix(env, ".") {
+			continue
+		}
+		prev, err := previousObjects(filepath.Join(dir, env))
+		var found []stagecraft.Problem
+		if err != nil {
+			found = []stagecraft.Problem{unreadable(filepath.Join(dir, env), err)}
+		} else {
+			var notices []string
+			found, notices = upgradeCheck(prev, &stagecraft.Synthesis{Accepted: accepted})
+			for _, n := range notices {
+				if !strings.Contains(n, "matched no change") {
+					opts.notify("[%s] %s", env, n)
+				}
+			}
+		}
+		for _, p := range found {
+			p.Construct = "[" + env + ", removed] " + p.Construct
+			problems = append(problems, p)
+		}
+	}
+	return problems
 }

@@ -65,24 +65,36 @@ type finding struct {
 	why, fix        string
 }
 
-// prevDoc is one document of the previous output: its text, and the
-// object, decoded only when a rule needs it.
+// prevDoc is one document of the previous output: its file and text, and
+// the object, decoded only when a rule needs it.
 type prevDoc struct {
+	file string
 	text []byte
 	obj  *unstructured.Unstructured
+	err  error
 }
 
-// object decodes the document on first use.
-func (d *prevDoc) object() *unstructured.Unstructured {
-	if d.obj == nil {
+// object decodes the document on first use. A document that does not
+// decode to one object is an error: the check must not compare with an
+// object it made up.
+func (d *prevDoc) object() (*unstructured.Unstructured, error) {
+	if d.obj == nil && d.err == nil {
 		objs := map[objectKey]*unstructured.Unstructured{}
-		_ = decodeObjects(d.text, objs)
-		d.obj = &unstructured.Unstructured{Object: map[string]any{}}
+		d.err = decodeObjects(d.text, objs)
+		if d.err == nil && len(objs) != 1 {
+			d.err = fmt.Errorf("a document holds %d objects, want 1", len(objs))
+		}
 		for _, o := range objs {
 			d.obj = o
 		}
 	}
-	return d.obj
+	return d.obj, d.err
+}
+
+// unreadable is the problem of a previous output the check cannot read.
+func unreadable(dir string, err error) stagecraft.Problem {
+	return stagecraft.Problem{Construct: previousOutput, Object: dir, Type: field.ErrorTypeInvalid, Field: "", Value: filepath.Base(dir),
+		Detail: fmt.Sprintf("the previous output cannot be read (%v), so the upgrade check cannot compare with it. Restore it (git checkout -- %s) or remove the damaged file; to replace it without the check, set Options.SkipUpgradeCheck (%s=1 for Main)", err, dir, SkipUpgradeCheckEnv)}
 }
 
 // previousObjects reads the documents of a previous output folder: every
@@ -106,7 +118,7 @@ func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := splitDocuments(data, out); err != nil {
+		if err := splitDocuments(n, data, out); err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
 	}
@@ -116,14 +128,14 @@ func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
 // splitDocuments adds the documents of a YAML stream to out. The key of a
 // document written as stagecraft writes YAML is read off its lines; any
 // other document is decoded.
-func splitDocuments(data []byte, out map[objectKey]*prevDoc) error {
+func splitDocuments(file string, data []byte, out map[objectKey]*prevDoc) error {
 	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
 		if len(doc) > 0 && doc[len(doc)-1] != '\n' {
 			doc = append(doc[:len(doc):len(doc)], '\n')
 		}
 		doc = bytes.TrimPrefix(doc, []byte("---\n"))
 		if k, ok := scanKey(doc); ok {
-			out[k] = &prevDoc{text: doc}
+			out[k] = &prevDoc{file: file, text: doc}
 			continue
 		}
 		objs := map[objectKey]*unstructured.Unstructured{}
@@ -131,7 +143,7 @@ func splitDocuments(data []byte, out map[objectKey]*prevDoc) error {
 			return err
 		}
 		for k, o := range objs {
-			out[k] = &prevDoc{text: doc, obj: o}
+			out[k] = &prevDoc{file: file, text: doc, obj: o}
 		}
 	}
 	return nil
@@ -200,39 +212,67 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 			}
 		}
 	}
+	used := map[int]bool{}
 	for _, k := range sortedKeys(prev) {
 		o, kept := next[k]
 		var found []finding
+		var err error
 		switch {
 		case kept && bytes.Equal(o.YAML, prev[k].text):
 			continue // unchanged
 		case kept:
-			found = changed(k, prev[k], o)
+			found, err = changed(k, prev[k], o)
 		default:
-			found = removed(k, prev[k])
+			found, err = removed(k, prev[k])
+		}
+		if err != nil {
+			problems = append(problems, unreadableDoc(o.Construct, k, prev[k], err))
+			continue
 		}
 		path := o.Construct
 		if !kept && len(found) > 0 {
-			path = firstNonEmpty(construct[k.namespace], construct[k.name], construct[prev[k].object().GetLabels()[partOfLabel]], previousOutput)
+			old, _ := prev[k].object()
+			path = firstNonEmpty(construct[k.namespace], construct[k.name], construct[old.GetLabels()[partOfLabel]], previousOutput)
 		}
 		for _, f := range found {
 			f.acceptNamespace = !kept && path == previousOutput && k.namespace != ""
-			if a, ok := accepted(s.Accepted, k, f.field); ok {
-				notices = append(notices, fmt.Sprintf("%s: %s: accepted by %s; before you apply it: %s", a.Pipeline, strings.TrimSpace(k.String()+" "+f.field), a.Pipeline, f.fix))
+			if i, ok := accepted(s.Accepted, k, f.field); ok {
+				used[i] = true
+				notices = append(notices, fmt.Sprintf("%s: accepted by %s; before you apply it: %s", strings.TrimSpace(k.String()+" "+f.field), s.Accepted[i].Pipeline, f.fix))
 				continue
 			}
 			problems = append(problems, problemOf(path, k, f))
 		}
 	}
+	if prev != nil {
+		for i, a := range s.Accepted {
+			if !used[i] {
+				notices = append(notices, fmt.Sprintf("%s: AcceptChange(%+v) matched no change the upgrade check refuses; remove it once its change is applied, or it will accept the next change of that field without a word", a.Pipeline, a.Change))
+			}
+		}
+	}
 	return problems, notices
+}
+
+// unreadableDoc is the problem of one document of the previous output
+// that the check needs and cannot decode.
+func unreadableDoc(construct string, k objectKey, d *prevDoc, err error) stagecraft.Problem {
+	p := unreadable(d.file, err)
+	p.Construct, p.Object = firstNonEmpty(construct, previousOutput), k.String()
+	p.Detail = fmt.Sprintf("its document in the previous output (%s) cannot be read (%v), so the upgrade check cannot compare with it. Restore the file (git checkout) or, to replace it without the check, set Options.SkipUpgradeCheck (%s=1 for Main)", d.file, err, SkipUpgradeCheckEnv)
+	return p
 }
 
 // problemOf turns a finding into a problem.
 func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
-	accept := fmt.Sprintf("stagecraft.Change{Kind: %q, Name: %q, Field: %q}", k.kind, k.name, f.accept)
-	if f.acceptNamespace {
-		accept = fmt.Sprintf("stagecraft.Change{Kind: %q, Name: %q, Field: %q, Namespace: %q}", k.kind, k.name, f.accept, k.namespace)
+	accept := fmt.Sprintf("Kind: %q, Name: %q", k.kind, k.name)
+	if f.accept != "" {
+		accept += fmt.Sprintf(", Field: %q", f.accept)
 	}
+	if f.acceptNamespace {
+		accept += fmt.Sprintf(", Namespace: %q", k.namespace)
+	}
+	accept = "stagecraft.Change{" + accept + "}"
 	return stagecraft.Problem{
 		Construct: path, Object: k.String(), Type: field.ErrorTypeForbidden, Field: f.field,
 		Value:  stagecraft.Transition{Old: f.old, New: f.new},
@@ -240,14 +280,15 @@ func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
 	}
 }
 
-// accepted finds the accepted change that covers field of object k.
-func accepted(list []stagecraft.AcceptedChange, k objectKey, fld string) (stagecraft.AcceptedChange, bool) {
-	for _, a := range list {
+// accepted finds the accepted change that covers field of object k, by
+// its index in list.
+func accepted(list []stagecraft.AcceptedChange, k objectKey, fld string) (int, bool) {
+	for i, a := range list {
 		if a.Kind == k.kind && a.Name == k.name && (k.namespace == "" || a.Namespace == k.namespace) && strings.HasPrefix(fld, a.Field) {
-			return a, true
+			return i, true
 		}
 	}
-	return stagecraft.AcceptedChange{}, false
+	return -1, false
 }
 
 func sortedKeys(m map[objectKey]*prevDoc) []objectKey {

@@ -35,19 +35,23 @@ var rules = map[string]rule{
 
 // changed checks an object kept from the previous output whose text
 // changed.
-func changed(k objectKey, old *prevDoc, o stagecraft.Object) []finding {
+func changed(k objectKey, old *prevDoc, o stagecraft.Object) ([]finding, error) {
 	r, ok := rules[k.group+"/"+k.kind]
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	next := map[objectKey]*unstructured.Unstructured{}
 	if err := decodeObjects(o.YAML, next); err != nil || len(next) != 1 {
-		return nil // stagecraft wrote the YAML: it decodes
+		return nil, nil // stagecraft wrote the YAML: it decodes
+	}
+	prev, err := old.object()
+	if err != nil {
+		return nil, err
 	}
 	for _, n := range next {
-		return r(k, old.object(), n)
+		return r(k, prev, n), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // at returns the value at a field path of an object.
@@ -182,25 +186,28 @@ func shrink(old, new any, fld, fix string) []finding {
 
 // removed checks an object the new output no longer has: pruning deletes
 // it.
-func removed(k objectKey, doc *prevDoc) []finding {
+func removed(k objectKey, doc *prevDoc) ([]finding, error) {
 	var old *unstructured.Unstructured
 	switch k.group + "/" + k.kind {
 	case "/PersistentVolumeClaim", "/PersistentVolume", "/Namespace":
-		old = doc.object()
+		var err error
+		if old, err = doc.object(); err != nil {
+			return nil, err
+		}
 	}
 	switch k.group + "/" + k.kind {
 	case "/PersistentVolumeClaim":
 		return []finding{{old: at(old, "spec", "resources", "requests", "storage"),
 			why: "the claim is no longer in the output: pruning deletes it, and its data with it unless the volume's reclaim policy is Retain",
-			fix: "keep the storage in the pipeline (it may stay unmounted) until the data is copied or no longer needed"}}
+			fix: "copy the data elsewhere (or make sure the volume's reclaim policy is Retain) before you apply the output without the storage"}}, nil
 	case "/PersistentVolume":
 		return []finding{{old: at(old, "spec", "capacity", "storage"),
 			why: "the volume is no longer in the output: pruning deletes the PersistentVolume (its data stays, reclaim policy Retain) and its claim loses its binding",
-			fix: "keep the existing storage in the pipeline until its claim is gone too"}}
+			fix: "remove the claim that uses the volume first, or keep the existing storage in the pipeline until then"}}, nil
 	case "/Namespace":
 		return []finding{{old: k.name,
 			why: "the namespace is no longer in the output (a pipeline renamed or moved): pruning deletes it and everything in it, claims and their data included",
-			fix: "copy the data to the new namespace first, or keep the pipeline's Namespace prop"}}
+			fix: "copy the data to the new namespace first, or keep the pipeline's Namespace prop"}}, nil
 	}
-	return nil
+	return nil, nil
 }

@@ -172,33 +172,135 @@ func parseRefusals(err error) []stagecraft.Change {
 	var verr *stagecraft.ValidationError
 	errors.As(err, &verr)
 	var out []stagecraft.Change
-	hint := regexp.MustCompile(`stagecraft.Change\{Kind: "([^"]*)", Name: "([^"]*)", Field: "([^"]*)"(, Namespace: "([^"]*)")?\}`)
+	hint := regexp.MustCompile(`stagecraft.Change\{Kind: "([^"]*)", Name: "([^"]*)"(, Field: "([^"]*)")?(, Namespace: "([^"]*)")?\}`)
 	for _, p := range verr.Problems {
 		m := hint.FindStringSubmatch(p.Detail)
-		out = append(out, stagecraft.Change{Kind: m[1], Name: m[2], Field: m[3], Namespace: m[5]})
+		out = append(out, stagecraft.Change{Kind: m[1], Name: m[2], Field: m[4], Namespace: m[6]})
 	}
 	return out
 }
 
 // TestUpgradeCheckUnreadablePrevious: a previous output that does not
-// parse is reported, and does not block the write.
+// parse (a merge conflict) stops the write with a problem naming it,
+// leaving it as it was, unless the check is skipped on purpose.
 func TestUpgradeCheckUnreadablePrevious(t *testing.T) {
 	dist := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dist, "app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dist, "app", "c.k8s.yaml"), []byte("kind: [unclosed\n"), 0o644); err != nil {
+	conflict := []byte("<<<<<<< HEAD\nkind: StatefulSet\n=======\nkind: Deployment\n>>>>>>> theirs\n")
+	file := filepath.Join(dist, "app", "c.k8s.yaml")
+	if err := os.WriteFile(file, conflict, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	notices, err := write(t, dist, v1())
+	_, err := write(t, dist, v1())
+	var verr *stagecraft.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || !strings.Contains(verr.Problems[0].Detail, "c.k8s.yaml") ||
+		!strings.Contains(verr.Problems[0].Detail, "SkipUpgradeCheck") {
+		t.Fatalf("err = %v, want one problem naming the file and the way out", err)
+	}
+	if data, _ := os.ReadFile(file); string(data) != string(conflict) {
+		t.Errorf("the previous output changed")
+	}
+	var notices []string
+	stagetest.Do(func() {
+		app := cdk8s.NewApp(nil)
+		upgradeApp(v1())(cdk8s.NewChart(app, jsii.String("c"), nil))
+		err = synth.Write(app, "app", synth.Options{Dir: dist, SkipUpgradeCheck: true, Notify: func(m string) { notices = append(notices, m) }})
+	})
+	if data, _ := os.ReadFile(file); err != nil || !strings.Contains(string(data), "kind: StatefulSet") || len(notices) != 1 {
+		t.Errorf("SkipUpgradeCheck: %v, notices %q", err, notices)
+	}
+}
+
+// TestUpgradeCheckDamagedDocument: a document of the previous output that
+// no longer decodes is a problem, not an empty object to compare with.
+func TestUpgradeCheckDamagedDocument(t *testing.T) {
+	dist := t.TempDir()
+	if _, err := write(t, dist, v1()); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dist, "app", "c.k8s.yaml")
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notices) != 1 || !strings.Contains(notices[0], "could not be read") || !strings.Contains(notices[0], "upgrade check is skipped") {
-		t.Errorf("notices %q", notices)
+	damaged := strings.Replace(string(data), "  serviceName: ", "  serviceName: [", 1)
+	if damaged == string(data) {
+		t.Fatal("no serviceName to damage")
 	}
-	data, err := os.ReadFile(filepath.Join(dist, "app", "c.k8s.yaml"))
-	if err != nil || !strings.Contains(string(data), "kind: StatefulSet") {
-		t.Errorf("the new output was not written: %v", err)
+	if err := os.WriteFile(file, []byte(damaged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := v1()
+	v.stateSize = "10Gi"
+	_, err = write(t, dist, v)
+	var verr *stagecraft.ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || !strings.Contains(verr.Problems[0].Detail, "cannot be read") {
+		t.Fatalf("err = %v, want one problem: the damaged document cannot be read", err)
+	}
+}
+
+// TestUnmatchedAcceptIsNoted: an accepted change that matches nothing the
+// check refuses is noted, so that a stale accept is not kept for good.
+func TestUnmatchedAcceptIsNoted(t *testing.T) {
+	dist := t.TempDir()
+	if _, err := write(t, dist, v1()); err != nil {
+		t.Fatal(err)
+	}
+	v := v1()
+	v.accept = []stagecraft.Change{{Kind: "StatefulSet", Name: "nope"}}
+	notices, err := write(t, dist, v)
+	if err != nil || len(notices) != 1 || !strings.Contains(notices[0], "matched no change") {
+		t.Errorf("err %v, notices %q", err, notices)
+	}
+}
+
+// TestRemovedEnvironmentIsChecked: an environment the app no longer has is
+// deleted with the app's folder, and pruning would delete its namespace and
+// claims: the upgrade check refuses that too, until accepted.
+func TestRemovedEnvironmentIsChecked(t *testing.T) {
+	dist := t.TempDir()
+	define := func(accept bool) func(env string, app cdk8s.App) {
+		return func(env string, app cdk8s.App) {
+			v := v1()
+			v.namespace = "up-" + env
+			if accept {
+				v.accept = []stagecraft.Change{{Kind: "Namespace", Name: "up-prod"},
+					{Kind: "PersistentVolumeClaim", Name: "data", Namespace: "up-prod"},
+					{Kind: "PersistentVolumeClaim", Name: "archive", Namespace: "up-prod"},
+					{Kind: "PersistentVolume", Name: "up-prod-archive"}}
+			}
+			upgradeApp(v)(cdk8s.NewChart(app, jsii.String("c"), nil))
+		}
+	}
+	write := func(envs []string, accept bool) error {
+		var err error
+		stagetest.Do(func() { err = synth.WriteEnvironments("app", envs, synth.Options{Dir: dist}, define(accept)) })
+		return err
+	}
+	if err := write([]string{"dev", "prod"}, false); err != nil {
+		t.Fatal(err)
+	}
+	err := write([]string{"dev"}, false)
+	var verr *stagecraft.ValidationError
+	if !errors.As(err, &verr) {
+		t.Fatalf("removing environment prod: %v, want problems", err)
+	}
+	var got []string
+	for _, p := range verr.Problems {
+		got = append(got, p.Construct+" "+p.Object)
+	}
+	if !strings.Contains(strings.Join(got, "\n"), "[prod, removed] (previous output) Namespace up-prod") {
+		t.Errorf("problems:\n%s", strings.Join(got, "\n"))
+	}
+	if _, err := os.Stat(filepath.Join(dist, "app", "prod")); err != nil {
+		t.Errorf("the refused write removed prod's output: %v", err)
+	}
+	if err := write([]string{"dev"}, true); err != nil {
+		t.Errorf("accepted: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dist, "app", "prod")); err == nil {
+		t.Error("prod's output is still there")
 	}
 }

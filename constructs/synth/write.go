@@ -10,33 +10,120 @@ import (
 
 // WriteDir replaces dir with a directory holding exactly files (relative,
 // slash-separated path to content), so that readers see the old content or
-// the new, never a mix:
-// the files are written and synced into a temporary directory beside dir,
-// which then takes dir's place in one atomic exchange (renameat2 on Linux).
-// Where the exchange is not available, two renames are used; a crash
-// between them leaves the old directory as ".<name>.old-*" beside dir, and
-// the next WriteDir puts it back before it starts.
-func WriteDir(dir string, files map[string][]byte) (err error) {
-	parent, base := filepath.Dir(dir), filepath.Base(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	if err := recoverDir(parent, base); err != nil {
+// the new, never a mix. It is safe to call from several processes (or
+// goroutines) at once for one dir: each holds a lock on the folder (see
+// below) while it writes, so the last writer's output wins, whole.
+//
+// The files are written and synced into a temporary directory beside dir,
+// which then takes dir's place in one atomic exchange (renameat2 on
+// Linux). Where the exchange is not available, two renames are used; a
+// crash between them leaves the old directory as ".<name>.old-*" beside
+// dir, and the next WriteDir, Write or failed Write puts it back before
+// it does anything else. Leftovers of a crashed writer (".<name>.tmp-*")
+// are removed only while the lock is held, so never while their writer is
+// alive.
+//
+// The lock is the file ".<name>.lock" beside dir, locked with flock(2)
+// and removed when the write is done (a writer killed with SIGKILL leaves
+// it behind, unlocked and harmless; the next writer removes it).
+//
+// When dir is a symbolic link, its target is replaced and the link kept.
+// A previous output that cannot be removed after the exchange (a
+// read-only tree, for a user other than its owner) does not fail the
+// write: the new output is in place, and the old is removed next time.
+func WriteDir(dir string, files map[string][]byte) error {
+	out, err := openOutput(dir, nil)
+	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-")
+	defer out.close()
+	return out.replace(files)
+}
+
+// exchangeDirs is exchange; tests replace it to take the two-rename path.
+var exchangeDirs = exchange
+
+// output is an app's output folder, locked for one writer.
+type output struct {
+	real   string // the directory replaced: dir, or the target of the link at dir
+	parent string
+	base   string
+	lock   *folderLock
+	notify func(format string, args ...any)
+}
+
+// openOutput locks the output folder dir (waiting for another writer to
+// finish) and recovers from a writer that crashed there.
+func openOutput(dir string, notify func(format string, args ...any)) (*output, error) {
+	if notify == nil {
+		notify = func(string, ...any) {}
+	}
+	real, err := target(dir)
+	if err != nil {
+		return nil, err
+	}
+	o := &output{real: real, parent: filepath.Dir(real), base: filepath.Base(real), notify: notify}
+	if err := os.MkdirAll(o.parent, 0o755); err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	o.lock, err = lockFolder(filepath.Join(o.parent, "."+o.base+".lock"), func() {
+		notify("waiting for another synthesis writing %s to finish", dir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := o.recover(); err != nil {
+		o.close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// close releases the lock.
+func (o *output) close() { o.lock.release() }
+
+// target returns the directory to replace for dir: dir itself, or the
+// target of the symbolic link dir (which need not exist yet). Anything
+// else at dir than a directory or a link is an error.
+func target(dir string) (string, error) {
+	fi, err := os.Lstat(dir)
+	switch {
+	case os.IsNotExist(err):
+		return filepath.Clean(dir), nil
+	case err != nil:
+		return "", fmt.Errorf("synth: %w", err)
+	case fi.IsDir():
+		return filepath.Clean(dir), nil
+	case fi.Mode()&os.ModeSymlink == 0:
+		return "", fmt.Errorf("synth: output %s exists and is not a directory", dir)
+	}
+	if t, err := filepath.EvalSymlinks(dir); err == nil {
+		if fi, err := os.Stat(t); err != nil || !fi.IsDir() {
+			return "", fmt.Errorf("synth: output %s links to %s, which is not a directory", dir, t)
+		}
+		return t, nil
+	}
+	t, err := os.Readlink(dir) // a dangling link: create its target
+	if err != nil {
+		return "", fmt.Errorf("synth: %w", err)
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(dir), t)
+	}
+	return filepath.Clean(t), nil
+}
+
+// replace writes files into a temporary directory and swaps it in.
+func (o *output) replace(files map[string][]byte) error {
+	tmp, err := os.MkdirTemp(o.parent, "."+o.base+".tmp-")
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
 	if err := writeFiles(tmp, files); err != nil {
+		_ = removeTree(tmp)
 		return err
 	}
-	return swap(tmp, dir)
+	return o.swap(tmp)
 }
 
 // writeFiles writes and syncs files into the empty directory tmp.
@@ -65,36 +152,54 @@ func writeFiles(tmp string, files map[string][]byte) error {
 	return syncDir(tmp)
 }
 
-// swap puts the complete directory tmp in the place of dir: in one atomic
-// exchange where the system has one, else with two renames.
-func swap(tmp, dir string) error {
-	parent, base := filepath.Dir(dir), filepath.Base(dir)
-	if _, statErr := os.Lstat(dir); statErr != nil {
-		if err := os.Rename(tmp, dir); err != nil {
+// swap puts the complete directory tmp in the place of the output: in one
+// atomic exchange where the system has one, else with two renames. The
+// previous output is then removed; failing that is a notice, since the new
+// output is in place.
+func (o *output) swap(tmp string) error {
+	if _, statErr := os.Lstat(o.real); os.IsNotExist(statErr) {
+		if err := os.Rename(tmp, o.real); err != nil {
+			_ = removeTree(tmp)
 			return fmt.Errorf("synth: %w", err)
 		}
-		return syncDir(parent)
+		return syncDir(o.parent)
 	}
-	if exchange(tmp, dir) == nil {
-		_ = syncDir(parent)
-		return os.RemoveAll(tmp) // now holds the previous output
+	prev := tmp
+	if exchangeDirs(tmp, o.real) != nil {
+		var err error
+		if prev, err = o.renameAside(tmp); err != nil {
+			_ = removeTree(tmp)
+			return err
+		}
 	}
-	old, err := os.MkdirTemp(parent, "."+base+".old-")
+	_ = syncDir(o.parent)
+	if err := removeTree(prev); err != nil {
+		o.notify("the previous output could not be removed (%v); the next synthesis removes %s", err, prev)
+	}
+	return nil
+}
+
+// renameAside replaces the output with tmp by two renames, and returns
+// where the previous output went. On failure the previous output is put
+// back.
+func (o *output) renameAside(tmp string) (string, error) {
+	old, err := os.MkdirTemp(o.parent, "."+o.base+".old-")
 	if err != nil {
-		return fmt.Errorf("synth: %w", err)
+		return "", fmt.Errorf("synth: %w", err)
 	}
 	if err := os.Remove(old); err != nil { // keep the unique name only
-		return fmt.Errorf("synth: %w", err)
+		return "", fmt.Errorf("synth: %w", err)
 	}
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("synth: %w", err)
+	if err := os.Rename(o.real, old); err != nil {
+		return "", fmt.Errorf("synth: %w", err)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		_ = os.Rename(old, dir)
-		return fmt.Errorf("synth: %w", err)
+	if err := os.Rename(tmp, o.real); err != nil {
+		if rerr := os.Rename(old, o.real); rerr != nil {
+			return "", fmt.Errorf("synth: %w; the previous output is in %s (moving it back failed: %v)", err, old, rerr)
+		}
+		return "", fmt.Errorf("synth: %w", err)
 	}
-	_ = syncDir(parent)
-	return os.RemoveAll(old)
+	return old, nil
 }
 
 // validFileName accepts a relative, slash-separated path whose parts are
@@ -108,30 +213,30 @@ func validFileName(n string) bool {
 	return true
 }
 
-// recoverDir cleans up after an interrupted WriteDir: it restores a moved
-// away old directory when dir itself is missing, and removes leftovers.
-func recoverDir(parent, base string) error {
-	entries, err := os.ReadDir(parent)
+// recover cleans up after a writer that crashed (the caller holds the
+// lock, so no writer of this folder is alive): it restores a moved-away
+// previous output when the output itself is missing, and removes the
+// other leftovers.
+func (o *output) recover() error {
+	entries, err := os.ReadDir(o.parent)
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	dir := filepath.Join(parent, base)
-	_, statErr := os.Lstat(dir)
+	_, statErr := os.Lstat(o.real)
 	missing := os.IsNotExist(statErr)
 	for _, e := range entries {
-		n := e.Name()
+		n, p := e.Name(), filepath.Join(o.parent, e.Name())
 		switch {
-		case strings.HasPrefix(n, "."+base+".old-"):
-			if missing {
-				if err := os.Rename(filepath.Join(parent, n), dir); err != nil {
-					return fmt.Errorf("synth: restore %s: %w", n, err)
-				}
-				missing = false
-				continue
+		case strings.HasPrefix(n, "."+o.base+".old-") && missing:
+			if err := os.Rename(p, o.real); err != nil {
+				return fmt.Errorf("synth: the previous output %s could not be restored to %s: %w", p, o.real, err)
 			}
-			_ = os.RemoveAll(filepath.Join(parent, n))
-		case strings.HasPrefix(n, "."+base+".tmp-"):
-			_ = os.RemoveAll(filepath.Join(parent, n))
+			o.notify("restored the previous output of %s from %s, left by an interrupted synthesis", o.real, n)
+			missing = false
+		case strings.HasPrefix(n, "."+o.base+".old-"), strings.HasPrefix(n, "."+o.base+".tmp-"):
+			if err := removeTree(p); err != nil {
+				o.notify("could not remove %s, left by an interrupted synthesis: %v", p, err)
+			}
 		}
 	}
 	return nil

@@ -81,6 +81,18 @@ func TestFailedSynthLeavesPreviousOutput(t *testing.T) {
 	if after := readTree(t, dist); !equalTrees(good, after) {
 		t.Errorf("failed synth changed dist/:\nbefore %v\nafter  %v", good, after)
 	}
+
+	// A crash between the two renames of the fallback path left the output
+	// moved aside: the next synth puts it back first, even if it fails.
+	if err := os.Rename(filepath.Join(dist, "demo"), filepath.Join(dist, ".demo.old-1")); err != nil {
+		t.Fatal(err)
+	}
+	if stderr, err := run(true); err == nil || !strings.Contains(stderr, "restored the previous output") {
+		t.Errorf("broken app after a crash: want exit 1 and a notice of the restore, got %v\n%s", err, stderr)
+	}
+	if after := readTree(t, dist); !equalTrees(good, after) {
+		t.Errorf("the moved-aside output was not restored:\nbefore %v\nafter  %v", good, after)
+	}
 }
 
 func equalTrees(a, b map[string]string) bool {
@@ -157,5 +169,55 @@ func TestWriteDirRecoversFromCrashBetweenRenames(t *testing.T) {
 	}
 	if got := readTree(t, dist); len(got) != 1 || got["app/a.yaml"] != "next" {
 		t.Errorf("want only app/a.yaml = next, got %v", got)
+	}
+}
+
+func TestWriteDirKeepsSymlink(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "elsewhere", "app-output")
+	if err := synth.WriteDir(real, map[string][]byte{"a.yaml": []byte("old")}); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "dist", "app")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../elsewhere/app-output", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WriteDir(link, map[string][]byte{"b.yaml": []byte("new")}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi, err)
+	}
+	if got := readTree(t, real); len(got) != 1 || got["b.yaml"] != "new" {
+		t.Errorf("the link's target holds %v; want only b.yaml = new", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(root, "dist")); len(entries) != 1 {
+		t.Errorf("files left beside the link: %v", entries)
+	}
+	// A dangling link: its target is created.
+	if err := os.RemoveAll(real); err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WriteDir(link, map[string][]byte{"c.yaml": []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTree(t, real); len(got) != 1 || got["c.yaml"] != "c" {
+		t.Errorf("through a dangling link, the target holds %v", got)
+	}
+}
+
+func TestWriteDirRefusesAFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.WriteFile(dir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WriteDir(dir, map[string][]byte{"a.yaml": []byte("a")}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("want an error naming a file in the way, got %v", err)
+	}
+	if b, _ := os.ReadFile(dir); string(b) != "x" {
+		t.Errorf("the file was changed")
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 func main() {
@@ -66,7 +67,13 @@ func run(appsDir, dist, cdk8sOut string) error {
 		cmd := exec.Command(filepath.Join(bin, app))
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		start := time.Now()
 		if err := cmd.Run(); err != nil {
+			failed = append(failed, app)
+			continue
+		}
+		if err := wroteOwnFolder(dist, app, start); err != nil {
+			fmt.Fprintln(os.Stderr, "synthall:", err)
 			failed = append(failed, app)
 			continue
 		}
@@ -103,6 +110,17 @@ func listApps(appsDir string) ([]string, error) {
 	}
 	sort.Strings(apps)
 	return apps, nil
+}
+
+// wroteOwnFolder checks that app wrote dist/<app> (an app named otherwise
+// in its main would write another folder, which removeStale would then
+// delete as the output of no app).
+func wroteOwnFolder(dist, app string, since time.Time) error {
+	info, err := os.Stat(filepath.Join(dist, app))
+	if err == nil && !info.ModTime().Before(since.Add(-time.Second)) {
+		return nil
+	}
+	return fmt.Errorf("apps/%s wrote no %s: its main must name the app after its folder, synth.MainChart(%q, ...)", app, filepath.Join(dist, app), app)
 }
 
 // removeStale deletes the output of apps that no longer exist.

@@ -115,6 +115,7 @@ func proveApp(t *testing.T, u unit) {
 		}
 		t.Logf("installed %d objects the cluster is expected to have (CRDs) from %s", n, strings.Join(dirs, ", "))
 	}
+	installKueueCRD(t, c)
 	a, err := newApplier(c.cfg, appFieldManager)
 	if err != nil {
 		t.Fatal(err)
@@ -282,6 +283,11 @@ func TestBrokenOrder(t *testing.T) {
 			"Deployment e2e-broken-order/greedy: ServiceAccount greedy may get jobs/second",
 			"Deployment e2e-broken-order/greedy: automountServiceAccountToken is not false",
 			"container app got an API token",
+		}},
+		{dir: "bad-gates", want: []string{
+			"batch/v1 Job e2e-broken-gates/held: its pods get an API token; only its gate needs one",
+			"ServiceAccount held-gate may delete pods any-pod; the gate should not",
+			"ServiceAccount held-gate may get jobs held-gate-0; the gate should not",
 		}},
 	}
 	for _, tc := range cases {

@@ -17,21 +17,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
+
+	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
 
 // Order, as stagecraft declares it: every object carries an Argo CD sync
-// wave (its stage's depth in the pipeline graph), and a stage after a
-// BatchStage waits for the upstream Jobs in an init container that runs
-// `kubectl wait --for=condition=complete job/...` as a ServiceAccount that
-// may only read those Jobs.
+// wave (its stage's depth in the pipeline graph). A BatchStage after
+// upstream Jobs is held by a scheduling gate and released by its gate Job;
+// another stage after a BatchStage waits in an init container running the
+// gate's wait mode, as a ServiceAccount that may only get those Jobs.
 //
-// kwok runs no container, so the init container never runs here. The
-// pipeline phase plays Argo CD instead (waveRelease): Jobs of later waves are
-// held suspended and released one wave at a time, each once the Jobs of the
-// wave before have completed. The order phase (checkOrder) then proves that
-// the recorded runs and the declared waits agree.
+// kwok runs no container. The harness runs the gate programs in-process
+// (gate_test.go), and plays Argo CD for the other Jobs (waveRelease): Jobs
+// of later waves are held suspended and released one wave at a time, each
+// once the Jobs of the wave before have completed. Held Jobs are left to
+// their gates, so that the gates, not the harness, order them. The order
+// phase (checkOrder) then proves that the recorded runs and the declared
+// waits agree.
 
 const (
 	syncWaveAnnotation = "argocd.argoproj.io/sync-wave"
@@ -39,7 +42,6 @@ const (
 	// until their sync wave is released.
 	waveFieldManager = "stagecraft-e2e-waves"
 	waitContainer    = "wait-upstream"
-	waitImage        = "registry.k8s.io/kubectl"
 	saTokenPath      = "/var/run/secrets/kubernetes.io/serviceaccount"
 )
 
@@ -61,7 +63,7 @@ func syncWave(o *unstructured.Unstructured) (int, error) {
 type waveJob struct {
 	ns, name string
 	wave     int
-	queue    string // the app ships it suspended for this Kueue queue
+	queue    string // queued with Kueue: the stand-in for Kueue holds and admits it
 	held     bool   // the harness suspended it until its wave is released
 }
 
@@ -86,9 +88,11 @@ type waveRelease struct {
 }
 
 // planWaves groups the Jobs the pipeline phase runs by sync wave. Jobs that
-// cannot run here (suspended without a Kueue queue, or mounting a claim that
-// cannot bind) are left out: runPipeline reports them NOT PROVEN. An invalid
-// wave annotation is an error of the app; the Job is put in wave 0.
+// cannot run here (suspended, or mounting a claim that cannot bind) are left
+// out: runPipeline reports them NOT PROVEN. So are Jobs held by a scheduling
+// gate (their gates release them) and gate Jobs (the harness runs their
+// program). An invalid wave annotation is an error of the app; the Job is
+// put in wave 0.
 func planWaves(t *testing.T, c *cluster, w *jobWatch, ap *app, plan storagePlan) (*waveRelease, error) {
 	r := &waveRelease{t: t, c: c, jobs: w, wave: map[string]int{}}
 	var errs []error
@@ -98,15 +102,14 @@ func planWaves(t *testing.T, c *cluster, w *jobWatch, ap *app, plan storagePlan)
 		if o.GroupVersionKind().GroupKind().String() != "Job.batch" {
 			continue
 		}
-		if spec, ok := podSpecOf(o); ok && plan.blockedBy(o, spec) != "" {
+		spec, ok := podSpecOf(o)
+		if ok && (plan.blockedBy(o, spec) != "" || heldByGate(spec)) || o.GetLabels()[componentLabel] == "gate" {
 			continue
 		}
-		queue := ""
 		if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend {
-			if queue = o.GetLabels()[kueueQueueLabel]; queue == "" {
-				continue
-			}
+			continue
 		}
+		queue := o.GetLabels()[kueueQueueLabel]
 		n, err := syncWave(o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", m, err))
@@ -125,8 +128,8 @@ func planWaves(t *testing.T, c *cluster, w *jobWatch, ap *app, plan storagePlan)
 
 // hold suspends, before the controllers start, every Job above the lowest
 // wave, with a field manager of its own (server-side apply of spec.suspend
-// alone). Jobs the app ships suspended for Kueue already are; they stay so
-// until their wave is released.
+// alone). Jobs queued with Kueue are the stand-in for Kueue's: it admits
+// them once their wave is released.
 func (r *waveRelease) hold(ctx context.Context) error {
 	held := 0
 	for i, w := range r.waves {
@@ -134,7 +137,7 @@ func (r *waveRelease) hold(ctx context.Context) error {
 		for _, j := range w.jobs {
 			switch {
 			case j.queue != "":
-				names = append(names, j.name+" (suspended for Kueue queue "+j.queue+")")
+				names = append(names, j.name+" (queued: held by the stand-in for Kueue, queue "+j.queue+")")
 				continue
 			case i == 0:
 				names = append(names, j.name)
@@ -156,17 +159,11 @@ func (r *waveRelease) hold(ctx context.Context) error {
 	return nil
 }
 
-// release resumes the Jobs of one wave: those the harness held, and those
-// suspended for Kueue (standing in for Kueue admitting them).
+// release resumes the Jobs of one wave that the harness held; the stand-in
+// for Kueue admits the queued ones.
 func (r *waveRelease) release(ctx context.Context, w *syncWaveRun) error {
 	for _, j := range w.jobs {
 		switch {
-		case j.queue != "":
-			patch := []byte(`{"spec":{"suspend":false}}`)
-			if _, err := r.c.client.BatchV1().Jobs(j.ns).Patch(ctx, j.name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: harnessFieldManager}); err != nil {
-				return fmt.Errorf("Job %s: resume it as Kueue would: %w", j.key(), err)
-			}
-			r.t.Logf("stand-in for Kueue: admitted Job %s (queue %s) by resuming it", j.key(), j.queue)
 		case j.held:
 			cfg := batchv1ac.Job(j.name, j.ns).WithSpec(batchv1ac.JobSpec().WithSuspend(false))
 			if _, err := r.c.client.BatchV1().Jobs(j.ns).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: waveFieldManager}); err != nil {
@@ -176,6 +173,32 @@ func (r *waveRelease) release(ctx context.Context, w *syncWaveRun) error {
 	}
 	w.released = time.Now()
 	return nil
+}
+
+// releasedKey reports whether the Job namespace/name may run as far as the
+// waves go: it is in no wave, or its wave has been released.
+func (r *waveRelease) releasedKey(key string) bool {
+	n, ok := r.wave[key]
+	if !ok {
+		return true
+	}
+	for _, w := range r.waves {
+		if w.wave == n {
+			return !w.released.IsZero()
+		}
+	}
+	return true
+}
+
+// heldByGate reports whether a pod template carries the gate's scheduling
+// gate.
+func heldByGate(spec *corev1.PodSpec) bool {
+	for _, g := range spec.SchedulingGates {
+		if g.Name == gate.SchedulingGate {
+			return true
+		}
+	}
+	return false
 }
 
 // done reports whether every wave has completed.
@@ -241,55 +264,28 @@ type waiter struct {
 
 func (w *waiter) String() string { return w.kind + " " + w.ns + "/" + w.name }
 
-// parseWait reads the arguments of a wait-upstream container:
-// wait --for=condition=complete --namespace=NS --timeout=Ns job/A [job/B ...].
+// parseWait reads the arguments of a wait-upstream container, which runs
+// the gate's wait mode from the gate's image.
 func parseWait(c corev1.Container, ns string) ([]string, error) {
 	var errs []error
-	if !strings.HasPrefix(c.Image, waitImage+":") && !strings.HasPrefix(c.Image, waitImage+"@") {
-		errs = append(errs, fmt.Errorf("image %q is not %s", c.Image, waitImage))
+	if c.Image != gate.Image {
+		errs = append(errs, fmt.Errorf("image %q is not the gate's, %s", c.Image, gate.Image))
 	}
-	if len(c.Command) > 0 && !(len(c.Command) == 1 && c.Command[0] == "kubectl") {
-		errs = append(errs, fmt.Errorf("command %q overrides kubectl", c.Command))
+	if len(c.Command) > 0 {
+		errs = append(errs, fmt.Errorf("command %q overrides the gate's entrypoint", c.Command))
 	}
-	args := c.Args
-	if len(args) == 0 || args[0] != "wait" {
-		return nil, errors.Join(append(errs, fmt.Errorf("args %q do not start with \"wait\"", args))...)
-	}
-	var jobs []string
-	var gotFor, gotNS, gotTimeout bool
-	for _, a := range args[1:] {
-		switch {
-		case a == "--for=condition=complete":
-			gotFor = true
-		case strings.HasPrefix(a, "--namespace="):
-			gotNS = true
-			if v := strings.TrimPrefix(a, "--namespace="); v != ns {
-				errs = append(errs, fmt.Errorf("waits in namespace %q, not its own (%q)", v, ns))
-			}
-		case strings.HasPrefix(a, "--timeout="):
-			gotTimeout = true
-			if d, err := time.ParseDuration(strings.TrimPrefix(a, "--timeout=")); err != nil || d <= 0 {
-				errs = append(errs, fmt.Errorf("%s is not a positive duration", a))
-			}
-		case strings.HasPrefix(a, "job/") || strings.HasPrefix(a, "jobs/") || strings.HasPrefix(a, "job.batch/"):
-			jobs = append(jobs, a[strings.Index(a, "/")+1:])
-		default:
-			errs = append(errs, fmt.Errorf("unexpected argument %q", a))
-		}
-	}
-	if !gotFor {
-		errs = append(errs, errors.New("no --for=condition=complete"))
-	}
-	if !gotNS {
-		errs = append(errs, errors.New("no --namespace"))
-	}
-	if !gotTimeout {
+	cmd, err := gate.ParseArgs(c.Args)
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case cmd.Mode != "wait":
+		errs = append(errs, fmt.Errorf("args %q do not start with \"wait\"", c.Args))
+	case cmd.Namespace != ns:
+		errs = append(errs, fmt.Errorf("waits in namespace %q, not its own (%q)", cmd.Namespace, ns))
+	case cmd.Timeout <= 0:
 		errs = append(errs, errors.New("no --timeout"))
 	}
-	if len(jobs) == 0 {
-		errs = append(errs, errors.New("waits for no job/NAME"))
-	}
-	return jobs, errors.Join(errs...)
+	return cmd.Upstream, errors.Join(errs...)
 }
 
 // OrderResult is what checkOrder proved, for the log.
@@ -306,14 +302,14 @@ type OrderResult struct {
 //     waiting template is a Job's or a CronJob's) completed before the
 //     waiting Job started;
 //  2. the Role <stage>-wait (the stage's app.kubernetes.io/name label) grants
-//     exactly get, list and watch on those Jobs
+//     exactly get on those Jobs
 //     (resourceNames), a RoleBinding binds it to the template's
 //     ServiceAccount alone; the wait container alone mounts a projected
 //     service-account token (automountServiceAccountToken: false), also in
 //     the pods the controllers made; and SubjectAccessReviews against the
-//     API server agree: the ServiceAccount may get, list and watch the
-//     upstream Jobs, and may not delete them, get another Job, list all
-//     Jobs or list pods;
+//     API server agree: the ServiceAccount may get the
+//     upstream Jobs, and may not watch or delete them, get another Job, list
+//     all Jobs or list pods;
 //  3. the Jobs of each sync wave started after every Job of the lower waves
 //     had completed.
 //
@@ -442,6 +438,10 @@ func checkOrder(ctx context.Context, c *cluster, ap *app, rep *PipelineReport, p
 		}
 	}
 
+	// Held Jobs and their gates.
+	gateSummary, gateErrs := checkGates(ctx, c, ap, runs, objects)
+	errs = append(errs, gateErrs...)
+
 	// 3: waves in order.
 	type waved struct {
 		key string
@@ -517,6 +517,9 @@ func checkOrder(ctx context.Context, c *cluster, ap *app, rep *PipelineReport, p
 	if len(waiters) > 0 {
 		s += fmt.Sprintf(", API token in wait-upstream alone (%d live pod(s) checked)", pods)
 	}
+	if gateSummary != "" {
+		s += "; " + gateSummary
+	}
 	res.Summary = s
 	return res, errors.Join(errs...)
 }
@@ -556,9 +559,9 @@ func checkWaitAccess(w *waiter, objects map[string]*manifest) (errs []error, opt
 		names := map[string]bool{}
 		for i, r := range role.Rules {
 			ok := len(r.NonResourceURLs) == 0 && len(r.ResourceNames) > 0 &&
-				sameSet(r.APIGroups, "batch") && sameSet(r.Resources, "jobs") && sameSet(r.Verbs, "get", "list", "watch")
+				sameSet(r.APIGroups, "batch") && sameSet(r.Resources, "jobs") && sameSet(r.Verbs, "get")
 			if !ok {
-				fail("Role %s rule %d grants %s on %s/%s names %q; want exactly get, list, watch on batch/jobs by resourceNames",
+				fail("Role %s rule %d grants %s on %s/%s names %q; want exactly get on batch/jobs by resourceNames",
 					roleName, i, r.Verbs, r.APIGroups, r.Resources, r.ResourceNames)
 			}
 			for _, n := range r.ResourceNames {
@@ -628,7 +631,7 @@ func checkWaitAccess(w *waiter, objects map[string]*manifest) (errs []error, opt
 	case waitToken && auto:
 		fail("automountServiceAccountToken is not false (pod template or ServiceAccount %s): every container gets an API token, not only %s", sa, waitContainer)
 	case !waitToken && !auto:
-		fail("init container %s mounts no projected service-account token at %s and the pod gets none: kubectl wait cannot authenticate", waitContainer, saTokenPath)
+		fail("init container %s mounts no projected service-account token at %s and the pod gets none: the wait cannot authenticate", waitContainer, saTokenPath)
 	case !waitToken && !optedIn:
 		fail("every container gets an API token only by default; set automountServiceAccountToken: false and mount a projected token into %s alone", waitContainer)
 	}
@@ -656,8 +659,8 @@ func otherContainers(spec *corev1.PodSpec) []corev1.Container {
 }
 
 // checkWaitSAR asks the API server (SubjectAccessReview) what the wait's
-// ServiceAccount may do: get, list and watch each upstream Job, and not
-// delete one, get a Job it does not wait for, list all Jobs or list pods. It
+// ServiceAccount may do: get each upstream Job, and not watch or delete
+// one, get a Job it does not wait for, list all Jobs or list pods. It
 // returns how many reviews it made and how many were denials as expected.
 func checkWaitSAR(ctx context.Context, c *cluster, w *waiter, jobs map[string]int) (int, int, error) {
 	sa := w.spec.ServiceAccountName
@@ -670,9 +673,7 @@ func checkWaitSAR(ctx context.Context, c *cluster, w *waiter, jobs map[string]in
 	}
 	var qs []q
 	for _, u := range w.upstream {
-		for _, v := range []string{"get", "list", "watch"} {
-			qs = append(qs, q{v, "jobs", u, true})
-		}
+		qs = append(qs, q{"get", "jobs", u, true}, q{"watch", "jobs", u, false})
 	}
 	other := "e2e-not-an-upstream"
 	var names []string
@@ -716,7 +717,7 @@ func checkWaitSAR(ctx context.Context, c *cluster, w *waiter, jobs map[string]in
 		case got.Status.Allowed && !x.allow:
 			errs = append(errs, fmt.Errorf("%s: ServiceAccount %s may %s in %s (SubjectAccessReview: %s); it should only read the Jobs it waits for", w, sa, what, w.ns, why))
 		case !got.Status.Allowed && x.allow:
-			errs = append(errs, fmt.Errorf("%s: ServiceAccount %s may not %s in %s (SubjectAccessReview: %s), so kubectl wait would fail", w, sa, what, w.ns, why))
+			errs = append(errs, fmt.Errorf("%s: ServiceAccount %s may not %s in %s (SubjectAccessReview: %s), so the wait would fail", w, sa, what, w.ns, why))
 		case !x.allow:
 			denied++
 		}

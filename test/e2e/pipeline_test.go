@@ -24,6 +24,8 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
 
 const (
@@ -34,8 +36,8 @@ const (
 	kwokStorageClass = "kwok-volume"
 	noProvisioner    = "kubernetes.io/no-provisioner"
 	selectedNodeAnn  = "volume.kubernetes.io/selected-node"
-	// kueueQueueLabel marks a Job that Kueue admits by resuming it (it is
-	// created suspended).
+	// kueueQueueLabel marks a Job that Kueue admits by resuming it (Kueue's
+	// webhook suspends it when it is created).
 	kueueQueueLabel = "kueue.x-k8s.io/queue-name"
 )
 
@@ -79,6 +81,20 @@ type PipelineReport struct {
 	// AssumedStorageClasses are used by the app but not shipped with it; the
 	// harness created them, as the target cluster must.
 	AssumedStorageClasses []string `json:"assumedStorageClasses,omitempty"`
+	// Gates are the gate programs the harness ran in place of their pods.
+	Gates []GateReport `json:"gates,omitempty"`
+	// Accelerators says how many accelerators waiting pods held, sampled.
+	Accelerators string `json:"accelerators,omitempty"`
+}
+
+// GateReport is how one gate program ended.
+type GateReport struct {
+	Where   string    `json:"where"`
+	Mode    string    `json:"mode"`
+	Job     string    `json:"job,omitempty"`
+	Message string    `json:"message"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
 }
 
 var (
@@ -548,6 +564,11 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 	if err := waves.hold(ctx); err != nil {
 		t.Fatal(err)
 	}
+	gates, err := planGates(ap)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	kueue := holdForHarness(ctx, t, c, ap, gates)
 
 	c.startPipeline(t)
 
@@ -555,6 +576,31 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 	if len(waves.waves) > 0 {
 		exps = append(exps, waves.expectation())
 	}
+	if len(kueue.jobs) > 0 {
+		exps = append(exps, kueue.expectation(t, c, waves))
+	}
+	for _, g := range gates {
+		if err := g.start(ctx, c); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		// A held Job completes only once its gate released it; a wait in
+		// an init container holds nothing up here (kwok runs no container),
+		// so its outcome is reported, not awaited.
+		if g.cmd.Mode == "release" {
+			exps = append(exps, gateEnds(g, gate.Done))
+		}
+	}
+	if len(gates) > 0 {
+		t.Logf("running %d gate program(s) in the harness, each as its pod's ServiceAccount (a TokenRequest token), in place of the pods kwok cannot run; their gate Jobs are held suspended", len(gates))
+	}
+	sampler := &acceleratorSampler{}
+	sampled := make(chan struct{})
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	go func() {
+		defer close(sampled)
+		sampler.run(sampleCtx, c, h.appNamespaces(sampleCtx, ap))
+	}()
 	notProven := func(what, why string) {
 		report.NotProven = append(report.NotProven, what+": "+why)
 	}
@@ -633,12 +679,14 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 				return d.Status.ObservedGeneration >= d.Generation && d.Status.DesiredNumberScheduled > 0 && d.Status.NumberAvailable == d.Status.DesiredNumberScheduled, st, nil
 			}})
 		case "Job.batch":
-			if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend && o.GetLabels()[kueueQueueLabel] == "" {
+			if suspend, _, _ := unstructured.NestedBool(o.Object, "spec", "suspend"); suspend {
 				notProven(m.String(), "suspended, and nothing here resumes it")
 				continue
 			}
-			// Resumed when its sync wave is released (waves), which also
-			// stands in for Kueue admitting it.
+			if o.GetLabels()[componentLabel] == "gate" {
+				continue // its program runs in the harness (gates)
+			}
+			// Released by its sync wave, its gate, or the stand-in for Kueue.
 			exps = append(exps, c.jobCompletes(jobs, ns, name, "", report))
 		case "Pod":
 			exps = append(exps, expectation{what: m.String() + " ready", check: func(ctx context.Context) (bool, string, error) {
@@ -720,6 +768,19 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 		}
 		errs = append(errs, fmt.Errorf("%w\nnot reached:\n%s\nwhat the cluster says:\n%s",
 			err, strings.Join(lines, "\n"), c.diagnostics(ap)))
+	}
+
+	stopSampling()
+	<-sampled
+	report.Accelerators = sampler.summary()
+	t.Log(report.Accelerators)
+	for _, g := range gates {
+		done, res, _, ended := g.result()
+		if !done {
+			continue
+		}
+		report.Gates = append(report.Gates, GateReport{Where: g.where, Mode: g.cmd.Mode, Job: g.cmd.Job, Message: res.Message, Started: g.started, Ended: ended})
+		t.Logf("%s: %q after %v", g, res.Message, ended.Sub(g.started).Round(10*time.Millisecond))
 	}
 
 	// Everything the app applied must still be there (not garbage collected,

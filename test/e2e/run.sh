@@ -70,9 +70,19 @@ echo "== e2e summary"
 grep -E '^ *--- (PASS|FAIL|SKIP): ' "$log" | sed 's/^/  /' || true
 notes="$(grep -oE '(NOT PROVEN \(not a failure\)|ASSUMED): .*' "$log" | sort -u || true)"
 upgrades="$(grep -oE 'upgrade( matrix)?: .*' "$log" || true)"
+failures="$(grep -oE 'upstream failure: .*' "$log" || true)"
+accelerators="$(grep -oE 'accelerators held by waiting pods: .*' "$log" || true)"
 if [[ -n "$upgrades" ]]; then
 	echo "  upgrade matrix:"
 	echo "$upgrades" | sed 's/^/    /'
+fi
+if [[ -n "$accelerators" ]]; then
+	echo "  waiting without waste (one line per app, in order):"
+	echo "$accelerators" | sed 's/^/    /'
+fi
+if [[ -n "$failures" ]]; then
+	echo "  fail fast (an upstream Job failed on purpose in each app):"
+	echo "$failures" | sed 's/^/    /'
 fi
 if [[ -n "$notes" ]]; then
 	echo "  notes:"

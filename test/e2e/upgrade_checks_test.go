@@ -18,7 +18,8 @@ import (
 func jobsOf(ap *app) map[string]string {
 	out := map[string]string{}
 	for _, m := range ap.manifests {
-		if m.obj.GetKind() == "Job" {
+		// A gate Job runs again exactly when the Job it releases does.
+		if m.obj.GetKind() == "Job" && m.obj.GetLabels()[componentLabel] != "gate" {
 			out[m.obj.GetLabels()["app.kubernetes.io/name"]] = m.obj.GetName()
 		}
 	}

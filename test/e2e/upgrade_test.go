@@ -165,7 +165,9 @@ func upgradeEdit(t *testing.T, c *cluster, dir string, e matrixEntry) string {
 		t.Fatal(err)
 	}
 	applyFolder(t, c, v1.dir, e.Namespace)
+	stop := runGates(t, c, v1)
 	waitSettled(t, c, e.Namespace, v1)
+	stop()
 	before := snapshot(t, c, e.Namespace)
 	for _, step := range e.Procedure {
 		args := make([]string, len(step))
@@ -175,7 +177,9 @@ func upgradeEdit(t *testing.T, c *cluster, dir string, e matrixEntry) string {
 		kubectl(t, c, args...)
 	}
 	out := applyFolder(t, c, v2.dir, e.Namespace)
+	stop = runGates(t, c, v2)
 	waitSettled(t, c, e.Namespace, v2)
+	stop()
 	after := snapshot(t, c, e.Namespace)
 	reruns := checkReruns(t, e, before, after, v1, v2)
 	kept := checkKeptPods(t, v1, v2, before, after)

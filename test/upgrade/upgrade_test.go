@@ -32,13 +32,30 @@ func TestMatrix(t *testing.T) {
 			continue
 		}
 		v1, v2 := jobs(t, filepath.Join(out, en.V1)), jobs(t, filepath.Join(out, en.V2))
-		var reruns []string
+		var reruns, gates []string
 		for stage, name := range v2 {
 			if v1[stage] != name {
 				reruns = append(reruns, stage)
 			}
 		}
 		slices.Sort(reruns)
+		// A held stage's gate is a Job of its own, "<stage>-gate": it runs
+		// again exactly when its stage does.
+		for _, r := range reruns {
+			if g, ok := strings.CutSuffix(r, "-gate"); ok {
+				gates = append(gates, g)
+				continue
+			}
+			if _, held := v2[r+"-gate"]; held && !slices.Contains(reruns, r+"-gate") {
+				t.Errorf("%s: Job of %s has a new name, but its gate kept its own", e.Name, r)
+			}
+		}
+		reruns = slices.DeleteFunc(reruns, func(r string) bool { return strings.HasSuffix(r, "-gate") })
+		for _, g := range gates {
+			if !slices.Contains(reruns, g) {
+				t.Errorf("%s: the gate of %s has a new name, but its stage kept its Job", e.Name, g)
+			}
+		}
 		if strings.Join(reruns, " ") != strings.Join(e.Reruns, " ") {
 			t.Errorf("%s: Jobs of %v have new names, want %v", e.Name, reruns, e.Reruns)
 		}

@@ -1,0 +1,169 @@
+package stagecraft
+
+import (
+	"math"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// The secret detector: which literal values look like credentials. A
+// compact rule set in the manner of secret scanners (gitleaks, trufflehog,
+// detect-secrets): well-known token shapes anywhere, passwords in URLs,
+// and literal values under secret-like names. Those libraries were weighed
+// and left out: gitleaks' rules live in a package that pulls viper, zerolog
+// and about forty modules into the library's go.mod; trufflehog's detectors
+// pull more; neither is needed to recognise the shapes below.
+
+// tokenShape is a well-known credential format.
+type tokenShape struct {
+	name string
+	re   *regexp.Regexp
+}
+
+// tokenShapes are matched anywhere in a value.
+var tokenShapes = []tokenShape{
+	{"an OpenAI or Anthropic API key", regexp.MustCompile(`\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`)},
+	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
+	{"a Hugging Face token", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`)},
+	{"an AWS access key ID", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
+	{"a GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}`)},
+	{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`)},
+	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`)},
+	{"a Stripe key", regexp.MustCompile(`\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}`)},
+	{"a private key", regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY-----`)},
+	{"a JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`)},
+}
+
+// urlWithUserinfo finds URLs that carry a user and a password.
+var urlWithUserinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]+@[^\s]*`)
+
+// Words of a name that say its value is a secret, alone or in pairs.
+var (
+	secretWords     = map[string]bool{"password": true, "passwd": true, "secret": true, "token": true, "apikey": true, "credential": true, "credentials": true, "passphrase": true}
+	secretWordPairs = map[[2]string]bool{{"api", "key"}: true, {"private", "key"}: true, {"access", "key"}: true, {"secret", "key"}: true, {"auth", "key"}: true, {"signing", "key"}: true}
+	// Words that, last in a name, say the value only points at a secret or
+	// describes one (TOKEN_FILE, SECRET_NAME, ACCESS_KEY_ID, passwordFromEnv).
+	pointerWords = map[string]bool{"file": true, "path": true, "dir": true, "name": true, "ref": true, "id": true, "url": true, "endpoint": true,
+		"env": true, "type": true, "length": true, "len": true, "size": true, "ttl": true, "expiry": true, "header": true, "field": true}
+	// Words of names under which a long random value is a key.
+	keyWords = map[string]bool{"key": true, "auth": true, "signature": true, "salt": true, "hmac": true, "dsn": true}
+)
+
+// nameWords splits a name into lower-case words: DB_PASSWORD, apiKey,
+// x-auth-token and --api-key all give their words.
+func nameWords(name string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	prev := rune(0)
+	for _, r := range name {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+		case unicode.IsUpper(r) && unicode.IsLower(prev):
+			flush()
+			cur = append(cur, r)
+		default:
+			cur = append(cur, r)
+		}
+		prev = r
+	}
+	flush()
+	return words
+}
+
+// secretName reports whether name says its value is a secret (strong), or
+// that a long random value under it is a key (weak).
+func secretName(name string) (strong, weak bool) {
+	words := nameWords(name)
+	if len(words) == 0 || pointerWords[words[len(words)-1]] {
+		return false, false
+	}
+	for i, w := range words {
+		if secretWords[w] || (i > 0 && secretWordPairs[[2]string{words[i-1], w}]) {
+			return true, true
+		}
+		weak = weak || keyWords[w]
+	}
+	return false, weak
+}
+
+// notALiteral reports whether a value under a secret-like name is no
+// secret itself: empty, a boolean or number, a reference to a variable
+// ($(VAR), ${VAR}) or a file path.
+func notALiteral(v string) bool {
+	v = strings.TrimSpace(v)
+	switch strings.ToLower(v) {
+	case "", "true", "false", "yes", "no", "none", "null":
+		return true
+	}
+	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "$(") || strings.HasPrefix(v, "${") {
+		return true
+	}
+	return strings.IndexFunc(v, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' }) < 0
+}
+
+// entropy is the Shannon entropy of s, in bits per character.
+func entropy(s string) float64 {
+	counts := map[rune]int{}
+	for _, r := range s {
+		counts[r]++
+	}
+	n := float64(len([]rune(s)))
+	var h float64
+	for _, c := range counts {
+		p := float64(c) / n
+		h -= p * math.Log2(p)
+	}
+	return h
+}
+
+// highEntropy reports whether v looks like a random key: long, without
+// spaces, and varied.
+func highEntropy(v string) bool {
+	return len(v) >= 20 && !strings.ContainsAny(v, " \t\n") && entropy(v) >= 3.5
+}
+
+// urlPassword returns the first URL in v whose userinfo holds a literal
+// password (not a $(VAR) reference), with the password masked.
+func urlPassword(v string) (string, bool) {
+	for _, m := range urlWithUserinfo.FindAllString(v, -1) {
+		u, err := url.Parse(m)
+		if err != nil || u.User == nil {
+			continue
+		}
+		if p, ok := u.User.Password(); ok && p != "" && !notALiteral(p) {
+			return u.Redacted(), true
+		}
+	}
+	return "", false
+}
+
+// looksSecret returns why the value under name looks like a secret, or "".
+func looksSecret(name, value string) string {
+	for _, t := range tokenShapes {
+		if t.re.MatchString(value) {
+			return "holds what looks like " + t.name
+		}
+	}
+	if u, ok := urlPassword(value); ok {
+		return "holds a URL with a password (" + u + ")"
+	}
+	strong, weak := secretName(name)
+	switch {
+	case strong && !notALiteral(value):
+		return "is a literal under the secret-like name " + quote(name)
+	case weak && highEntropy(value):
+		return "is a long random value under the key-like name " + quote(name)
+	}
+	return ""
+}
+
+func quote(s string) string { return `"` + s + `"` }

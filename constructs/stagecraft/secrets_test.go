@@ -1,0 +1,161 @@
+package stagecraft
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+)
+
+// scRow is one place a secret can hide. build declares it in pipeline p,
+// as construct "s" (or the pipeline itself); field is the problem's field,
+// or "" when the value is no secret and must pass.
+type scRow struct {
+	name  string
+	build func(p *Pipeline, w Workload)
+	field string
+}
+
+// Fake credentials, in the shapes of real ones.
+const (
+	scOpenAI = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv"
+	scGitHub = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+	scHF     = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+	scAWSID  = "AKIAIOSFODNN7EXAMPL3"
+	scAWSKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	scJWT    = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+)
+
+func scBatch(mod func(w *Workload)) func(p *Pipeline, w Workload) {
+	return func(p *Pipeline, w Workload) {
+		mod(&w)
+		NewBatchStage(p, "s", BatchStageProps{Workload: w})
+	}
+}
+
+func scEnv(name, value string) func(p *Pipeline, w Workload) {
+	return scBatch(func(w *Workload) { w.Env = []EnvVar{Env(name, value)} })
+}
+
+var scRows = []scRow{
+	{"literal password in env", scEnv("DB_PASSWORD", "hunter2"), "Env[0].Value"},
+	{"OpenAI key in env", scEnv("LLM", scOpenAI), "Env[0].Value"},
+	{"AWS access key ID in env", scEnv("AWS_ACCESS_KEY_ID", scAWSID), "Env[0].Value"},
+	{"AWS secret access key in env", scEnv("AWS_SECRET_ACCESS_KEY", scAWSKey), "Env[0].Value"},
+	{"URL with a password in env", scEnv("DATABASE_URL", "postgres://app:s3cret@db:5432/app"), "Env[0].Value"},
+	{"JSON Web Token in env", scEnv("SESSION", scJWT), "Env[0].Value"},
+	{"private key in env", scEnv("TLS", "-----BEGIN RSA PRIVATE KEY-----\nMIIE"), "Env[0].Value"},
+	{"long random value under a key-like name", scEnv("HMAC_KEY", "q8Zr2LmX0vB7nK4sT1wY9pQ3"), "Env[0].Value"},
+	{"GitHub token in args", scBatch(func(w *Workload) { w.Args = []string{"--repo", "acme/x", "--token=" + scGitHub} }), "Args[2]"},
+	{"HF token after its flag", scBatch(func(w *Workload) { w.Args = []string{"--hf-token", scHF} }), "Args[1]"},
+	{"password after its flag", scBatch(func(w *Workload) { w.Args = []string{"--password", "hunter2"} }), "Args[1]"},
+	{"bearer token in the command", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "curl -H 'Authorization: Bearer " + scOpenAI + "' https://api.example.com"}
+	}), "Command[2]"},
+	{"Slack token in args", scBatch(func(w *Workload) { w.Args = []string{"xoxb-1234567890-abcdefghij"} }), "Args[0]"},
+	{"token in a pod annotation", scBatch(func(w *Workload) { w.Annotations = map[string]string{"example.com/api-token": "abc123xyz"} }), "Annotations[example.com/api-token]"},
+	{"token in a stage label", scBatch(func(w *Workload) { w.Labels = map[string]string{"build": scGitHub} }), "Labels[build]"},
+	{"password in an ingress annotation", func(p *Pipeline, w Workload) {
+		NewProcessorStage(p, "s", ProcessorStageProps{Workload: w, Ports: []Port{{Name: "http", ContainerPort: 8080}},
+			Ingress: &Ingress{Annotations: map[string]string{"nginx.ingress.kubernetes.io/auth-password": "hunter2"}}})
+	}, "Ingress.Annotations[nginx.ingress.kubernetes.io/auth-password]"},
+	{"password in KEDA trigger metadata", func(p *Pipeline, w Workload) {
+		NewProcessorStage(p, "s", ProcessorStageProps{Workload: w, EventScaling: &EventScaling{MaxReplicas: 2,
+			Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"host": "amqp://app:hunter2@rabbit:5672/", "queueName": "jobs", "value": "5"}}}}})
+	}, "EventScaling.Triggers[0].Metadata[host]"},
+	{"password in NFS mount options", func(p *Pipeline, _ Workload) {
+		NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi", Existing: &ExistingVolume{
+			NFS: &NFSVolume{Server: "nfs.example.com", Path: "/data"}, MountOptions: []string{"nfsvers=4.1", "password=hunter2"}}})
+	}, "Existing.MountOptions[1]"},
+	{"secret key in CSI volume attributes", func(p *Pipeline, _ Workload) {
+		NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi", Existing: &ExistingVolume{
+			CSI: &CSIVolume{Driver: "s3.csi.aws.com", VolumeHandle: "b", VolumeAttributes: map[string]string{"secretKey": scAWSKey}}}})
+	}, "Existing.CSI.VolumeAttributes[secretKey]"},
+	{"token in a storage label", func(p *Pipeline, _ Workload) {
+		NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi", Labels: map[string]string{"owner-token": "abc123"}})
+	}, "Labels[owner-token]"},
+
+	// No secrets: these must pass.
+	{"max tokens", scEnv("MAX_TOKENS", "4096"), ""},
+	{"tokenizers parallelism", scEnv("TOKENIZERS_PARALLELISM", "false"), ""},
+	{"a secret by reference", scBatch(func(w *Workload) { w.Env = []EnvVar{EnvFromSecret("HF_TOKEN", "hub", "token")} }), ""},
+	{"a path to a secret file", scEnv("PASSWORD_FILE", "/var/run/secrets/db/password"), ""},
+	{"the name of a Secret", scEnv("API_KEY_SECRET_NAME", "llm-keys"), ""},
+	{"a URL without a password", scEnv("DATABASE_URL", "postgres://app@db:5432/app"), ""},
+	{"a URL whose password is a variable", scEnv("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db:5432/app"), ""},
+	{"a password flag reading a variable", scBatch(func(w *Workload) { w.Args = []string{"--password", "$(DB_PASSWORD)"} }), ""},
+	{"model names and ordinary flags", scBatch(func(w *Workload) {
+		w.Args = []string{"--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-tokens=2048", "--tokenizer", "bert-base-uncased"}
+	}), ""},
+	{"an ordinary annotation", scBatch(func(w *Workload) { w.Annotations = map[string]string{"prometheus.io/port": "8080"} }), ""},
+	{"KEDA reading its password from a variable", func(p *Pipeline, w Workload) {
+		NewProcessorStage(p, "s", ProcessorStageProps{Workload: w, EventScaling: &EventScaling{MaxReplicas: 2,
+			Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"hostFromEnv": "RABBIT_URL", "passwordFromEnv": "RABBIT_PASSWORD", "queueName": "jobs"}}}}})
+	}, ""},
+	{"a looks-like-a-secret value listed in NotSecrets", scBatch(func(w *Workload) {
+		w.Env = []EnvVar{Env("EXAMPLE_API_KEY", "public-demo-key")}
+		w.NotSecrets = []string{"Env[0].Value"}
+	}), ""},
+}
+
+// TestSecretLiteralsRefused: a literal value that looks like a credential
+// is a problem that names the prop and says what to use instead; values
+// that are no secrets pass.
+func TestSecretLiteralsRefused(t *testing.T) {
+	refused := 0
+	for _, row := range scRows {
+		t.Run(row.name, func(t *testing.T) {
+			app := cdk8s.NewApp(nil)
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			row.build(p, Workload{Image: muImage})
+			err := Validate(app)
+			if row.field == "" {
+				if err != nil {
+					t.Fatalf("want no problem, got %v", err)
+				}
+				return
+			}
+			var verr *ValidationError
+			if !errors.As(err, &verr) || len(verr.Problems) != 1 {
+				t.Fatalf("want one problem, got %v", err)
+			}
+			pr := verr.Problems[0]
+			if pr.Construct != "test/p/s" || pr.Field != row.field || pr.Type != tForbidden || !strings.Contains(pr.Detail, "NotSecrets") {
+				t.Fatalf("want a Forbidden problem of test/p/s %s, got %v", row.field, pr)
+			}
+			if strings.Contains(pr.String(), "hunter2") || strings.Contains(pr.String(), scOpenAI) {
+				t.Errorf("the problem repeats the secret: %v", pr)
+			}
+			t.Log(pr)
+			refused++
+		})
+	}
+	t.Logf("secrets table: %d vectors refused, %d rows without a secret passed", refused, countPassing())
+}
+
+func countPassing() int {
+	n := 0
+	for _, r := range scRows {
+		if r.field == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestNotSecretsMustNameAProp: an entry of NotSecrets that names no prop
+// (a typo, or a prop since removed) is a problem, so that it cannot hide
+// a secret later.
+func TestNotSecretsMustNameAProp(t *testing.T) {
+	app := cdk8s.NewApp(nil)
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{
+		Labels: map[string]string{"ci-token": "abc"}, NotSecrets: []string{"Labels[ci-token]"}})
+	NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, NotSecrets: []string{"Env[3].Value"}}})
+	err := Validate(app)
+	var verr *ValidationError
+	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Field != "NotSecrets[0]" || verr.Problems[0].Construct != "test/p/s" {
+		t.Fatalf("want one problem of test/p/s NotSecrets[0], got %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package stagecraft_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
+	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/constructs/stagetest"
+	"k8s.io/utils/ptr"
+)
+
+// readers is a pipeline where batch stage "fill" writes storage "data"
+// and a stage of each kind reads it: "train" (a BatchStage queued with
+// Kueue, holding GPUs), "report" (a ScheduledStage), "serve" (a
+// ProcessorStage that does not wait) and "warm" (one that asks to wait);
+// "audit" runs after the ScheduledStage.
+func readers(chart cdk8s.Chart) {
+	p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+	data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "1Gi"})
+	read := func(wait *bool) stagecraft.Workload {
+		return stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true, WaitForWriters: wait}}}
+	}
+	stagecraft.NewBatchStage(p, "fill", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{{Storage: data, Path: "/data"}}}})
+	train := read(nil)
+	train.Accelerators = &stagecraft.Accelerators{Count: 2}
+	stagecraft.NewBatchStage(p, "train", stagecraft.BatchStageProps{Workload: train, JobSettings: stagecraft.JobSettings{Queue: "gpu"}})
+	report := stagecraft.NewScheduledStage(p, "report", stagecraft.ScheduledStageProps{Workload: read(nil), Schedule: "@daily"})
+	stagecraft.NewProcessorStage(p, "serve", stagecraft.ProcessorStageProps{Workload: read(nil)})
+	stagecraft.NewProcessorStage(p, "warm", stagecraft.ProcessorStageProps{Workload: read(ptr.To(true))})
+	stagecraft.NewBatchStage(p, "audit", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(report)
+}
+
+func TestHeldBatchStage(t *testing.T) {
+	t.Parallel()
+	m := stagetest.SynthChart(t, "c", readers)
+	fill := m.FindStage(t, "Job", "w", "fill").GetName()
+	train := m.FindStage(t, "Job", "w", "train")
+	get := func(path string) string { return fmt.Sprint(m.Get(t, train, path)) }
+	if got := get("spec.template.spec.schedulingGates"); got != "[map[name:stagecraft.dev/upstream]]" {
+		t.Errorf("train's pods are gated by %s", got)
+	}
+	for _, path := range []string{"spec.template.spec.initContainers", "spec.template.spec.serviceAccountName", "spec.suspend"} {
+		if v, err := stagetest.Lookup(train.Object, path); err == nil {
+			t.Errorf("train has %s = %v; a held Job needs no init container, account or suspend", path, v)
+		}
+	}
+	if got := get(`metadata.labels["kueue.x-k8s.io/queue-name"]`); got != train.GetName() {
+		t.Errorf("train's queue label is %s, want the LocalQueue of its run, %s", got, train.GetName())
+	}
+	if got := get(`metadata.annotations["stagecraft.dev/queue"]`); got != "gpu" {
+		t.Errorf("train's stagecraft.dev/queue annotation is %s", got)
+	}
+	gate := m.FindStage(t, "Job", "w", "train-gate")
+	want := fmt.Sprintf("[release --namespace=w --job=%s --upstream=%s --timeout=86400s]", train.GetName(), fill)
+	if got := fmt.Sprint(m.Get(t, gate, "spec.template.spec.containers[0].args")); got != want {
+		t.Errorf("gate args %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(m.Get(t, gate, "spec.template.spec.serviceAccountName")); got != "train-gate" {
+		t.Errorf("the gate runs as %s", got)
+	}
+	role := fmt.Sprint(m.Get(t, m.Find(t, "Role", "w", "train-gate"), "rules"))
+	for _, want := range []string{"resourceNames:[" + fill + " " + train.GetName() + "] resources:[jobs] verbs:[get]",
+		"resources:[jobs/status] verbs:[patch]", "resources:[pods] verbs:[list patch]", "resourceNames:[gpu] resources:[localqueues] verbs:[get]"} {
+		if !strings.Contains(role, want) {
+			t.Errorf("the gate's Role lacks %q: %s", want, role)
+		}
+	}
+	if egress := fmt.Sprint(m.Get(t, m.Find(t, "NetworkPolicy", "w", "train-gate"), "spec.egress")); !strings.Contains(egress, "6443") {
+		t.Errorf("the gate cannot reach the API server: %s", egress)
+	}
+	for _, np := range m.Objects("NetworkPolicy") {
+		if np.GetName() == "train" {
+			t.Error("train's own pods have a NetworkPolicy of their own; only its gate needs the API server")
+		}
+	}
+}
+
+func TestWaitsFollowTheKindOfReader(t *testing.T) {
+	t.Parallel()
+	m := stagetest.SynthChart(t, "c", readers)
+	report := m.Find(t, "CronJob", "w", "report")
+	if got := fmt.Sprint(m.Get(t, report, "spec.jobTemplate.spec.template.spec.initContainers[0].args[0]")); got != "wait" {
+		t.Errorf("report's init container runs %s, want the gate's wait", got)
+	}
+	if got := fmt.Sprint(m.Get(t, report, "spec.jobTemplate.spec.podFailurePolicy.rules[0]")); !strings.Contains(got, "containerName:wait-upstream") || !strings.Contains(got, "FailJob") {
+		t.Errorf("report's Job does not fail at once when its wait ends for good: %s", got)
+	}
+	serve := m.Find(t, "Deployment", "w", "serve")
+	for _, path := range []string{"spec.template.spec.initContainers", "spec.template.spec.serviceAccountName"} {
+		if v, err := stagetest.Lookup(serve.Object, path); err == nil {
+			t.Errorf("serve, which only reads data, has %s = %v", path, v)
+		}
+	}
+	if has(m, "Role", "serve-wait") {
+		t.Error("serve has a Role to read Jobs")
+	}
+	warm := m.Find(t, "Deployment", "w", "warm")
+	if got := fmt.Sprint(m.Get(t, warm, "spec.template.spec.initContainers[0].name")); got != "wait-upstream" {
+		t.Errorf("warm, which asked to wait, has init container %s", got)
+	}
+	audit := m.FindStage(t, "Job", "w", "audit")
+	if _, err := stagetest.Lookup(audit.Object, "spec.template.spec.schedulingGates"); err == nil || has(m, "Job", "audit-gate-") {
+		t.Error("audit waits for a ScheduledStage, which never completes")
+	}
+	for _, want := range []string{`w_s_report -. "ordered before" .-> w_s_audit`, `w_v_data -. "reads after writers" .-> w_s_train`,
+		`w_v_data -. reads .-> w_s_serve`, `w_v_data -. "reads after writers" .-> w_s_warm`} {
+		if !strings.Contains(m.Diagram, want) {
+			t.Errorf("the diagram lacks %q:\n%s", want, m.Diagram)
+		}
+	}
+}
+
+func TestGateNameFits(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 54)
+	m := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
+		stagecraft.NewBatchStage(p, long, stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
+	})
+	gate := m.FindStage(t, "Job", "w", long+"-gate").GetName()
+	if len(gate) > 63 || !strings.HasPrefix(gate, long[:49]+"-gate-") {
+		t.Errorf("gate Job name %q (%d characters)", gate, len(gate))
+	}
+}
+
+// has reports whether m holds an object of kind whose name starts with
+// prefix.
+func has(m *stagetest.Manifest, kind, prefix string) bool {
+	for _, o := range m.Objects(kind) {
+		if strings.HasPrefix(o.GetName(), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestGateAdmissionPolicy(t *testing.T) {
+	t.Parallel()
+	m := stagetest.SynthChart(t, "c", readers)
+	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gates.w")
+	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username in ['system:serviceaccount:w:train-gate']" {
+		t.Errorf("the policy applies to %s", got)
+	}
+	if got := fmt.Sprint(m.Get(t, m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gates.w"), "spec.validationActions")); got != "[Deny]" {
+		t.Errorf("the binding's actions are %s", got)
+	}
+	without := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true})
+		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
+		stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
+	})
+	if n := len(without.Objects("ValidatingAdmissionPolicy")) + len(without.Objects("ValidatingAdmissionPolicyBinding")); n != 0 || !has(without, "Job", "b-gate-") {
+		t.Errorf("NoGateAdmissionPolicy: %d admission objects, gate present %v", n, has(without, "Job", "b-gate-"))
+	}
+}
