@@ -222,14 +222,16 @@ func nameCollisions(pipelines []*Pipeline) []Problem {
 	return out
 }
 
-// defaultAccountClash finds a stage named "default" that waits for a Job
-// and would create its own ServiceAccount, named after it: the namespace's
-// default ServiceAccount, which the cluster creates.
+// defaultAccountClash finds a stage named "default" that waits for a Job in
+// an init container and would create its own ServiceAccount, named after
+// it: the namespace's default ServiceAccount, which the cluster creates. A
+// stage held by a scheduling gate creates none (its gate's account is
+// "<id>-gate").
 func defaultAccountClash(p *Pipeline, g *graph) []Problem {
 	var out []Problem
 	for _, s := range p.stages() {
 		b := s.base()
-		if b.name == "default" && b.work.createAccount && len(g.waits[b]) > 0 {
+		if b.name == "default" && b.work.createAccount && len(g.waits[b]) > 0 && !b.gated {
 			out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: b.name,
 				Detail: fmt.Sprintf("the stage waits for %s and runs as a ServiceAccount named after it, which would replace the namespace's \"default\" ServiceAccount (created by Kubernetes, used by every pod without one); choose another id or set ServiceAccountName", g.waits[b][0].Path())})
 		}

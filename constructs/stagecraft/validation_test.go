@@ -36,7 +36,11 @@ type vtWant struct {
 	field     string          // exact field path; a trailing "*" matches a prefix
 	typ       field.ErrorType // the problem's type
 	value     any             // nil: not checked; vtNone: must be nil; else compared as fmt %v
+	says      string          // text the detail must hold; "": not checked
 }
+
+// saying returns w that also wants text in the problem's detail.
+func (w vtWant) saying(text string) vtWant { w.says = text; return w }
 
 // The problem types, short.
 const (
@@ -170,7 +174,7 @@ func (w vtWant) matches(p Problem) bool {
 	} else if p.Field != w.field {
 		return false
 	}
-	if p.Type != w.typ || p.Detail == "" {
+	if p.Type != w.typ || p.Detail == "" || !strings.Contains(p.Detail, w.says) {
 		return false
 	}
 	switch w.value {
@@ -188,6 +192,9 @@ func (w vtWant) String() string {
 		v = "(nil)"
 	} else if w.value != nil {
 		v = fmt.Sprintf("%#v", w.value)
+	}
+	if w.says != "" {
+		v += fmt.Sprintf(", saying %q", w.says)
 	}
 	return fmt.Sprintf("%s: %s: %s: value %s", w.construct, w.field, w.typ, v)
 }

@@ -68,7 +68,11 @@ func validateBytes(fld *field.Path, s string) (resource.Quantity, field.ErrorLis
 	if len(errs) > 0 || q.MilliValue()%1000 == 0 {
 		return q, errs
 	}
-	return q, field.ErrorList{invalid(fld, s, fmt.Sprintf("is a fractional number of bytes (the suffix \"m\" is a thousandth); use whole bytes with a binary suffix, such as %q", suggestBytes(s, q)))}
+	why := ""
+	if strings.HasSuffix(s, "m") {
+		why = " (the suffix \"m\" is a thousandth)"
+	}
+	return q, field.ErrorList{invalid(fld, s, fmt.Sprintf("is a fractional number of bytes%s; use whole bytes with a binary suffix, such as %q", why, suggestBytes(s, q)))}
 }
 
 // suggestBytes proposes a whole quantity for a fractional one: "512Mi" for
