@@ -16,6 +16,7 @@ import (
 	"k8s.io/kubernetes/pkg/apis/core"
 
 	// The API groups stagecraft writes, and those its objects' controllers create.
+	_ "k8s.io/kubernetes/pkg/apis/admissionregistration/install"
 	_ "k8s.io/kubernetes/pkg/apis/apps/install"
 	_ "k8s.io/kubernetes/pkg/apis/autoscaling/install"
 	_ "k8s.io/kubernetes/pkg/apis/batch/install"
@@ -24,6 +25,8 @@ import (
 	_ "k8s.io/kubernetes/pkg/apis/policy/install"
 	_ "k8s.io/kubernetes/pkg/apis/rbac/install"
 
+	"k8s.io/kubernetes/pkg/registry/admissionregistration/validatingadmissionpolicy"
+	"k8s.io/kubernetes/pkg/registry/admissionregistration/validatingadmissionpolicybinding"
 	"k8s.io/kubernetes/pkg/registry/apps/deployment"
 	"k8s.io/kubernetes/pkg/registry/apps/replicaset"
 	"k8s.io/kubernetes/pkg/registry/apps/statefulset"
@@ -49,25 +52,29 @@ import (
 // knows: the code kube-apiserver runs on create. An object of another
 // built-in kind is a finding, so that nothing goes unchecked.
 var strategies = map[schema.GroupKind]rest.RESTCreateStrategy{
-	{Group: "apps", Kind: "Deployment"}:                       deployment.Strategy,
-	{Group: "apps", Kind: "ReplicaSet"}:                       replicaset.Strategy,
-	{Group: "apps", Kind: "StatefulSet"}:                      statefulset.Strategy,
-	{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}:   horizontalpodautoscaler.Strategy,
-	{Group: "batch", Kind: "CronJob"}:                         cronjob.Strategy,
-	{Group: "batch", Kind: "Job"}:                             job.Strategy,
-	{Kind: "ConfigMap"}:                                       configmap.Strategy,
-	{Kind: "Namespace"}:                                       namespace.Strategy,
-	{Kind: "PersistentVolume"}:                                persistentvolume.Strategy,
-	{Kind: "PersistentVolumeClaim"}:                           persistentvolumeclaim.Strategy,
-	{Kind: "Pod"}:                                             pod.Strategy,
-	{Kind: "Secret"}:                                          secret.Strategy,
-	{Kind: "Service"}:                                         service.Strategy,
-	{Kind: "ServiceAccount"}:                                  serviceaccount.Strategy,
-	{Group: "networking.k8s.io", Kind: "Ingress"}:             ingress.Strategy,
-	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}:       networkpolicy.Strategy,
-	{Group: "policy", Kind: "PodDisruptionBudget"}:            poddisruptionbudget.Strategy,
-	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:        role.Strategy,
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}: rolebinding.Strategy,
+	// No authorizer: stagecraft's policies have no paramKind, the only
+	// part the API server authorizes.
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}:        validatingadmissionpolicy.NewStrategy(nil, nil),
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: validatingadmissionpolicybinding.NewStrategy(nil, nil, nil),
+	{Group: "apps", Kind: "Deployment"}:                                               deployment.Strategy,
+	{Group: "apps", Kind: "ReplicaSet"}:                                               replicaset.Strategy,
+	{Group: "apps", Kind: "StatefulSet"}:                                              statefulset.Strategy,
+	{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}:                           horizontalpodautoscaler.Strategy,
+	{Group: "batch", Kind: "CronJob"}:                                                 cronjob.Strategy,
+	{Group: "batch", Kind: "Job"}:                                                     job.Strategy,
+	{Kind: "ConfigMap"}:                                                               configmap.Strategy,
+	{Kind: "Namespace"}:                                                               namespace.Strategy,
+	{Kind: "PersistentVolume"}:                                                        persistentvolume.Strategy,
+	{Kind: "PersistentVolumeClaim"}:                                                   persistentvolumeclaim.Strategy,
+	{Kind: "Pod"}:                                                                     pod.Strategy,
+	{Kind: "Secret"}:                                                                  secret.Strategy,
+	{Kind: "Service"}:                                                                 service.Strategy,
+	{Kind: "ServiceAccount"}:                                                          serviceaccount.Strategy,
+	{Group: "networking.k8s.io", Kind: "Ingress"}:                                     ingress.Strategy,
+	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}:                               networkpolicy.Strategy,
+	{Group: "policy", Kind: "PodDisruptionBudget"}:                                    poddisruptionbudget.Strategy,
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:                                role.Strategy,
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:                         rolebinding.Strategy,
 }
 
 // decoder decodes as the API server does with fieldValidation=Strict (what
@@ -109,7 +116,7 @@ func checkBuiltin(gvk schema.GroupVersionKind, js []byte) (msgs []string, create
 		objMeta.SetNamespace(ns)
 	}
 	var w warnings
-	ctx := createContext(gvk, ns, objMeta.GetName(), &w)
+	ctx := requestContext("create", gvk, ns, objMeta.GetName(), &w)
 	rest.FillObjectMetaSystemFields(objMeta)
 	if objMeta.GetName() == "" && objMeta.GetGenerateName() != "" {
 		objMeta.SetName(names(objMeta.GetGenerateName()))
@@ -125,11 +132,13 @@ func checkBuiltin(gvk schema.GroupVersionKind, js []byte) (msgs []string, create
 		return append(msgs, err.Error()), nil
 	}
 	msgs = append(msgs, w...)
+	msgs = append(msgs, releaseHeldPod(obj, ns)...)
 	versioned, err := legacyscheme.Scheme.ConvertToVersion(obj, gvk.GroupVersion())
 	if err != nil {
 		return append(msgs, "convert back to "+gvk.Version+": "+err.Error()), nil
 	}
 	msgs = append(msgs, restrictedViolations(versioned)...)
+	msgs = append(msgs, policyTypeWarnings(versioned)...)
 	children, err := controllerCreates(versioned)
 	if err != nil {
 		msgs = append(msgs, err.Error())
@@ -137,14 +146,14 @@ func checkBuiltin(gvk schema.GroupVersionKind, js []byte) (msgs []string, create
 	return msgs, children
 }
 
-// createContext is the context of a create request: its namespace, what
-// it creates (declarative validation reads the version from it), and where
-// warnings go.
-func createContext(gvk schema.GroupVersionKind, ns, name string, w *warnings) context.Context {
+// requestContext is the context of a request ("create", "update"): its
+// namespace, what it writes (declarative validation reads the version from
+// it), and where warnings go.
+func requestContext(verb string, gvk schema.GroupVersionKind, ns, name string, w *warnings) context.Context {
 	ctx := genericapirequest.WithNamespace(context.Background(), ns)
 	resource, _ := meta.UnsafeGuessKindToResource(gvk)
 	ctx = genericapirequest.WithRequestInfo(ctx, &genericapirequest.RequestInfo{
-		IsResourceRequest: true, Verb: "create", APIPrefix: "apis",
+		IsResourceRequest: true, Verb: verb, APIPrefix: "apis",
 		APIGroup: gvk.Group, APIVersion: gvk.Version, Resource: resource.Resource,
 		Namespace: ns, Name: name,
 	})

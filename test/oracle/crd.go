@@ -131,7 +131,7 @@ func (cr *customResource) check(js []byte) []string {
 		obj.SetNamespace(ns)
 	}
 	var w warnings
-	ctx := createContext(cr.gvk, ns, obj.GetName(), &w)
+	ctx := requestContext("create", cr.gvk, ns, obj.GetName(), &w)
 	rest.FillObjectMetaSystemFields(obj)
 	if err := rest.BeforeCreate(cr.strategy, ctx, obj); err != nil {
 		return append(msgs, err.Error())

@@ -10,6 +10,12 @@
 //     as a finding;
 //   - every pod template, and every pod, is evaluated against Pod Security
 //     "restricted" (k8s.io/pod-security-admission);
+//   - a ValidatingAdmissionPolicy's CEL expressions are type-checked against
+//     the schemas of the kinds it matches, as kube-controller-manager's
+//     policy status controller does (its status.typeChecking warnings count
+//     as findings);
+//   - a pod held by scheduling gates is also released: the update removing
+//     its gates goes through the pod strategy's update validation;
 //   - custom resources (KEDA, Prometheus Operator) are pruned, defaulted and
 //     validated against the structural schemas of their CRDs in
 //     imports/crds, as apiextensions-apiserver does, CEL rules included;

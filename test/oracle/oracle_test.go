@@ -90,6 +90,32 @@ metadata: {name: default, namespace: ns}
 `, "default ServiceAccount"},
 		{"one object twice", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\n", "same object"},
 		{"unknown kind", "apiVersion: v1\nkind: Endpoints\nmetadata: {name: a, namespace: ns}\n", "no strategy"},
+		{"admission policy with a misspelt field", `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: p}
+spec:
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [UPDATE], resources: [pods]}]
+  validations:
+  - expression: object.spec.schedulingGate == oldObject.spec.schedulingGate
+`, "status.typeChecking"},
+		{"admission policy binding without its policy name", `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: p}
+spec: {validationActions: [Deny]}
+`, "spec.policyName"},
+		{"held job", `apiVersion: batch/v1
+kind: Job
+metadata: {name: j, namespace: ns}
+spec:
+  template:
+    spec:
+      schedulingGates: [{name: example.com/hold}]
+      restartPolicy: Never
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - {name: main, image: "x:1", securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}
+`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, findings := o.CheckFolder(map[string][]byte{"x.yaml": []byte(tc.yaml)})

@@ -1,6 +1,8 @@
 package appgen
 
 import (
+	"strings"
+
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
@@ -187,7 +189,7 @@ func wire(in *input, stages []built) {
 var netNamespaces = dict{good: []string{"kube-system", "ingress-nginx", "monitoring", "observability"}, bad: namespaces.bad}
 
 func pipelineProps(in *input) sc.PipelineProps {
-	p := sc.PipelineProps{Labels: in.strMap(2, labelKeys, labelValues)}
+	p := sc.PipelineProps{Labels: in.strMap(2, labelKeys, labelValues), NotSecrets: notSecretsList(in)}
 	if in.risky() {
 		p.Namespace = in.opt(namespaces)
 	}
@@ -208,8 +210,9 @@ func pipelineProps(in *input) sc.PipelineProps {
 			APIServerPorts:             list(in, 2, func() int32 { return []int32{443, 6443}[in.n(2)] }),
 			Disabled:                   in.chance(1),
 		}
-		p.WaitImage = in.opt(dict{good: []string{"registry.k8s.io/kubectl:v1.36.3", "bitnami/kubectl:1.36"}, bad: []string{"kubectl:latest"}})
+		p.GateImage = in.opt(dict{good: []string{"ghcr.io/stagecraft-dev/gate:0.1.0", "registry.example.com/gate@sha256:" + strings.Repeat("ab", 32)}, bad: []string{"gate:latest"}})
 		p.WaitTimeout = in.duration()
+		p.NoGateAdmissionPolicy = in.chance(1)
 	}
 	return p
 }
@@ -248,6 +251,7 @@ func storageProps(in *input) sc.PipelineStorageProps {
 		StorageClassName: in.opt(dict{good: []string{"gp3", "standard"}, bad: []string{"Bad_Class"}}),
 		VolumeMode:       in.opt(dict{good: []string{"Filesystem"}, bad: []string{"Block", "block"}}),
 		Labels:           in.strMap(1, labelKeys, labelValues),
+		NotSecrets:       notSecretsList(in),
 	}
 	switch in.n(4) {
 	case 1:

@@ -1,6 +1,9 @@
 package appgen
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // A dict holds the values of one prop: good ones, which stagecraft should
 // accept on their own, and bad or risky ones (invalid, at a limit, or known
@@ -9,7 +12,7 @@ type dict struct{ good, bad []string }
 
 var (
 	ids = dict{
-		good: []string{"s", "api", "embed", "train", "data", "models", "a", "b", "c", "a-b", "b-c", "state", "x1", "default", "state-s-0", "data-s-0"},
+		good: []string{"s", "api", "embed", "train", "data", "models", "a", "b", "c", "a-b", "b-c", "state", "x1", "default", "state-s-0", "data-s-0", "a-gate", "s-wait"},
 		bad:  []string{"default-deny", "allow-dns", "1st", "x.y", "A", "", "kube-system", "d" + rep("x", 51), rep("i", 52), rep("j", 62), rep("k", 63), rep("l", 64)},
 	}
 	namespaces = dict{
@@ -73,9 +76,11 @@ var (
 	}
 	envValues = dict{
 		good: []string{"info", "", "/home/user", "$(HOME)/.cache", "x y"},
-		bad:  []string{"$$(X)", "\u0085", "x\ty"},
+		bad:  []string{"$$(X)", "\u0085", "x\ty", "hf_" + strings.Repeat("aB3", 12)},
 	}
-	cronSpecs = dict{
+	// notSecrets are the field paths a NotSecrets list names.
+	notSecrets = dict{good: []string{"Env[0].Value", "Args[1]", "Labels[team]"}, bad: []string{"Env", "Nope[0]"}}
+	cronSpecs  = dict{
 		good: []string{"0 2 * * *", "@daily", "@hourly", "*/15 8-18 * * 1-5", "0 0 29 2 *", "0 0 31 * *", "0 0 1 1 *", "@yearly", "* * * * *"},
 		bad:  []string{"0 2 30 2 *", "0 0 31 4 *", "60 2 * * *", "TZ=UTC 0 2 * * *", "@every 1h", "0 0 30,31 2 *", "0 0 L * *", "0 0 ? * *", ""},
 	}

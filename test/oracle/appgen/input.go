@@ -151,3 +151,5 @@ func (in *input) strMap(max int, keys, values dict) map[string]string {
 	}
 	return m
 }
+
+func ptr[T any](v T) *T { return &v }

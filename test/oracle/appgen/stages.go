@@ -49,6 +49,7 @@ func workload(in *input, stores []*sc.PipelineStorage, served bool) sc.Workload 
 		}
 	}
 	w.Egress = list(in, 2, func() sc.EgressRule { return egress(in) })
+	w.NotSecrets = notSecretsList(in)
 	return w
 }
 
@@ -88,6 +89,9 @@ func mounts(in *input, stores []*sc.PipelineStorage) []sc.Mount {
 	return list(in, 2, func() sc.Mount {
 		m := sc.Mount{Storage: stores[in.n(len(stores))], Path: in.pick(mountPaths), ReadOnly: in.bool(),
 			SubPath: in.opt(dict{good: []string{"a", "b/c"}, bad: []string{"../x", "/abs"}})}
+		if in.chance(2) {
+			m.WaitForWriters = ptr(in.bool())
+		}
 		if paths[m.Path] && in.keep() {
 			m.Path += "-2"
 		}
@@ -104,7 +108,7 @@ func security(in *input) sc.Security {
 		return []int64{0, 1000, 65532}[in.n(3)]
 	}
 	s := sc.Security{RunAsUser: ids(), RunAsGroup: ids(), FSGroup: ids(),
-		WritableRootFilesystem: in.chance(1), ScratchSize: in.opt(scratchSizes)}
+		WritableRootFilesystem: in.chance(1), ScratchSize: in.opt(scratchSizes), AllowPrivilegedOverride: in.chance(1)}
 	switch in.n(3) {
 	case 1:
 		s.ScratchPaths = []string{}
@@ -348,4 +352,13 @@ func scheduledProps(in *input, stores []*sc.PipelineStorage) sc.ScheduledStagePr
 		SuccessfulJobsHistoryLimit: in.optCount(), FailedJobsHistoryLimit: in.optCount(),
 		Suspend: in.chance(1),
 	}
+}
+
+// notSecretsList is, as a risky choice, a NotSecrets list of one path:
+// stagecraft refuses one that names no literal prop.
+func notSecretsList(in *input) []string {
+	if !in.risky() {
+		return nil
+	}
+	return []string{in.pick(notSecrets)}
 }
