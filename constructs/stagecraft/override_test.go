@@ -94,6 +94,12 @@ func TestOverridesCheckedAgain(t *testing.T) {
 				if err != nil {
 					t.Fatalf("want no problem, got %v", err)
 				}
+				if !row.privileged {
+					// An accepted override must still pass the API server
+					// (test/oracle); a privileged one breaks Pod Security
+					// "restricted" on purpose.
+					vtExportApp(t, app)
+				}
 				return
 			}
 			var verr *ValidationError

@@ -317,6 +317,19 @@ func vtExport(t *testing.T, files map[string][]byte) {
 	}
 }
 
+// vtExportApp renders a valid app and exports it as vtExport does.
+func vtExportApp(t *testing.T, app cdk8s.App) {
+	t.Helper()
+	if os.Getenv(vtExportEnv) == "" {
+		return
+	}
+	files, err := vtManifests(app)
+	if err != nil {
+		t.Fatalf("Manifests: %v", err)
+	}
+	vtExport(t, files)
+}
+
 func vtLong(n int) string { return strings.Repeat("a", n) }
 
 const vtDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

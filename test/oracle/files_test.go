@@ -22,14 +22,24 @@ func oracle(t testing.TB) *Oracle {
 	return o
 }
 
-// checkFiles runs the oracle over files and fails on every finding. It
-// returns the number of objects checked.
-func checkFiles(t *testing.T, files []string) int {
+// checkFolders runs the oracle over folders (each a list of files applied
+// together, so that two objects that are one object of the cluster are
+// found too) and fails on every finding. It returns the number of objects
+// checked.
+func checkFolders(t *testing.T, folders [][]string) int {
 	t.Helper()
 	o := oracle(t)
 	total := 0
-	for _, f := range files {
-		n, findings := o.CheckFile(f)
+	for _, files := range folders {
+		contents := map[string][]byte{}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			contents[f] = data
+		}
+		n, findings := o.CheckFolder(contents)
 		total += n
 		for _, fd := range findings {
 			t.Error(fd)
@@ -66,7 +76,12 @@ func TestGoldenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := checkFiles(t, files)
+	// Each golden file is an app of its own.
+	var folders [][]string
+	for _, f := range files {
+		folders = append(folders, []string{f})
+	}
+	n := checkFolders(t, folders)
 	t.Logf("%d golden files, %d objects", len(files), n)
 	if len(files) < 20 || n < 100 {
 		t.Errorf("only %d golden files with %d objects: the walk missed them", len(files), n)
@@ -91,8 +106,22 @@ func TestDist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := checkFiles(t, files)
-	t.Logf("%d files in dist/, %d objects", len(files), n)
+	// Each folder of dist/ is applied as one.
+	byDir := map[string][]string{}
+	var dirs []string
+	for _, f := range files {
+		d := filepath.Dir(f)
+		if byDir[d] == nil {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], f)
+	}
+	var folders [][]string
+	for _, d := range dirs {
+		folders = append(folders, byDir[d])
+	}
+	n := checkFolders(t, folders)
+	t.Logf("%d files in %d folders of dist/, %d objects", len(files), len(folders), n)
 	if n == 0 {
 		t.Error("no objects in dist/")
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // TestValidRows checks every valid input of the library's validation
-// tables (and the seed inputs of its fuzz targets): the library's tests
+// tables, its secrets table and its accepted overrides (but those allowed
+// to be privileged), and the seed inputs of its fuzz targets: the library's tests
 // write their manifests into a folder per row ($STAGECRAFT_EXPORT_VALID,
 // see constructs/stagecraft/validation_test.go), and the oracle checks
 // each folder as one apply.
@@ -18,7 +19,7 @@ func TestValidRows(t *testing.T) {
 		t.Skip("runs the library's tests")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestValidation.*|TestFuzzFindings|Fuzz.*)$", "./constructs/stagecraft")
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestValidation.*|TestSecretLiteralsRefused|TestOverridesCheckedAgain|TestFuzzFindings|Fuzz.*)$", "./constructs/stagecraft")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "STAGECRAFT_EXPORT_VALID="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
