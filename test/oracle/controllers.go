@@ -109,13 +109,8 @@ func jobPods(j *batchv1.Job) []runtime.Object {
 	for i := range tmpl.Spec.Containers {
 		addIndexEnv(&tmpl.Spec.Containers[i])
 	}
-	last := int(ptr.Deref(j.Spec.Completions, 1)) - 1
-	indexes := []int{0}
-	if last > 0 {
-		indexes = append(indexes, last)
-	}
 	var pods []runtime.Object
-	for _, i := range indexes {
+	for _, i := range firstAndLast(j.Spec.Completions) {
 		t := tmpl.DeepCopy()
 		idx := strconv.Itoa(i)
 		t.Annotations = with(t.Annotations, batchv1.JobCompletionIndexAnnotation, idx)
@@ -164,17 +159,21 @@ func podFromTemplate(t *corev1.PodTemplateSpec, ns, generateName string, owner m
 	}
 }
 
+// firstAndLast are the first and the last of count indexes (1 when nil):
+// the pods the oracle checks stand for all, since only their numbers differ.
+func firstAndLast(count *int32) []int {
+	if last := int(ptr.Deref(count, 1)) - 1; last > 0 {
+		return []int{0, last}
+	}
+	return []int{0}
+}
+
 // statefulSetCreates are the first and the last pod of a StatefulSet and
 // their volume claims.
 func statefulSetCreates(s *appsv1.StatefulSet) []runtime.Object {
 	owner := ref(s, "apps/v1", "StatefulSet")
-	last := int(ptr.Deref(s.Spec.Replicas, 1)) - 1
-	ordinals := []int{0}
-	if last > 0 {
-		ordinals = append(ordinals, last)
-	}
 	var out []runtime.Object
-	for _, o := range ordinals {
+	for _, o := range firstAndLast(s.Spec.Replicas) {
 		name := s.Name + "-" + strconv.Itoa(o)
 		p := podFromTemplate(&s.Spec.Template, s.Namespace, "", owner)
 		p.GenerateName, p.Name = "", name
