@@ -15,7 +15,7 @@ PKGS        := ./constructs/... ./apps/... ./internal/... ./test/bench/... ./tes
 # Packages whose tests compare with golden files under testdata/.
 GOLDEN_PKGS := ./constructs/... ./apps/...
 
-.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node gate-image clean
+.PHONY: help setup synth cdk8s-synth import app bench kube-score helm-charts ecosystem test update fuzz crash lint check e2e e2e-node gate-image oracle oracle-fuzz clean
 
 # Packages `cdk8s import` generates from the CRDs listed in cdk8s.yaml.
 IMPORTED := imports/kedash imports/monitoringcoreoscom
@@ -140,6 +140,33 @@ ifdef PUSH
 else
 	cd $(GATE_DIR) && $(GO) run ./cmd/gate-image -o $(CURDIR)/$(GATE_IMAGE_TAR)
 endif
+
+# The oracle (test/oracle, its own module) is kube-apiserver's validation in
+# process. It builds with the flags test/e2e/build-bins.sh builds the control
+# plane with (no cgo, -trimpath), so the Kubernetes packages compile once for both.
+ORACLE_GO = cd test/oracle && STAGECRAFT_ORACLE_BIN=$(ORACLE_BIN) CGO_ENABLED=0 $(GO) test -trimpath
+ORACLE_FUZZTIME ?= 60s
+# A generated app takes tens of milliseconds to synthesize and check, and new
+# inputs come often: minimize each with a few runs, not go's default minute (a
+# time limit also restarts the worker, and its jsii runtime, when it expires).
+ORACLE_FUZZMINIMIZE ?= 10x
+# The oracle binary the fuzz targets run; `make oracle` leaves it empty, and
+# the fuzz package builds its own.
+ORACLE_BIN :=
+ORACLE_FUZZ_TARGETS := FuzzMixed FuzzProcessor FuzzBatch FuzzScheduled FuzzStorage
+
+oracle: ## the API server's own validation over golden files, dist/ and the validation tables' valid rows (slow the first time)
+	$(ORACLE_GO) -count=1 ./...
+
+# The fuzz targets run the oracle as a process of its own (cmd/oracle -serve),
+# built once here; only stagecraft's code is instrumented for coverage.
+oracle-fuzz: ORACLE_BIN = $(CURDIR)/bin/oracle
+oracle-fuzz: ## differential fuzzing: generated apps through the oracle, ORACLE_FUZZTIME per target (default 60s)
+	cd test/oracle && CGO_ENABLED=0 $(GO) build -trimpath -o $(ORACLE_BIN) ./cmd/oracle
+	@for f in $(ORACLE_FUZZ_TARGETS); do \
+		echo "fuzzing $$f for $(ORACLE_FUZZTIME)"; \
+		($(ORACLE_GO) -run '^$$' -fuzz "^$$f$$" -fuzztime $(ORACLE_FUZZTIME) -fuzzminimizetime $(ORACLE_FUZZMINIMIZE) ./fuzz) || exit 1; \
+	done
 
 clean: ## remove build output and the cdk8s CLI's scratch directory
 	rm -rf .cdk8s.out bin

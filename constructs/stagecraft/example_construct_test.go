@@ -69,5 +69,5 @@ func Example_ownConstruct() {
 	// NetworkPolicy sales/allow-dns
 	// PersistentVolumeClaim sales/orders-raw
 	// CronJob sales/orders-extract
-	// Job sales/orders-transform-da2c4b66
+	// Job sales/orders-transform-d34765cb
 }

@@ -154,7 +154,7 @@ func ExampleNewBatchStage() {
 	// Namespace training
 	// NetworkPolicy training/default-deny
 	// NetworkPolicy training/allow-dns
-	// Job training/prepare-cd001353
+	// Job training/prepare-5ae15e17
 	//   spec.backoffLimit: 4
 	//   spec.activeDeadlineSeconds: 3600
 }

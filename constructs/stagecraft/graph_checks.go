@@ -38,7 +38,7 @@ func (g *graph) waitChecks(stages []Stage) []Problem {
 		if b.work.accelerators != nil && !b.gated {
 			out = append(out, g.acceleratorWait(s))
 		}
-		if !b.gated && b.work.waitAccount == "default" {
+		if !b.gated && !b.work.createAccount && b.work.waitAccount == "default" {
 			out = append(out, Problem{Construct: s.Path(), Type: field.ErrorTypeForbidden, Field: "ServiceAccountName", Value: "default",
 				Detail: "this stage waits for upstream Jobs as the service account it runs as, which would let every pod of the namespace that runs as \"default\" read those Jobs: leave ServiceAccountName empty (stagecraft then creates an account of the stage's own), name an account of the stage's own, or remove the wait"})
 		}

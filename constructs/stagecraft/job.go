@@ -89,7 +89,8 @@ func maxJobPods(j JobSettings) int64 {
 	return int64(*j.Parallelism)
 }
 
-func validateJob(j JobSettings) field.ErrorList {
+// validateJob checks the job settings of a stage whose container sets env.
+func validateJob(j JobSettings, env []EnvVar) field.ErrorList {
 	errs := validateNonNegative(namedCount{"BackoffLimit", j.BackoffLimit}, namedCount{"Parallelism", j.Parallelism}, namedCount{"Completions", j.Completions})
 	if j.Completions != nil && *j.Completions == 0 {
 		errs = append(errs, invalid(field.NewPath("Completions"), int32(0), "must be at least 1 (leave it unset for a single completion)"))
@@ -105,6 +106,8 @@ func validateJob(j JobSettings) field.ErrorList {
 		}
 	}
 	errs = append(errs, validatePerIndex(j)...)
+	errs = append(errs, validateIndexedLimits(j)...)
+	errs = append(errs, validateIndexEnv(j, env)...)
 	seen := map[int32]bool{}
 	for i, c := range j.FailFastExitCodes {
 		fld := field.NewPath("FailFastExitCodes").Index(i)
@@ -147,6 +150,60 @@ func validatePerIndex(j JobSettings) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// The API server's limits on Indexed Jobs (pkg/apis/batch/validation):
+// parallelism and failed indexes at most 100,000; above 100,000
+// completions with per-index retries, MaxFailedIndexes is required and it
+// and parallelism are at most 10,000.
+const (
+	indexedMaxParallelism       = 100_000
+	indexedMaxFailedIndexes     = 100_000
+	indexedCompletionsSoftLimit = 100_000
+	indexedHighCompletionsLimit = 10_000
+)
+
+// validateIndexedLimits checks an Indexed job against the API server's
+// limits.
+func validateIndexedLimits(j JobSettings) field.ErrorList {
+	if !j.Indexed {
+		return nil
+	}
+	var errs field.ErrorList
+	limit := func(name string, v *int32, max int32, why string) {
+		if v != nil && *v > max {
+			errs = append(errs, invalid(field.NewPath(name), *v, fmt.Sprintf("must be at most %d%s: the API server refuses more", max, why)))
+		}
+	}
+	high := j.Completions != nil && *j.Completions > indexedCompletionsSoftLimit && j.BackoffLimitPerIndex != nil
+	if high {
+		why := fmt.Sprintf(" in an Indexed job of more than %d completions with BackoffLimitPerIndex", indexedCompletionsSoftLimit)
+		limit("Parallelism", j.Parallelism, indexedHighCompletionsLimit, why)
+		limit("MaxFailedIndexes", j.MaxFailedIndexes, indexedHighCompletionsLimit, why)
+		if j.MaxFailedIndexes == nil {
+			errs = append(errs, required(field.NewPath("MaxFailedIndexes"), fmt.Sprintf("an Indexed job of more than %d completions with BackoffLimitPerIndex needs MaxFailedIndexes (at most %d)", indexedCompletionsSoftLimit, indexedHighCompletionsLimit)))
+		}
+		return errs
+	}
+	limit("Parallelism", j.Parallelism, indexedMaxParallelism, " in an Indexed job")
+	limit("MaxFailedIndexes", j.MaxFailedIndexes, indexedMaxFailedIndexes, " in an Indexed job")
+	return errs
+}
+
+// validateIndexEnv rejects a variable of the container that stagecraft sets
+// in an Indexed job: a second entry of one name is refused by server-side
+// apply.
+func validateIndexEnv(j JobSettings, env []EnvVar) field.ErrorList {
+	if !j.Indexed {
+		return nil
+	}
+	for i, e := range env {
+		if e.Name == completionIndexEnv {
+			return field.ErrorList{duplicate(field.NewPath("Env").Index(i).Child("Name"), e.Name,
+				"an Indexed job's container already has "+completionIndexEnv+" (set by stagecraft and the Job controller); read it, do not set it")}
+		}
+	}
+	return nil
 }
 
 // jobSpec builds the Job spec of stage s with its resolved settings j.

@@ -64,5 +64,6 @@ func (p *Pipeline) validateNamespace() field.ErrorList {
 // validateChartLabels checks the labels of a chart, which cdk8s adds to
 // every object of the chart, stagecraft's included.
 func validateChartLabels(c chartInfo) []Problem {
-	return problemsOf(c.path, validateLabels(field.NewPath("ChartProps", "Labels"), c.labels))
+	fld := field.NewPath("ChartProps", "Labels")
+	return problemsOf(c.path, append(validateLabels(fld, c.labels), validateControllerLabels(fld, c.labels)...))
 }

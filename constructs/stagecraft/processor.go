@@ -7,7 +7,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -22,7 +21,7 @@ type ProcessorStageProps struct {
 	// Service. Default: none (no Service is created).
 	Ports []Port
 	// Readiness gates traffic to a pod (readinessProbe). Default: a TCP
-	// check of the first port, when there is one.
+	// check of the first TCP port, when there is one.
 	Readiness *Probe
 	// Liveness restarts a container that stops answering (livenessProbe).
 	// Default: none, since a wrong liveness probe restarts healthy pods
@@ -154,21 +153,19 @@ type processorSpec struct {
 	strategy         appsv1.DeploymentStrategyType // "" for Kubernetes' RollingUpdate
 }
 
-// statefulNameMax leaves room for the revision hash that the StatefulSet
-// controller appends to the name in a 63-character label.
-const statefulNameMax = 52
+// processorNameMax leaves room for the hash that the Deployment controller
+// appends to the names of its ReplicaSets, and the StatefulSet controller
+// to the names of its revisions, in a 63-character label (the API server
+// warns about a ReplicaSet name beyond it).
+const processorNameMax = 52
 
 // NewProcessorStage creates a long-running stage in a pipeline. Its id is
-// the name of its Deployment (or StatefulSet) and Service, at most 63
-// characters (52 when Stateful).
+// the name of its Deployment (or StatefulSet) and Service, at most 52
+// characters.
 func NewProcessorStage(scope constructs.Construct, id string, props ProcessorStageProps) *ProcessorStage {
 	defer lockConstructs()()
 	s := &ProcessorStage{}
-	max := validation.DNS1123LabelMaxLength
-	if props.Stateful != nil {
-		max = statefulNameMax
-	}
-	cid := s.join(s, scope, id, componentProcessor, max, props.Labels)
+	cid := s.join(s, scope, id, componentProcessor, processorNameMax, props.Labels)
 	s.resolve(props)
 	s.create(s, scope, cid)
 	return s
@@ -202,8 +199,8 @@ func (s *ProcessorStage) resolve(p ProcessorStageProps) {
 	}
 	s.maxPods = int64(r.maxPods)
 	readiness := p.Readiness
-	if readiness == nil && len(s.ports) > 0 {
-		readiness = &Probe{}
+	if readiness == nil {
+		readiness = defaultReadiness(s.ports)
 	}
 	r.probes = [3]*probeSpec{resolveProbe(readiness, s.ports), resolveProbe(p.Liveness, s.ports), resolveProbe(p.Startup, s.ports)}
 	s.ingress = resolveIngress(p.Ingress, s.ports)
@@ -212,6 +209,17 @@ func (s *ProcessorStage) resolve(p ProcessorStageProps) {
 	r.budget = resolveBudget(p.DisruptionBudget, r.maxPods, scaled)
 	r.spread = resolveSpread(p.Spread, r.maxPods)
 	r.strategy = s.resolveStrategy()
+}
+
+// defaultReadiness is a TCP check of the first TCP port; nil without one
+// (a UDP port cannot be checked over TCP).
+func defaultReadiness(ports []Port) *Probe {
+	for _, p := range ports {
+		if p.Protocol == string(corev1.ProtocolTCP) {
+			return &Probe{Port: p.Name}
+		}
+	}
+	return nil
 }
 
 // defaults returns the pipeline's defaults; none outside a pipeline.

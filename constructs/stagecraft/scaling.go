@@ -179,8 +179,10 @@ func parseIntOrPercent(s string) (n int, percent, ok bool) {
 		n, err := strconv.Atoi(v)
 		return n, true, err == nil && n >= 0 && n <= 100
 	}
-	n, err := strconv.Atoi(s)
-	return n, false, err == nil && n >= 0
+	// A count is an int32 in the object (intstr.IntOrString): a larger one
+	// would wrap around.
+	v, err := strconv.ParseInt(s, 10, 32)
+	return int(v), false, err == nil && v >= 0
 }
 
 // validateBudget checks a budget for a stage that runs at least minPods
@@ -198,7 +200,7 @@ func validateBudget(b *DisruptionBudget, minPods int32) field.ErrorList {
 		n, _, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, "must be a count (\"1\") or a percentage (\"25%\")")}
+			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, "must be a count from 1 to 2147483647 (\"1\") or a percentage (\"25%\")")}
 		case n == 0:
 			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, blocks)}
 		}
@@ -207,7 +209,7 @@ func validateBudget(b *DisruptionBudget, minPods int32) field.ErrorList {
 		n, percent, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, "must be a count (\"1\") or a percentage (\"75%\")")}
+			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, "must be a count from 0 to 2147483647 (\"1\") or a percentage (\"75%\")")}
 		case percent && n == 100:
 			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, blocks)}
 		case !percent && int32(n) >= minPods && minPods > 0:

@@ -23,7 +23,11 @@ type Workload struct {
 	// the image's.
 	Args []string
 	// Env lists environment variables (containers[0].env), in order. Build
-	// them with Env, EnvFromSecret and EnvFromConfigMap. Default: none.
+	// them with Env, EnvFromSecret and EnvFromConfigMap. Default: none but
+	// HOME, which is set (first, so that later values may use $(HOME)) to
+	// the first of Security.ScratchPaths unless Env sets it: the non-root
+	// user has no home directory in most images, and libraries that cache
+	// under ~/.cache (model hubs, tokenizers) need a writable one.
 	Env []EnvVar
 	// Resources are the container's requests and limits. An empty field
 	// takes the pipeline's default, then stagecraft's (see Resources).
@@ -155,7 +159,10 @@ type Security struct {
 	// absolute paths. Default: ["/tmp"]; an empty, non-nil list mounts none.
 	ScratchPaths []string
 	// ScratchSize limits each scratch directory (emptyDir.sizeLimit), a
-	// Kubernetes quantity. Default: "1Gi".
+	// Kubernetes quantity of whole bytes. Default: "1Gi". The scratch
+	// directories count against the ephemeral-storage limit: without a
+	// Resources.EphemeralStorageLimit (of the stage or the pipeline), the
+	// limit is raised to their total when that is above the default.
 	ScratchSize string
 	// AllowPrivilegedOverride accepts an Override that makes the stage's
 	// pods break Pod Security "restricted" (privileged: true, host paths,

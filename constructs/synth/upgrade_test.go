@@ -57,7 +57,9 @@ func upgradeApp(v version) func(cdk8s.Chart) {
 				props.VolumeMode = "Block"
 			}
 			data := stagecraft.NewPipelineStorage(p, "data", props)
-			mounts = []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true}}
+			if !v.dataBlock { // a raw device cannot be mounted as a filesystem
+				mounts = []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true}}
+			}
 		}
 		if !v.noArchive {
 			stagecraft.NewPipelineStorage(p, "archive", stagecraft.PipelineStorageProps{Size: "1Ti", AccessModes: []string{"ReadOnlyMany"},
