@@ -12,38 +12,44 @@ import (
 
 // Accelerators asks for GPUs or other accelerators for each pod of a stage.
 type Accelerators struct {
-	// Count of accelerators per pod, set as the container's limit (the
-	// request follows the limit for extended resources). Required, above 0.
+	// Count of accelerators per pod, set as the container's limit
+	// (resources.limits[<Resource>]; the request follows the limit for
+	// extended resources). Required, above 0.
 	Count int32
 	// Resource is the extended resource the device plugin advertises.
 	// Default: "nvidia.com/gpu"; "amd.com/gpu", "gpu.intel.com/i915",
 	// "aws.amazon.com/neuron" or any other domain-qualified name work too.
 	Resource string
 	// Product restricts the pods to nodes whose ProductLabel has this value,
-	// for example "NVIDIA-A100-SXM4-80GB". Default: any product.
+	// for example "NVIDIA-A100-SXM4-80GB", through an entry added to
+	// spec.nodeSelector. Default: any product.
 	Product string
 	// ProductLabel is the node label that names the product. Default:
 	// "nvidia.com/gpu.product" (set by NVIDIA's GPU feature discovery) for
 	// nvidia.com resources and "amd.com/gpu.product-name" for amd.com ones;
 	// required with Product for other resources.
 	ProductLabel string
-	// Tolerations replace the default toleration, which lets the pods onto
-	// nodes tainted with the resource's name as key (any value, effect
-	// NoSchedule), as GPU node pools usually are.
+	// Tolerations replace the default toleration (spec.tolerations).
+	// Default: one that lets the pods onto nodes tainted with the
+	// resource's name as key (any value, effect NoSchedule), as GPU node
+	// pools usually are.
 	Tolerations []Toleration
-	// RuntimeClassName runs the pods with this RuntimeClass, for example
-	// "nvidia". Default: the cluster's default runtime.
+	// RuntimeClassName runs the pods with this RuntimeClass
+	// (spec.runtimeClassName), for example "nvidia". Default: the cluster's
+	// default runtime.
 	RuntimeClassName string
 }
 
-// Toleration lets pods onto nodes with a matching taint.
+// Toleration lets pods onto nodes with a matching taint (an entry of
+// spec.tolerations).
 type Toleration struct {
-	// Key of the taint. Required.
+	// Key of the taint (key). Required.
 	Key string
-	// Value of the taint. Default: any value (operator Exists).
+	// Value of the taint (value, with operator Equal). Default: any value
+	// (operator Exists).
 	Value string
-	// Effect of the taint: NoSchedule, PreferNoSchedule or NoExecute.
-	// Default: every effect.
+	// Effect of the taint (effect): NoSchedule, PreferNoSchedule or
+	// NoExecute. Default: every effect.
 	Effect string
 }
 

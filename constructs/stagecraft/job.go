@@ -14,43 +14,59 @@ import (
 )
 
 // JobSettings are the run-to-completion settings shared by BatchStage and
-// ScheduledStage.
+// ScheduledStage. They become the Job's spec (a ScheduledStage's
+// spec.jobTemplate.spec); a duration becomes a field in whole seconds, and
+// a negative duration or a fraction of a second is a problem.
 type JobSettings struct {
-	// BackoffLimit is the number of retries before the Job fails.
-	// Default: 4.
+	// BackoffLimit is the number of retries before the Job fails
+	// (spec.backoffLimit), zero or more. Default: 4; none with
+	// BackoffLimitPerIndex, and setting both is a problem.
 	BackoffLimit *int32
-	// ActiveDeadline fails the Job when it runs longer, retries included.
-	// Default: none.
+	// ActiveDeadline fails the Job when it runs longer, retries included
+	// (spec.activeDeadlineSeconds), a whole number of seconds. Default:
+	// none, the Job may run for ever.
 	ActiveDeadline time.Duration
-	// TTLAfterFinished deletes the Job this long after it finishes. Default:
+	// TTLAfterFinished deletes the Job this long after it finishes
+	// (spec.ttlSecondsAfterFinished), a whole number of seconds. Default:
 	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
-	// re-create (and so re-run) a Job that the cluster deleted.
+	// re-create (and so re-run) a Job that the cluster deleted. A Job that
+	// another stage waits for must be kept: a TTL there is a problem.
 	TTLAfterFinished time.Duration
-	// Parallelism is the number of pods running at once. Default: 1.
+	// Parallelism is the number of pods running at once
+	// (spec.parallelism), zero or more. Default: Kubernetes' 1.
 	Parallelism *int32
-	// Completions is the number of pods that must succeed. Default: 1.
+	// Completions is the number of pods that must succeed
+	// (spec.completions), at least 1. Default: unset, the Job succeeds when
+	// one pod has (with Parallelism above 1, when one has and all have
+	// ended).
 	Completions *int32
-	// Indexed shards the work: each pod gets a completion index from 0 to
-	// Completions-1, in the JOB_COMPLETION_INDEX environment variable (and
-	// the batch.kubernetes.io/job-completion-index annotation), and the Job
-	// succeeds when every index has. Requires Completions. Default: false.
+	// Indexed shards the work (completionMode: Indexed): each pod gets a
+	// completion index from 0 to Completions-1, in the JOB_COMPLETION_INDEX
+	// environment variable (and the
+	// batch.kubernetes.io/job-completion-index annotation), and the Job
+	// succeeds when every index has. Requires Completions, not below
+	// Parallelism. Default: false (completionMode NonIndexed).
 	Indexed bool
-	// BackoffLimitPerIndex retries each index this many times on its own,
-	// instead of BackoffLimit for the whole Job. Requires Indexed.
-	// Default: none (BackoffLimit applies).
+	// BackoffLimitPerIndex retries each index this many times on its own
+	// (spec.backoffLimitPerIndex), instead of BackoffLimit for the whole
+	// Job. Requires Indexed. Default: none (BackoffLimit applies).
 	BackoffLimitPerIndex *int32
 	// MaxFailedIndexes fails the Job once more indexes than this have
-	// failed. Requires BackoffLimitPerIndex. Default: none (all indexes run).
+	// failed (spec.maxFailedIndexes), at most Completions. Requires
+	// BackoffLimitPerIndex. Default: none (all indexes run).
 	MaxFailedIndexes *int32
 	// FailFastExitCodes fail the Job at once, without retries, when the
-	// container exits with one of these codes (a bad configuration, say).
-	// Default: none.
+	// container exits with one of these codes, 1 to 255 (a bad
+	// configuration, say): a spec.podFailurePolicy rule with action
+	// FailJob. Default: none.
 	FailFastExitCodes []int32
 	// CountDisruptions counts pods that were disrupted (preempted, evicted
 	// by a node drain) against the backoff limit. Default: false, such
-	// failures are retried without counting, through a pod failure policy.
+	// failures are retried without counting, through a spec.podFailurePolicy
+	// rule with action Ignore on the DisruptionTarget condition.
 	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue: the Job carries the
+	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain: the
+	// Job (a ScheduledStage's jobTemplate) carries the
 	// kueue.x-k8s.io/queue-name label, Kueue's admission webhook creates it
 	// suspended, and Kueue starts it when the queue admits it. stagecraft
 	// does not write spec.suspend, which Kueue owns: a deploy tool that

@@ -21,9 +21,11 @@ type EgressRule struct {
 	// Except are ranges inside CIDR that stay blocked (ipBlock.except).
 	// Default: none.
 	Except []string
-	// Ports that may be reached, 1 to 65535. Default: every port.
+	// Ports that may be reached (ports[].port), 1 to 65535. Default: every
+	// port.
 	Ports []int32
-	// Protocol of the ports: TCP, UDP or SCTP. Default: TCP.
+	// Protocol of the ports (ports[].protocol): TCP, UDP or SCTP. Default:
+	// TCP.
 	Protocol string
 }
 

@@ -55,47 +55,58 @@ type ProcessorStageProps struct {
 
 // Port is a named container port, exposed by the stage's Service.
 type Port struct {
-	// Name of the port (an IANA service name such as "http" or "grpc"),
-	// at most 15 characters. Required; the Service targets the container
-	// port by this name.
+	// Name of the port (ports[].name of the container and the Service),
+	// an IANA service name such as "http" or "grpc", at most 15
+	// characters. Required; the Service targets the container port by
+	// this name (targetPort).
 	Name string
-	// ContainerPort the process listens on, 1 to 65535. Required.
+	// ContainerPort the process listens on (containerPort), 1 to 65535.
+	// Required.
 	ContainerPort int32
-	// ServicePort is the port of the Service, 1 to 65535. Default:
-	// ContainerPort. A stateful stage's Service is headless (its name
+	// ServicePort is the port of the Service (the Service's ports[].port),
+	// 1 to 65535. Default: ContainerPort. A stateful stage's Service is headless (its name
 	// resolves to the pods), so there it must be ContainerPort.
 	ServicePort int32
-	// Protocol is TCP, UDP or SCTP. Default: TCP.
+	// Protocol is TCP, UDP or SCTP (protocol). Default: TCP.
 	Protocol string
 }
 
 // Ingress routes HTTP traffic from outside the cluster to a stage, through
 // an Ingress of the stage's name.
 type Ingress struct {
-	// Host is the fully qualified host name to route, for example
-	// "api.example.com"; "*.example.com" routes every subdomain. Default:
-	// every host.
+	// Host is the fully qualified host name to route
+	// (spec.rules[0].host, and spec.tls[0].hosts with TLSSecretName), for
+	// example "api.example.com"; "*.example.com" routes every subdomain.
+	// An IP address is a problem. Default: every host (a rule without a
+	// host); required with TLSSecretName.
 	Host string
-	// Path to route, starting with '/'. Default: "/".
+	// Path to route (spec.rules[0].http.paths[0].path), starting with '/'.
+	// Default: "/".
 	Path string
-	// PathType is Prefix, Exact or ImplementationSpecific. Default: Prefix.
+	// PathType is Prefix, Exact or ImplementationSpecific (pathType).
+	// Default: Prefix.
 	PathType string
-	// Port is the name of the stage's port to route to. Default: the first.
+	// Port is the name of the stage's port to route to
+	// (backend.service.port.name), a TCP port. Default: the first.
 	Port string
-	// TLSSecretName names the Secret holding the certificate for Host.
-	// Default: no TLS.
+	// TLSSecretName names the Secret holding the certificate for Host
+	// (spec.tls[0].secretName). Default: no TLS.
 	TLSSecretName string
-	// ClassName selects the ingress controller (ingressClassName). Default:
-	// the cluster's default IngressClass.
+	// ClassName selects the ingress controller (spec.ingressClassName).
+	// Default: the cluster's default IngressClass.
 	ClassName string
-	// Annotations for the ingress controller. Default: none.
+	// Annotations for the ingress controller (the Ingress's
+	// metadata.annotations). Default: none.
 	Annotations map[string]string
 }
 
-// Stateful turns a ProcessorStage into a StatefulSet.
+// Stateful turns a ProcessorStage into a StatefulSet, with a headless
+// Service (clusterIP: None) of the stage's name as its spec.serviceName.
 type Stateful struct {
-	// Volumes are claimed once per replica (volumeClaimTemplates) and kept
-	// across restarts, scaling down and deletion of the stage.
+	// Volumes are claimed once per replica (spec.volumeClaimTemplates) and
+	// kept across restarts, scaling down and deletion of the stage
+	// (persistentVolumeClaimRetentionPolicy Retain). Default: none, the
+	// replicas keep no volume of their own.
 	Volumes []VolumeClaim
 	// ParallelStart starts and stops the replicas all at once instead of
 	// one after another (podManagementPolicy: Parallel). Default: false
@@ -105,16 +116,21 @@ type Stateful struct {
 
 // VolumeClaim is a volume that each replica of a stateful stage owns.
 type VolumeClaim struct {
-	// Name of the claim template, a DNS label. Required.
+	// Name of the claim template (metadata.name), a DNS label, unique in
+	// the stage and not a name of stagecraft's own pod volumes
+	// ("scratch*", "storage-*", "shm", ...). Required. Each replica's claim is named
+	// "<name>-<stage>-<ordinal>".
 	Name string
-	// Path where the volume is mounted. Required.
+	// Path where the volume is mounted (mountPath), absolute. Required.
 	Path string
-	// Size is the capacity of each replica's volume, a Kubernetes quantity
-	// such as "20Gi". Required.
+	// Size is the capacity of each replica's volume
+	// (resources.requests.storage), a Kubernetes quantity such as "20Gi".
+	// Required.
 	Size string
-	// StorageClassName to provision from. Default: the cluster's default.
+	// StorageClassName to provision from (storageClassName). Default: the
+	// cluster's default.
 	StorageClassName string
-	// AccessModes of each volume. Default: ReadWriteOnce.
+	// AccessModes of each volume (accessModes). Default: ReadWriteOnce.
 	AccessModes []string
 }
 

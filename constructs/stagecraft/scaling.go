@@ -24,11 +24,12 @@ type Autoscaling struct {
 	// Required.
 	MaxReplicas int32
 	// CPUUtilization is the target average CPU use, in percent of the
-	// request, 1 to 1000. Default: 80 when MemoryUtilization is not set
+	// request, 1 to 1000 (a cpu entry of metrics, target
+	// averageUtilization). Default: 80 when MemoryUtilization is not set
 	// either.
 	CPUUtilization int32
 	// MemoryUtilization is the target average memory use, in percent of the
-	// request, 1 to 1000. Default: none.
+	// request, 1 to 1000 (a memory entry of metrics). Default: none.
 	MemoryUtilization int32
 	// ScaleDownStabilization is how long the autoscaler waits, after load
 	// drops, before it removes pods (behavior.scaleDown
@@ -42,9 +43,11 @@ type Autoscaling struct {
 // eviction is a problem.
 type DisruptionBudget struct {
 	// MaxUnavailable is how many pods ("1") or what share ("25%") may be
-	// evicted at once. Default: "1".
+	// evicted at once (spec.maxUnavailable). Default: "1", unless
+	// MinAvailable is set.
 	MaxUnavailable string
-	// MinAvailable is how many pods or what share must stay. Default: none.
+	// MinAvailable is how many pods or what share must stay
+	// (spec.minAvailable). Default: none.
 	MinAvailable string
 	// Disabled creates no PodDisruptionBudget. Default: false.
 	Disabled bool

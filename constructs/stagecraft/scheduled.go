@@ -21,27 +21,36 @@ type ScheduledStageProps struct {
 	Workload
 	JobSettings
 
-	// Schedule in cron format ("0 2 * * *", "@daily"). Required.
+	// Schedule is when runs start (spec.schedule): five cron fields
+	// "minute hour day-of-month month day-of-week" ("0 2 * * *") or a
+	// descriptor ("@daily"). Required. TZ= and CRON_TZ= are problems (set
+	// TimeZone), and so is a schedule that never fires ("0 2 30 2 *").
 	Schedule string
-	// TimeZone of the schedule, an IANA name such as "Europe/Berlin".
-	// Default: "Etc/UTC", so the schedule does not depend on the zone of
-	// the cluster's controller manager.
+	// TimeZone of the schedule (spec.timeZone), an IANA name such as
+	// "Europe/Berlin"; "Local" is a problem. Default: "Etc/UTC", so the
+	// schedule does not depend on the zone of the cluster's controller
+	// manager.
 	TimeZone string
-	// ConcurrencyPolicy is Forbid, Allow or Replace. Default: Forbid, a
-	// pipeline step must not overlap itself.
+	// ConcurrencyPolicy says what happens when a run is due while the
+	// previous one still runs (spec.concurrencyPolicy): Forbid skips the
+	// new run, Replace stops the old one, Allow runs both. Default: Forbid,
+	// a pipeline step must not overlap itself.
 	ConcurrencyPolicy string
-	// StartingDeadline is how late a missed run may still start; a run
+	// StartingDeadline is how late a missed run may still start
+	// (spec.startingDeadlineSeconds), a whole number of seconds; a run
 	// missed by more is skipped rather than started at an arbitrary time
 	// (after an outage of the controller, or behind a run that Forbid held
 	// back). Default: 1h.
 	StartingDeadline time.Duration
-	// SuccessfulJobsHistoryLimit is the number of finished Jobs kept.
-	// Default: 3.
+	// SuccessfulJobsHistoryLimit is the number of finished Jobs kept
+	// (spec.successfulJobsHistoryLimit), zero or more. Default: 3.
 	SuccessfulJobsHistoryLimit *int32
-	// FailedJobsHistoryLimit is the number of failed Jobs kept. Default: 3,
-	// enough to debug a failure that repeats.
+	// FailedJobsHistoryLimit is the number of failed Jobs kept
+	// (spec.failedJobsHistoryLimit), zero or more. Default: 3, enough to
+	// debug a failure that repeats.
 	FailedJobsHistoryLimit *int32
-	// Suspend stops new runs. Default: false.
+	// Suspend stops new runs (spec.suspend: true); a running Job goes on.
+	// Default: false.
 	Suspend bool
 }
 
