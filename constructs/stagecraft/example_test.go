@@ -247,14 +247,15 @@ func ExampleScheduledStage_RunsAfter() {
 	app := cdk8s.NewApp(nil)
 	chart := cdk8s.NewChart(app, jsii.String("example"), nil)
 	p := stagecraft.NewPipeline(chart, "crawl", stagecraft.PipelineProps{})
-	seed := stagecraft.NewBatchStage(p, "seed", stagecraft.BatchStageProps{
-		Workload: stagecraft.Workload{Image: "ghcr.io/acme/seed:1.0.0"},
-	})
 	refresh := stagecraft.NewScheduledStage(p, "refresh", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{Image: "ghcr.io/acme/refresh:1.0.0"},
 		Schedule: "@hourly",
 	})
-	refresh.RunsAfter(seed)
+	// The first crawl, in 16 shards; refreshes start once it has completed.
+	refresh.RunsAfter(stagecraft.NewBatchStage(p, "seed", stagecraft.BatchStageProps{
+		Workload:    stagecraft.Workload{Image: "ghcr.io/acme/seed:1.0.0"},
+		JobSettings: stagecraft.JobSettings{Indexed: true, Completions: ptr.To[int32](16), Parallelism: ptr.To[int32](4)},
+	}))
 	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		fmt.Println(err)
