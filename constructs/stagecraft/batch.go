@@ -94,7 +94,7 @@ func (s *BatchStage) resolve(p BatchStageProps) {
 
 func (s *BatchStage) validate() field.ErrorList {
 	errs := validateWorkload(s.pipeline, s.work)
-	errs = append(errs, validateJob(s.props.JobSettings)...)
+	errs = append(errs, validateJob(s.props.JobSettings, s.work.given.Env)...)
 	errs = append(errs, validateMetrics(s.work, nil, false)...)
 	return append(errs, validateText(s.props)...)
 }

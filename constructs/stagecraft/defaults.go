@@ -23,6 +23,9 @@ const (
 	defaultScratchPath = "/tmp"
 	// defaultScratchSize limits each scratch directory.
 	defaultScratchSize = "1Gi"
+	// homeEnv is set to the first scratch directory, so that the non-root
+	// user has a writable home (and ~/.cache).
+	homeEnv = "HOME"
 )
 
 // defaultResources are the requests and limits of a container whose stage

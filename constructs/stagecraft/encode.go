@@ -89,11 +89,7 @@ func encodeObject(enc *yamlout.Encoder, obj runtime.Object) (o Object, err error
 	if m, err := meta.Accessor(obj); err == nil {
 		o.Namespace, o.Name = m.GetNamespace(), m.GetName()
 	}
-	mp, err := yamlout.ToMap(obj)
-	if err != nil {
-		return o, err
-	}
-	o.YAML, err = enc.Encode(mp)
+	o.YAML, err = enc.EncodeObject(obj)
 	return o, err
 }
 

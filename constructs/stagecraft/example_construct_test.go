@@ -2,8 +2,11 @@ package stagecraft_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 )
 
@@ -57,17 +60,24 @@ func NewETL(scope constructs.Construct, id string, props ETLProps) *ETL {
 // The storage that the extraction writes and the transformation reads
 // orders them.
 func Example_ownConstruct() {
-	app, chart := newChart()
+	app := cdk8s.NewApp(nil)
+	chart := cdk8s.NewChart(app, jsii.String("example"), nil)
 	p := stagecraft.NewPipeline(chart, "sales", stagecraft.PipelineProps{})
 	orders := NewETL(p, "orders", ETLProps{Image: "ghcr.io/acme/etl:2.0.0"})
 	fmt.Println(orders.Transform().Path())
-	summarize(app)
+	s, err := stagecraft.Synthesize(app)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, o := range s.Manifests[0].Objects {
+		if strings.HasPrefix(o.Construct, "example/sales/orders/") {
+			fmt.Println(o.Kind, o.Name)
+		}
+	}
 	// Output:
 	// example/sales/orders/orders-transform
-	// Namespace sales
-	// NetworkPolicy sales/default-deny
-	// NetworkPolicy sales/allow-dns
-	// PersistentVolumeClaim sales/orders-raw
-	// CronJob sales/orders-extract
-	// Job sales/orders-transform-da2c4b66
+	// PersistentVolumeClaim orders-raw
+	// CronJob orders-extract
+	// Job orders-transform-d34765cb
 }

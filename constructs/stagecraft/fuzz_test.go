@@ -90,6 +90,7 @@ func fzProperty(t *testing.T, build func(c cdk8s.Chart)) []string {
 	}
 	kinds, errs := fzCheckFiles(files)
 	t.Logf("valid input, rendered %v", kinds)
+	vtExport(t, files)
 	return errs
 }
 

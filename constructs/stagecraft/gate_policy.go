@@ -27,7 +27,8 @@ var gateAdmissionRules = []admissionv1.Validation{
 	{Expression: "object.spec.containers == oldObject.spec.containers && object.spec.?initContainers == oldObject.spec.?initContainers && " +
 		"object.spec.?activeDeadlineSeconds == oldObject.spec.?activeDeadlineSeconds && object.spec.?tolerations == oldObject.spec.?tolerations && " +
 		"object.spec.?nodeSelector == oldObject.spec.?nodeSelector && object.spec.?affinity == oldObject.spec.?affinity && " +
-		"object.metadata.?labels == oldObject.metadata.?labels && object.metadata.?annotations == oldObject.metadata.?annotations",
+		"object.metadata.?labels == oldObject.metadata.?labels && object.metadata.?annotations == oldObject.metadata.?annotations && " +
+		"object.metadata.?finalizers == oldObject.metadata.?finalizers && object.metadata.?ownerReferences == oldObject.metadata.?ownerReferences",
 		Message: "a stagecraft gate may change nothing else of a pod"},
 }
 

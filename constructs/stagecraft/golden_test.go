@@ -44,7 +44,7 @@ func everyWorkloadOption(storage *stagecraft.PipelineStorage) stagecraft.Workloa
 		Security: stagecraft.Security{
 			RunAsUser: 1000, RunAsGroup: 2000, FSGroup: 3000,
 			ScratchPaths: []string{"/tmp", "/var/cache/worker"},
-			ScratchSize:  "5Gi",
+			ScratchSize:  "2Gi",
 		},
 	}
 }

@@ -33,6 +33,8 @@ type graph struct {
 	order  []Stage            // by level, creation order among equals
 	level  map[*stage]int     // 0 for stages with no upstream, else 1 + max of upstreams
 	waits  map[*stage][]Stage // the run-to-completion stages each stage waits for
+	// waitedFor holds the run-to-completion stages that others wait for.
+	waitedFor map[*stage]bool
 	// before holds, for each stage, the stages that have finished before it
 	// starts: those it waits for, and theirs.
 	before map[*stage]map[*stage]bool
@@ -46,7 +48,7 @@ type graph struct {
 // the stages that only read it). A cycle is a problem, and leaves the
 // graph without an order.
 func analyze(p *Pipeline) (*graph, []Problem) {
-	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}}
+	g := &graph{stages: p.stages(), level: map[*stage]int{}, waits: map[*stage][]Stage{}, waitedFor: map[*stage]bool{}}
 	for _, s := range g.stages {
 		for _, u := range s.base().validAfter() {
 			g.edges = append(g.edges, edge{from: u, to: s, kind: edgeAfter, wait: u.base().completes})
@@ -56,15 +58,6 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 		g.addStorageEdges(st)
 	}
 	g.chain()
-	if cyc := g.cycle(); cyc != nil {
-		names := make([]string, len(cyc))
-		for i, s := range cyc {
-			names[i] = s.Name()
-		}
-		return g, []Problem{{Construct: p.path, Type: field.ErrorTypeInvalid, Field: "RunsAfter", Value: strings.Join(names, " -> "),
-			Detail: "these stages form a cycle (through RunsAfter and storage that one writes and the next reads); a pipeline's order must be acyclic"}}
-	}
-	g.sort()
 	for _, e := range g.edges {
 		if !e.wait {
 			continue
@@ -73,7 +66,19 @@ func analyze(p *Pipeline) (*graph, []Problem) {
 		if !containsStage(ws, e.from) {
 			g.waits[e.to.base()] = append(ws, e.from)
 		}
+		g.waitedFor[e.from.base()] = true
 	}
+	if cyc := g.cycle(); cyc != nil {
+		names := make([]string, len(cyc))
+		for i, s := range cyc {
+			names[i] = s.Name()
+		}
+		// The checks of each stage's waits need no order: report them too.
+		return g, append([]Problem{{Construct: p.path, Type: field.ErrorTypeInvalid, Field: "RunsAfter", Value: strings.Join(names, " -> "),
+			Detail: "these stages form a cycle (through RunsAfter and storage that one writes and the next reads); a pipeline's order must be acyclic"}},
+			g.waitChecks(g.stages)...)
+	}
+	g.sort()
 	g.closeBefore()
 	return g, append(g.checks(p), g.chainChecks(p)...)
 }

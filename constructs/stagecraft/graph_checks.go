@@ -12,18 +12,35 @@ import (
 // them have seen them, storage that more pods mount at once than its access
 // modes allow, and names of gates that stages already use.
 func (g *graph) checks(p *Pipeline) []Problem {
+	out := g.waitChecks(g.order)
+	for _, st := range p.storages() {
+		if pr := g.storagePods(st); pr != nil {
+			out = append(out, *pr)
+		}
+	}
+	return out
+}
+
+// waitChecks returns the problems of the waits of stages: accelerators
+// held while waiting, a waited-for Job's TTL, the account a wait runs as,
+// and gate names already taken. They need no order of the stages.
+func (g *graph) waitChecks(stages []Stage) []Problem {
 	var out []Problem
 	names := map[string]Stage{}
 	for _, s := range g.stages {
 		names[s.Name()] = s
 	}
-	for _, s := range g.order {
+	for _, s := range stages {
 		b := s.base()
 		if len(g.waits[b]) == 0 {
 			continue
 		}
 		if b.work.accelerators != nil && !b.gated {
 			out = append(out, g.acceleratorWait(s))
+		}
+		if !b.gated && !b.work.createAccount && b.work.waitAccount == "default" {
+			out = append(out, Problem{Construct: s.Path(), Type: field.ErrorTypeForbidden, Field: "ServiceAccountName", Value: "default",
+				Detail: "this stage waits for upstream Jobs as the service account it runs as, which would let every pod of the namespace that runs as \"default\" read those Jobs: leave ServiceAccountName empty (stagecraft then creates an account of the stage's own), name an account of the stage's own, or remove the wait"})
 		}
 		for _, u := range g.waits[b] {
 			if ttl := u.base().ttl; ttl > 0 {
@@ -36,11 +53,6 @@ func (g *graph) checks(p *Pipeline) []Problem {
 				Detail: fmt.Sprintf("stagecraft names the gate of stage %s (which waits for upstream Jobs) %q: choose another id for one of them", s.Path(), gateName(b))})
 		}
 	}
-	for _, st := range p.storages() {
-		if pr := g.storagePods(st); pr != nil {
-			out = append(out, *pr)
-		}
-	}
 	return out
 }
 
@@ -48,7 +60,7 @@ func (g *graph) checks(p *Pipeline) []Problem {
 // container while holding accelerators. It names the wait's cause.
 func (g *graph) acceleratorWait(s Stage) Problem {
 	b := s.base()
-	fld, cause := "RunsAfter", ""
+	fld, cause, remove := "RunsAfter", "", "drop RunsAfter (the stage is then no longer ordered after the Job)"
 	for _, e := range g.edges {
 		if e.to != s || !e.wait {
 			continue
@@ -57,13 +69,14 @@ func (g *graph) acceleratorWait(s Stage) Problem {
 		if e.kind == edgeStorage {
 			fld = fmt.Sprintf("Mounts[%d].WaitForWriters", mountIndex(b, e.storage))
 			cause += " (which writes storage " + e.storage.name + ")"
+			remove = "set WaitForWriters to false on the mount: the stage still comes after the Job in the manifests and sync waves"
 		}
 		break
 	}
 	a := b.work.accelerators
 	return Problem{Construct: s.Path(), Type: field.ErrorTypeForbidden, Field: fld, Value: cause,
-		Detail: fmt.Sprintf("the stage requests accelerators (%d× %s), and its pods would hold them in an init container while they wait for Job %s; only a BatchStage can wait without holding anything. Remove the wait (set WaitForWriters to false on the mount, or drop RunsAfter: the stage still comes after the Job in the manifests and sync waves) and have the stage check for its input itself, or move the work into a BatchStage",
-			a.count, a.resource, cause)}
+		Detail: fmt.Sprintf("the stage requests accelerators (%d× %s), and its pods would hold them in an init container while they wait for Job %s; only a BatchStage can wait without holding anything. Remove the wait (%s) and have the stage check for its input itself, or move the work into a BatchStage",
+			a.count, a.resource, cause, remove)}
 }
 
 // mountIndex returns the index of s's first mount of st.

@@ -14,43 +14,59 @@ import (
 )
 
 // JobSettings are the run-to-completion settings shared by BatchStage and
-// ScheduledStage.
+// ScheduledStage. They become the Job's spec (a ScheduledStage's
+// spec.jobTemplate.spec); a duration becomes a field in whole seconds, and
+// a negative duration or a fraction of a second is a problem.
 type JobSettings struct {
-	// BackoffLimit is the number of retries before the Job fails.
-	// Default: 4.
+	// BackoffLimit is the number of retries before the Job fails
+	// (spec.backoffLimit), zero or more. Default: 4; none with
+	// BackoffLimitPerIndex, and setting both is a problem.
 	BackoffLimit *int32
-	// ActiveDeadline fails the Job when it runs longer, retries included.
-	// Default: none.
+	// ActiveDeadline fails the Job when it runs longer, retries included
+	// (spec.activeDeadlineSeconds), a whole number of seconds. Default:
+	// none, the Job may run for ever.
 	ActiveDeadline time.Duration
-	// TTLAfterFinished deletes the Job this long after it finishes. Default:
+	// TTLAfterFinished deletes the Job this long after it finishes
+	// (spec.ttlSecondsAfterFinished), a whole number of seconds. Default:
 	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
-	// re-create (and so re-run) a Job that the cluster deleted.
+	// re-create (and so re-run) a Job that the cluster deleted. A Job that
+	// another stage waits for must be kept: a TTL there is a problem.
 	TTLAfterFinished time.Duration
-	// Parallelism is the number of pods running at once. Default: 1.
+	// Parallelism is the number of pods running at once
+	// (spec.parallelism), zero or more. Default: Kubernetes' 1.
 	Parallelism *int32
-	// Completions is the number of pods that must succeed. Default: 1.
+	// Completions is the number of pods that must succeed
+	// (spec.completions), at least 1. Default: unset, the Job succeeds when
+	// one pod has (with Parallelism above 1, when one has and all have
+	// ended).
 	Completions *int32
-	// Indexed shards the work: each pod gets a completion index from 0 to
-	// Completions-1, in the JOB_COMPLETION_INDEX environment variable (and
-	// the batch.kubernetes.io/job-completion-index annotation), and the Job
-	// succeeds when every index has. Requires Completions. Default: false.
+	// Indexed shards the work (completionMode: Indexed): each pod gets a
+	// completion index from 0 to Completions-1, in the JOB_COMPLETION_INDEX
+	// environment variable (and the
+	// batch.kubernetes.io/job-completion-index annotation), and the Job
+	// succeeds when every index has. Requires Completions, not below
+	// Parallelism. Default: false (completionMode NonIndexed).
 	Indexed bool
-	// BackoffLimitPerIndex retries each index this many times on its own,
-	// instead of BackoffLimit for the whole Job. Requires Indexed.
-	// Default: none (BackoffLimit applies).
+	// BackoffLimitPerIndex retries each index this many times on its own
+	// (spec.backoffLimitPerIndex), instead of BackoffLimit for the whole
+	// Job. Requires Indexed. Default: none (BackoffLimit applies).
 	BackoffLimitPerIndex *int32
 	// MaxFailedIndexes fails the Job once more indexes than this have
-	// failed. Requires BackoffLimitPerIndex. Default: none (all indexes run).
+	// failed (spec.maxFailedIndexes), at most Completions. Requires
+	// BackoffLimitPerIndex. Default: none (all indexes run).
 	MaxFailedIndexes *int32
 	// FailFastExitCodes fail the Job at once, without retries, when the
-	// container exits with one of these codes (a bad configuration, say).
-	// Default: none.
+	// container exits with one of these codes, 1 to 255 (a bad
+	// configuration, say): a spec.podFailurePolicy rule with action
+	// FailJob. Default: none.
 	FailFastExitCodes []int32
 	// CountDisruptions counts pods that were disrupted (preempted, evicted
 	// by a node drain) against the backoff limit. Default: false, such
-	// failures are retried without counting, through a pod failure policy.
+	// failures are retried without counting, through a spec.podFailurePolicy
+	// rule with action Ignore on the DisruptionTarget condition.
 	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue: the Job carries the
+	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain: the
+	// Job (a ScheduledStage's jobTemplate) carries the
 	// kueue.x-k8s.io/queue-name label, Kueue's admission webhook creates it
 	// suspended, and Kueue starts it when the queue admits it. stagecraft
 	// does not write spec.suspend, which Kueue owns: a deploy tool that
@@ -89,7 +105,8 @@ func maxJobPods(j JobSettings) int64 {
 	return int64(*j.Parallelism)
 }
 
-func validateJob(j JobSettings) field.ErrorList {
+// validateJob checks the job settings of a stage whose container sets env.
+func validateJob(j JobSettings, env []EnvVar) field.ErrorList {
 	errs := validateNonNegative(namedCount{"BackoffLimit", j.BackoffLimit}, namedCount{"Parallelism", j.Parallelism}, namedCount{"Completions", j.Completions})
 	if j.Completions != nil && *j.Completions == 0 {
 		errs = append(errs, invalid(field.NewPath("Completions"), int32(0), "must be at least 1 (leave it unset for a single completion)"))
@@ -105,6 +122,8 @@ func validateJob(j JobSettings) field.ErrorList {
 		}
 	}
 	errs = append(errs, validatePerIndex(j)...)
+	errs = append(errs, validateIndexedLimits(j)...)
+	errs = append(errs, validateIndexEnv(j, env)...)
 	seen := map[int32]bool{}
 	for i, c := range j.FailFastExitCodes {
 		fld := field.NewPath("FailFastExitCodes").Index(i)
@@ -147,6 +166,60 @@ func validatePerIndex(j JobSettings) field.ErrorList {
 		}
 	}
 	return errs
+}
+
+// The API server's limits on Indexed Jobs (pkg/apis/batch/validation):
+// parallelism and failed indexes at most 100,000; above 100,000
+// completions with per-index retries, MaxFailedIndexes is required and it
+// and parallelism are at most 10,000.
+const (
+	indexedMaxParallelism       = 100_000
+	indexedMaxFailedIndexes     = 100_000
+	indexedCompletionsSoftLimit = 100_000
+	indexedHighCompletionsLimit = 10_000
+)
+
+// validateIndexedLimits checks an Indexed job against the API server's
+// limits.
+func validateIndexedLimits(j JobSettings) field.ErrorList {
+	if !j.Indexed {
+		return nil
+	}
+	var errs field.ErrorList
+	limit := func(name string, v *int32, max int32, why string) {
+		if v != nil && *v > max {
+			errs = append(errs, invalid(field.NewPath(name), *v, fmt.Sprintf("must be at most %d%s: the API server refuses more", max, why)))
+		}
+	}
+	high := j.Completions != nil && *j.Completions > indexedCompletionsSoftLimit && j.BackoffLimitPerIndex != nil
+	if high {
+		why := fmt.Sprintf(" in an Indexed job of more than %d completions with BackoffLimitPerIndex", indexedCompletionsSoftLimit)
+		limit("Parallelism", j.Parallelism, indexedHighCompletionsLimit, why)
+		limit("MaxFailedIndexes", j.MaxFailedIndexes, indexedHighCompletionsLimit, why)
+		if j.MaxFailedIndexes == nil {
+			errs = append(errs, required(field.NewPath("MaxFailedIndexes"), fmt.Sprintf("an Indexed job of more than %d completions with BackoffLimitPerIndex needs MaxFailedIndexes (at most %d)", indexedCompletionsSoftLimit, indexedHighCompletionsLimit)))
+		}
+		return errs
+	}
+	limit("Parallelism", j.Parallelism, indexedMaxParallelism, " in an Indexed job")
+	limit("MaxFailedIndexes", j.MaxFailedIndexes, indexedMaxFailedIndexes, " in an Indexed job")
+	return errs
+}
+
+// validateIndexEnv rejects a variable of the container that stagecraft sets
+// in an Indexed job: a second entry of one name is refused by server-side
+// apply.
+func validateIndexEnv(j JobSettings, env []EnvVar) field.ErrorList {
+	if !j.Indexed {
+		return nil
+	}
+	for i, e := range env {
+		if e.Name == completionIndexEnv {
+			return field.ErrorList{duplicate(field.NewPath("Env").Index(i).Child("Name"), e.Name,
+				"an Indexed job's container already has "+completionIndexEnv+" (set by stagecraft and the Job controller); read it, do not set it")}
+		}
+	}
+	return nil
 }
 
 // jobSpec builds the Job spec of stage s with its resolved settings j.

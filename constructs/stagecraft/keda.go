@@ -17,44 +17,57 @@ import (
 // length of a queue or a Prometheus query, and down to zero pods when
 // there is nothing to do, so that idle accelerators are released. It
 // excludes Autoscaling (KEDA manages its own HorizontalPodAutoscaler).
+// It becomes a ScaledObject (keda.sh/v1alpha1) of the stage's name.
 type EventScaling struct {
-	// MinReplicas is the fewest pods. Default: 0, the stage scales to zero.
+	// MinReplicas is the fewest pods (spec.minReplicaCount). Default: 0,
+	// the stage scales to zero.
 	MinReplicas int32
-	// MaxReplicas is the most pods. Required.
+	// MaxReplicas is the most pods (spec.maxReplicaCount), at least
+	// MinReplicas. Required.
 	MaxReplicas int32
-	// Cooldown is how long after the last event the stage scales to zero.
-	// Default: 5m.
+	// Cooldown is how long after the last active trigger the stage scales
+	// to zero (spec.cooldownPeriod), a whole number of seconds; a fraction
+	// of a second is a problem. Default: 5m.
 	Cooldown time.Duration
-	// PollingInterval is how often KEDA checks the triggers. Default: 30s.
+	// PollingInterval is how often KEDA checks the triggers
+	// (spec.pollingInterval), a whole number of seconds; a fraction of a
+	// second is a problem. Default: 30s.
 	PollingInterval time.Duration
-	// Triggers are the event sources. At least one is required.
+	// Triggers are the event sources (spec.triggers). At least one is
+	// required.
 	Triggers []Trigger
 }
 
-// Trigger is one KEDA scaler.
+// Trigger is one KEDA scaler (an entry of the ScaledObject's
+// spec.triggers).
 type Trigger struct {
-	// Type is the KEDA scaler, such as "prometheus", "rabbitmq",
+	// Type is the KEDA scaler (type), such as "prometheus", "rabbitmq",
 	// "aws-sqs-queue" or "kafka". Required.
 	Type string
-	// Metadata configures the scaler (its server address, query or queue,
-	// and target value). Required: every scaler needs some.
+	// Metadata configures the scaler (metadata): its server address, query
+	// or queue, and target value. Required: every scaler needs some.
 	Metadata map[string]string
 	// Secrets pass credentials to the scaler by reference, through a
-	// TriggerAuthentication: never as values in the manifests.
+	// TriggerAuthentication named "<stage>-<trigger index>"
+	// (authenticationRef): never as values in the manifests.
 	// Default: none.
 	Secrets []TriggerSecret
-	// MetricType is how the metric is compared with the target:
-	// AverageValue, Value or Utilization. Default: KEDA's (AverageValue).
+	// MetricType is how the metric is compared with the target
+	// (metricType): AverageValue, Value or Utilization. Default: KEDA's
+	// (AverageValue).
 	MetricType string
 }
 
-// TriggerSecret passes one key of a Secret to a scaler's parameter.
+// TriggerSecret passes one key of a Secret in the pipeline's namespace to
+// a scaler's parameter: an entry of the TriggerAuthentication's
+// spec.secretTargetRef.
 type TriggerSecret struct {
-	// Parameter of the scaler, for example "bearerToken" or "host".
+	// Parameter of the scaler that the key fills (parameter), for example
+	// "bearerToken" or "host". Required.
 	Parameter string
-	// Secret is the Secret's name.
+	// Secret is the Secret's name (name), a DNS subdomain. Required.
 	Secret string
-	// Key in the Secret.
+	// Key in the Secret (key). Required.
 	Key string
 }
 

@@ -26,9 +26,11 @@ type Metrics struct {
 	// which have no Ports: the container gets a port named Port. Required
 	// there; not allowed on a ProcessorStage.
 	ContainerPort int32
-	// Path of the metrics endpoint. Default: "/metrics".
+	// Path of the metrics endpoint (the endpoint's path), starting with
+	// '/'. Default: "/metrics".
 	Path string
-	// Interval between scrapes, whole seconds of at least 1s. Default: 30s.
+	// Interval between scrapes (the endpoint's interval), whole seconds of
+	// at least 1s. Default: 30s.
 	Interval time.Duration
 }
 

@@ -1,7 +1,8 @@
 package stagecraft
 
 import (
-	"net"
+	"fmt"
+	"net/netip"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -20,9 +21,11 @@ type EgressRule struct {
 	// Except are ranges inside CIDR that stay blocked (ipBlock.except).
 	// Default: none.
 	Except []string
-	// Ports that may be reached, 1 to 65535. Default: every port.
+	// Ports that may be reached (ports[].port), 1 to 65535. Default: every
+	// port.
 	Ports []int32
-	// Protocol of the ports: TCP, UDP or SCTP. Default: TCP.
+	// Protocol of the ports (ports[].protocol): TCP, UDP or SCTP. Default:
+	// TCP.
 	Protocol string
 }
 
@@ -48,27 +51,42 @@ func validateNetwork(n Network) field.ErrorList {
 	return errs
 }
 
-func validateCIDR(fld *field.Path, c string) field.ErrorList {
+// parseCIDR parses an address range as the API server's strict checks
+// want it: CIDR notation (net/netip: no leading zeros, no zone), no bits
+// set beyond the prefix, IPv4 not written as IPv6.
+func parseCIDR(fld *field.Path, c string) (netip.Prefix, field.ErrorList) {
 	if c == "" {
-		return field.ErrorList{required(fld, "an address range such as \"10.0.0.0/8\"")}
+		return netip.Prefix{}, field.ErrorList{required(fld, "an address range such as \"10.0.0.0/8\"")}
 	}
-	if _, _, err := net.ParseCIDR(c); err != nil {
-		return field.ErrorList{invalid(fld, c, "must be an address range in CIDR notation, such as \"10.0.0.0/8\" or \"2001:db8::/32\"")}
+	p, err := netip.ParsePrefix(c)
+	switch {
+	case err != nil:
+		return p, field.ErrorList{invalid(fld, c, "must be an address range in CIDR notation, such as \"10.0.0.0/8\" or \"2001:db8::/32\"")}
+	case p.Addr().Is4In6():
+		return p, field.ErrorList{invalid(fld, c, "is an IPv4 range written as IPv6; write it as IPv4, such as \"10.0.0.0/8\"")}
+	case p != p.Masked():
+		return p, field.ErrorList{invalid(fld, c, fmt.Sprintf("has address bits set beyond the /%d prefix; the range is %q", p.Bits(), p.Masked().String()))}
 	}
-	return nil
+	return p, nil
+}
+
+func validateCIDR(fld *field.Path, c string) field.ErrorList {
+	_, errs := parseCIDR(fld, c)
+	return errs
 }
 
 func validateEgress(rules []EgressRule) field.ErrorList {
 	var errs field.ErrorList
 	for i, r := range rules {
 		fld := field.NewPath("Egress").Index(i)
-		errs = append(errs, validateCIDR(fld.Child("CIDR"), r.CIDR)...)
-		_, outer, err := net.ParseCIDR(r.CIDR)
+		outer, cerrs := parseCIDR(fld.Child("CIDR"), r.CIDR)
+		errs = append(errs, cerrs...)
 		for j, e := range r.Except {
 			f := fld.Child("Except").Index(j)
-			errs = append(errs, validateCIDR(f, e)...)
-			if ip, _, err2 := net.ParseCIDR(e); err == nil && err2 == nil && !outer.Contains(ip) {
-				errs = append(errs, invalid(f, e, "must lie inside CIDR "+r.CIDR))
+			inner, eerrs := parseCIDR(f, e)
+			errs = append(errs, eerrs...)
+			if len(cerrs) == 0 && len(eerrs) == 0 && !strictSubset(inner, outer) {
+				errs = append(errs, invalid(f, e, "must be a range strictly inside CIDR "+r.CIDR+" (a longer prefix of the same addresses)"))
 			}
 		}
 		for j, port := range r.Ports {
@@ -77,6 +95,11 @@ func validateEgress(rules []EgressRule) field.ErrorList {
 		errs = append(errs, validateProtocol(fld.Child("Protocol"), r.Protocol)...)
 	}
 	return errs
+}
+
+// strictSubset tells whether inner is a smaller range inside outer.
+func strictSubset(inner, outer netip.Prefix) bool {
+	return inner.Addr().Is4() == outer.Addr().Is4() && inner.Bits() > outer.Bits() && outer.Contains(inner.Addr())
 }
 
 func validateProtocol(fld *field.Path, p string) field.ErrorList {

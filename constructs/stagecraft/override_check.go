@@ -9,6 +9,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,7 +23,13 @@ import (
 func overridden(o runtime.Object, src source) []Problem {
 	var out []Problem
 	blame := map[string]int{}
-	before := objectViolations(o, src.privileged)
+	kept := machineryOf(o, src.waitedFor)
+	violations := func() map[string]any {
+		v := objectViolations(o, src.privileged)
+		kept.check(o, v)
+		return v
+	}
+	before := violations()
 	for i, ov := range src.overrides {
 		if ov == nil {
 			continue // reported with the construct's props
@@ -32,7 +39,7 @@ func overridden(o runtime.Object, src source) []Problem {
 				Field: fmt.Sprintf("Override[%d]", i), Detail: "the override panicked: " + err.Error()})
 			continue
 		}
-		after := objectViolations(o, src.privileged)
+		after := violations()
 		for k := range after {
 			if _, had := before[k]; !had {
 				blame[k] = i
@@ -150,4 +157,73 @@ func restrictedViolations(path *field.Path, tmpl *corev1.PodTemplateSpec) field.
 			"; set Security.AllowPrivilegedOverride for a deliberately privileged workload"))
 	}
 	return errs
+}
+
+// machinery is what stagecraft put into a stage's object for its waits,
+// which an override must leave as it is: the init containers that wait
+// for upstream Jobs, the scheduling gate that holds a Job until its gate
+// releases it, and no TTL on a Job that other stages wait for (a deploy
+// tool would re-create a deleted Job and run it again).
+type machinery struct {
+	waits     []corev1.Container
+	gated     bool
+	waitedFor bool
+}
+
+// machineryOf returns the machinery of o as rendered; waitedFor is set for
+// the object of a stage that others wait for.
+func machineryOf(o runtime.Object, waitedFor bool) machinery {
+	m := machinery{waitedFor: waitedFor}
+	if tmpl, _ := podTemplateOf(o); tmpl != nil {
+		for _, c := range tmpl.Spec.InitContainers {
+			if c.Name == waitContainer {
+				m.waits = append(m.waits, *c.DeepCopy())
+			}
+		}
+		m.gated = hasSchedulingGate(&tmpl.Spec)
+	}
+	return m
+}
+
+// check adds to out what o no longer keeps of m.
+func (m machinery) check(o runtime.Object, out map[string]any) {
+	tmpl, path := podTemplateOf(o)
+	if tmpl == nil {
+		return
+	}
+	spec := path.Child("spec")
+	if m.gated && !hasSchedulingGate(&tmpl.Spec) {
+		out[spec.Child("schedulingGates").String()+": the Job must keep the scheduling gate "+schedulingGate+
+			" that holds its pods until its upstream Jobs complete (its gate Job removes it); to run without waiting, drop the wait instead (RunsAfter, Mount.WaitForWriters)"] = schedulingGate
+	}
+	for _, want := range m.waits {
+		if !containsContainer(tmpl.Spec.InitContainers, &want) {
+			out[spec.Child("initContainers").Key(want.Name).String()+": the init container that waits for the upstream Jobs must stay as stagecraft wrote it; "+
+				"set its image with PipelineProps.GateImage, or drop the wait (RunsAfter, Mount.WaitForWriters)"] = want.Name
+		}
+	}
+	if j, ok := o.(*batchv1.Job); ok && m.waitedFor && j.Spec.TTLSecondsAfterFinished != nil {
+		out[field.NewPath("spec", "ttlSecondsAfterFinished").String()+": other stages wait for this Job, which must be kept after it finishes (a deploy tool would re-create a deleted Job and run it again)"] = *j.Spec.TTLSecondsAfterFinished
+	}
+}
+
+// hasSchedulingGate reports whether spec holds its pods with stagecraft's
+// scheduling gate.
+func hasSchedulingGate(spec *corev1.PodSpec) bool {
+	for _, g := range spec.SchedulingGates {
+		if g.Name == schedulingGate {
+			return true
+		}
+	}
+	return false
+}
+
+// containsContainer reports whether cs holds a container equal to c.
+func containsContainer(cs []corev1.Container, c *corev1.Container) bool {
+	for i := range cs {
+		if equality.Semantic.DeepEqual(&cs[i], c) {
+			return true
+		}
+	}
+	return false
 }

@@ -85,16 +85,28 @@ type Network struct {
 	Disabled bool
 }
 
-// Defaults are the settings a pipeline's stages inherit. Each empty field
-// falls back to stagecraft's default, documented on Workload.
+// Defaults are the settings a pipeline's stages inherit. A stage's own
+// setting wins; an empty field here falls back to stagecraft's default,
+// documented on Workload. They apply to the stages' own containers, not
+// to the gate Jobs and wait-upstream init containers stagecraft adds.
 type Defaults struct {
-	// Resources fills the empty fields of each stage's Resources.
+	// Resources fills each empty field of a stage's Resources (its
+	// container's resources.requests and resources.limits), field by
+	// field. Default: stagecraft's, listed on Resources. A request above
+	// its limit, after merging, is a problem.
 	Resources Resources
-	// ImagePullPolicy for stages that set none.
+	// ImagePullPolicy of the stages that set none
+	// (containers[0].imagePullPolicy): Always, IfNotPresent or Never.
+	// Default: IfNotPresent (images are pinned).
 	ImagePullPolicy string
-	// NodeSelector for stages that set none.
+	// NodeSelector of the stages whose NodeSelector is nil
+	// (spec.nodeSelector); a stage's own selector replaces it whole.
+	// Default: none, the pods may run on any node.
 	NodeSelector map[string]string
-	// ServiceAccountName for stages that set none.
+	// ServiceAccountName of the stages that set none
+	// (spec.serviceAccountName), a DNS subdomain. Default: the namespace's
+	// "default" account; a stage that waits in an init container then gets
+	// an account of its own (see Workload.ServiceAccountName).
 	ServiceAccountName string
 }
 

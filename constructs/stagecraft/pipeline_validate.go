@@ -31,7 +31,7 @@ func (p *Pipeline) validate() field.ErrorList {
 	}
 	errs = append(errs, validateNetwork(props.Network)...)
 	if props.GateImage != "" {
-		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false)...)
+		errs = append(errs, validateImage(field.NewPath("GateImage"), props.GateImage, false, "")...)
 	}
 	if t := props.WaitTimeout; t < 0 || t%time.Second != 0 {
 		errs = append(errs, invalid(field.NewPath("WaitTimeout"), t.String(), "must be zero (the default, 24h) or a positive whole number of seconds"))
@@ -65,5 +65,6 @@ func (p *Pipeline) validateNamespace() field.ErrorList {
 // validateChartLabels checks the labels of a chart, which cdk8s adds to
 // every object of the chart, stagecraft's included.
 func validateChartLabels(c chartInfo) []Problem {
-	return problemsOf(c.path, validateLabels(field.NewPath("ChartProps", "Labels"), c.labels))
+	fld := field.NewPath("ChartProps", "Labels")
+	return problemsOf(c.path, append(validateLabels(fld, c.labels), validateControllerLabels(fld, c.labels)...))
 }

@@ -7,7 +7,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -22,7 +21,7 @@ type ProcessorStageProps struct {
 	// Service. Default: none (no Service is created).
 	Ports []Port
 	// Readiness gates traffic to a pod (readinessProbe). Default: a TCP
-	// check of the first port, when there is one.
+	// check of the first TCP port, when there is one.
 	Readiness *Probe
 	// Liveness restarts a container that stops answering (livenessProbe).
 	// Default: none, since a wrong liveness probe restarts healthy pods
@@ -56,47 +55,58 @@ type ProcessorStageProps struct {
 
 // Port is a named container port, exposed by the stage's Service.
 type Port struct {
-	// Name of the port (an IANA service name such as "http" or "grpc"),
-	// at most 15 characters. Required; the Service targets the container
-	// port by this name.
+	// Name of the port (ports[].name of the container and the Service),
+	// an IANA service name such as "http" or "grpc", at most 15
+	// characters. Required; the Service targets the container port by
+	// this name (targetPort).
 	Name string
-	// ContainerPort the process listens on, 1 to 65535. Required.
+	// ContainerPort the process listens on (containerPort), 1 to 65535.
+	// Required.
 	ContainerPort int32
-	// ServicePort is the port of the Service, 1 to 65535. Default:
-	// ContainerPort. A stateful stage's Service is headless (its name
+	// ServicePort is the port of the Service (the Service's ports[].port),
+	// 1 to 65535. Default: ContainerPort. A stateful stage's Service is headless (its name
 	// resolves to the pods), so there it must be ContainerPort.
 	ServicePort int32
-	// Protocol is TCP, UDP or SCTP. Default: TCP.
+	// Protocol is TCP, UDP or SCTP (protocol). Default: TCP.
 	Protocol string
 }
 
 // Ingress routes HTTP traffic from outside the cluster to a stage, through
 // an Ingress of the stage's name.
 type Ingress struct {
-	// Host is the fully qualified host name to route, for example
-	// "api.example.com"; "*.example.com" routes every subdomain. Default:
-	// every host.
+	// Host is the fully qualified host name to route
+	// (spec.rules[0].host, and spec.tls[0].hosts with TLSSecretName), for
+	// example "api.example.com"; "*.example.com" routes every subdomain.
+	// An IP address is a problem. Default: every host (a rule without a
+	// host); required with TLSSecretName.
 	Host string
-	// Path to route, starting with '/'. Default: "/".
+	// Path to route (spec.rules[0].http.paths[0].path), starting with '/'.
+	// Default: "/".
 	Path string
-	// PathType is Prefix, Exact or ImplementationSpecific. Default: Prefix.
+	// PathType is Prefix, Exact or ImplementationSpecific (pathType).
+	// Default: Prefix.
 	PathType string
-	// Port is the name of the stage's port to route to. Default: the first.
+	// Port is the name of the stage's port to route to
+	// (backend.service.port.name), a TCP port. Default: the first.
 	Port string
-	// TLSSecretName names the Secret holding the certificate for Host.
-	// Default: no TLS.
+	// TLSSecretName names the Secret holding the certificate for Host
+	// (spec.tls[0].secretName). Default: no TLS.
 	TLSSecretName string
-	// ClassName selects the ingress controller (ingressClassName). Default:
-	// the cluster's default IngressClass.
+	// ClassName selects the ingress controller (spec.ingressClassName).
+	// Default: the cluster's default IngressClass.
 	ClassName string
-	// Annotations for the ingress controller. Default: none.
+	// Annotations for the ingress controller (the Ingress's
+	// metadata.annotations). Default: none.
 	Annotations map[string]string
 }
 
-// Stateful turns a ProcessorStage into a StatefulSet.
+// Stateful turns a ProcessorStage into a StatefulSet, with a headless
+// Service (clusterIP: None) of the stage's name as its spec.serviceName.
 type Stateful struct {
-	// Volumes are claimed once per replica (volumeClaimTemplates) and kept
-	// across restarts, scaling down and deletion of the stage.
+	// Volumes are claimed once per replica (spec.volumeClaimTemplates) and
+	// kept across restarts, scaling down and deletion of the stage
+	// (persistentVolumeClaimRetentionPolicy Retain). Default: none, the
+	// replicas keep no volume of their own.
 	Volumes []VolumeClaim
 	// ParallelStart starts and stops the replicas all at once instead of
 	// one after another (podManagementPolicy: Parallel). Default: false
@@ -106,16 +116,21 @@ type Stateful struct {
 
 // VolumeClaim is a volume that each replica of a stateful stage owns.
 type VolumeClaim struct {
-	// Name of the claim template, a DNS label. Required.
+	// Name of the claim template (metadata.name), a DNS label, unique in
+	// the stage and not a name of stagecraft's own pod volumes
+	// ("scratch*", "storage-*", "shm", ...). Required. Each replica's claim is named
+	// "<name>-<stage>-<ordinal>".
 	Name string
-	// Path where the volume is mounted. Required.
+	// Path where the volume is mounted (mountPath), absolute. Required.
 	Path string
-	// Size is the capacity of each replica's volume, a Kubernetes quantity
-	// such as "20Gi". Required.
+	// Size is the capacity of each replica's volume
+	// (resources.requests.storage), a Kubernetes quantity such as "20Gi".
+	// Required.
 	Size string
-	// StorageClassName to provision from. Default: the cluster's default.
+	// StorageClassName to provision from (storageClassName). Default: the
+	// cluster's default.
 	StorageClassName string
-	// AccessModes of each volume. Default: ReadWriteOnce.
+	// AccessModes of each volume (accessModes). Default: ReadWriteOnce.
 	AccessModes []string
 }
 
@@ -154,21 +169,19 @@ type processorSpec struct {
 	strategy         appsv1.DeploymentStrategyType // "" for Kubernetes' RollingUpdate
 }
 
-// statefulNameMax leaves room for the revision hash that the StatefulSet
-// controller appends to the name in a 63-character label.
-const statefulNameMax = 52
+// processorNameMax leaves room for the hash that the Deployment controller
+// appends to the names of its ReplicaSets, and the StatefulSet controller
+// to the names of its revisions, in a 63-character label (the API server
+// warns about a ReplicaSet name beyond it).
+const processorNameMax = 52
 
 // NewProcessorStage creates a long-running stage in a pipeline. Its id is
-// the name of its Deployment (or StatefulSet) and Service, at most 63
-// characters (52 when Stateful).
+// the name of its Deployment (or StatefulSet) and Service, at most 52
+// characters.
 func NewProcessorStage(scope constructs.Construct, id string, props ProcessorStageProps) *ProcessorStage {
 	defer lockConstructs()()
 	s := &ProcessorStage{}
-	max := validation.DNS1123LabelMaxLength
-	if props.Stateful != nil {
-		max = statefulNameMax
-	}
-	cid := s.join(s, scope, id, componentProcessor, max, props.Labels)
+	cid := s.join(s, scope, id, componentProcessor, processorNameMax, props.Labels)
 	s.resolve(props)
 	s.create(s, scope, cid)
 	return s
@@ -202,8 +215,8 @@ func (s *ProcessorStage) resolve(p ProcessorStageProps) {
 	}
 	s.maxPods = int64(r.maxPods)
 	readiness := p.Readiness
-	if readiness == nil && len(s.ports) > 0 {
-		readiness = &Probe{}
+	if readiness == nil {
+		readiness = defaultReadiness(s.ports)
 	}
 	r.probes = [3]*probeSpec{resolveProbe(readiness, s.ports), resolveProbe(p.Liveness, s.ports), resolveProbe(p.Startup, s.ports)}
 	s.ingress = resolveIngress(p.Ingress, s.ports)
@@ -212,6 +225,17 @@ func (s *ProcessorStage) resolve(p ProcessorStageProps) {
 	r.budget = resolveBudget(p.DisruptionBudget, r.maxPods, scaled)
 	r.spread = resolveSpread(p.Spread, r.maxPods)
 	r.strategy = s.resolveStrategy()
+}
+
+// defaultReadiness is a TCP check of the first TCP port; nil without one
+// (a UDP port cannot be checked over TCP).
+func defaultReadiness(ports []Port) *Probe {
+	for _, p := range ports {
+		if p.Protocol == string(corev1.ProtocolTCP) {
+			return &Probe{Port: p.Name}
+		}
+	}
+	return nil
 }
 
 // defaults returns the pipeline's defaults; none outside a pipeline.

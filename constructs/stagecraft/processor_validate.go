@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -21,6 +22,9 @@ func (s *ProcessorStage) validate() field.ErrorList {
 		}
 	}
 	errs := validateWorkload(s.pipeline, s.work, claims...)
+	if len(s.ports) > 0 || p.Stateful != nil {
+		errs = append(errs, validateServiceName(s.name)...)
+	}
 	errs = append(errs, validateText(p)...)
 	errs = append(errs, validateNonNegative(namedCount{"Replicas", p.Replicas})...)
 	errs = append(errs, validateAutoscaling(p.Autoscaling, p.Replicas)...)
@@ -39,6 +43,18 @@ func (s *ProcessorStage) validate() field.ErrorList {
 		errs = append(errs, validateClaims(p.Stateful.Volumes)...)
 	}
 	return errs
+}
+
+// validateServiceName checks a stage id that names a Service: Kubernetes
+// before 1.36 requires a DNS-1035 label (starting with a letter).
+func validateServiceName(name string) field.ErrorList {
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		return nil // reported as an id problem already
+	}
+	if msgs := validation.IsDNS1035Label(name); len(msgs) > 0 {
+		return field.ErrorList{invalid(field.NewPath("id"), name, "names the stage's Service, which must start with a letter on Kubernetes "+minKubernetesVersion+" to 1.35 (stagecraft supports "+minKubernetesVersion+" and later)")}
+	}
+	return nil
 }
 
 // validatePorts checks the ports as given and resolved: names, numbers
@@ -99,6 +115,8 @@ func validateProbe(fld *field.Path, pr *Probe, ports []Port) field.ErrorList {
 			errs = append(errs, notSupported(fld.Child("Port"), pr.Port, "the container exposes no port of that name; allowed: "+portNames(ports)))
 		case pr.Port == "" && len(ports) == 0:
 			errs = append(errs, required(fld.Child("Port"), "an HTTP or TCP probe needs a container port; add Ports or use Command"))
+		default:
+			errs = append(errs, validateTCP(fld.Child("Port"), ports, pr.Port, "an HTTP or TCP probe connects over TCP, so it would never succeed; probe a TCP port or use Command")...)
 		}
 	}
 	for _, d := range []struct {
@@ -124,6 +142,8 @@ func validateIngress(in *Ingress, ports []Port) field.ErrorList {
 		errs = append(errs, required(fld.Child("Port"), "an Ingress routes to a Service port; add Ports"))
 	case in.Port != "" && !hasPort(ports, in.Port):
 		errs = append(errs, notSupported(fld.Child("Port"), in.Port, "the stage has no port of that name; allowed: "+portNames(ports)))
+	default:
+		errs = append(errs, validateTCP(fld.Child("Port"), ports, in.Port, "an Ingress carries HTTP, over TCP; route it to a TCP port")...)
 	}
 	if in.Host != "" {
 		if net.ParseIP(in.Host) != nil {
@@ -148,6 +168,20 @@ func validateIngress(in *Ingress, ports []Port) field.ErrorList {
 		errs = append(errs, each(fld.Child("ClassName"), in.ClassName, validation.IsDNS1123Subdomain(in.ClassName))...)
 	}
 	return append(errs, validateAnnotations(fld.Child("Annotations"), in.Annotations)...)
+}
+
+// validateTCP checks that the port named name (the first port when name
+// is "") speaks TCP; why says what needs it.
+func validateTCP(fld *field.Path, ports []Port, name, why string) field.ErrorList {
+	for _, p := range ports {
+		if p.Name == name || name == "" {
+			if p.Protocol != "" && p.Protocol != string(corev1.ProtocolTCP) {
+				return field.ErrorList{invalid(fld, p.Name, fmt.Sprintf("port %q is %s: %s", p.Name, p.Protocol, why))}
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // validateIngressPath applies the API server's rules for Prefix and Exact
@@ -192,7 +226,7 @@ func validateClaims(volumes []VolumeClaim) field.ErrorList {
 		if v.Size == "" {
 			errs = append(errs, required(f.Child("Size"), "each replica's capacity, for example \"20Gi\""))
 		} else {
-			_, qerrs := validateQuantity(f.Child("Size"), v.Size)
+			_, qerrs := validateBytes(f.Child("Size"), v.Size)
 			errs = append(errs, qerrs...)
 		}
 		errs = append(errs, validateAccessModes(f.Child("AccessModes"), v.AccessModes)...)

@@ -44,12 +44,21 @@ type source struct {
 	owner     Stage // the stage whose Job gets its run's name; nil for none
 	// privileged accepts overrides that break Pod Security "restricted".
 	privileged bool
+	// waitedFor is set for a stage whose Job other stages wait for.
+	waitedFor bool
 }
 
 // sourceOf returns the source of a stage's own objects.
-func sourceOf(s Stage) source {
+func (r *rendering) sourceOf(s Stage) source {
 	b := s.base()
-	return source{path: b.path, overrides: b.overrides, owner: s, privileged: b.work.given.Security.AllowPrivilegedOverride}
+	return source{path: b.path, overrides: b.overrides, owner: s, privileged: b.work.given.Security.AllowPrivilegedOverride,
+		waitedFor: r.g.waitedFor[b]}
+}
+
+// gateSource returns the source of the objects of a held stage's gate:
+// stagecraft's own, which the stage's overrides do not reach.
+func gateSource(s Stage) source {
+	return source{path: s.base().path}
 }
 
 // each passes every object of the pipeline to f, in the order they are
@@ -78,13 +87,15 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 			if np := p.stagePolicy(s, callers[s], r.waitsInInit(s.base())); np != nil {
 				nps = append(nps, np)
 			}
-			if np := r.gatePolicy(s.base()); np != nil {
-				nps = append(nps, np)
-			}
-			src := sourceOf(s)
+			src := r.sourceOf(s)
 			src.owner = nil
 			if err := r.emit(f, nps, g.level[s.base()], src); err != nil {
 				return err
+			}
+			if np := r.gatePolicy(s.base()); np != nil {
+				if err := r.emit(f, []runtime.Object{np}, g.level[s.base()], gateSource(s)); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -97,13 +108,11 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 	for _, s := range g.order {
 		r.at.at(s.Path(), "rendering")
 		b := s.base()
-		if err := r.emit(f, r.stageObjects(s), g.level[b], sourceOf(s)); err != nil {
+		if err := r.emit(f, r.stageObjects(s), g.level[b], r.sourceOf(s)); err != nil {
 			return err
 		}
 		// The gate names the run, so it comes once the run is named.
-		gate := sourceOf(s)
-		gate.owner = nil
-		if err := r.emit(f, r.gateObjects(b, r.runName(s)), g.level[b], gate); err != nil {
+		if err := r.emit(f, r.gateObjects(b, r.runName(s)), g.level[b], gateSource(s)); err != nil {
 			return err
 		}
 	}

@@ -24,11 +24,12 @@ type Autoscaling struct {
 	// Required.
 	MaxReplicas int32
 	// CPUUtilization is the target average CPU use, in percent of the
-	// request, 1 to 1000. Default: 80 when MemoryUtilization is not set
+	// request, 1 to 1000 (a cpu entry of metrics, target
+	// averageUtilization). Default: 80 when MemoryUtilization is not set
 	// either.
 	CPUUtilization int32
 	// MemoryUtilization is the target average memory use, in percent of the
-	// request, 1 to 1000. Default: none.
+	// request, 1 to 1000 (a memory entry of metrics). Default: none.
 	MemoryUtilization int32
 	// ScaleDownStabilization is how long the autoscaler waits, after load
 	// drops, before it removes pods (behavior.scaleDown
@@ -42,9 +43,11 @@ type Autoscaling struct {
 // eviction is a problem.
 type DisruptionBudget struct {
 	// MaxUnavailable is how many pods ("1") or what share ("25%") may be
-	// evicted at once. Default: "1".
+	// evicted at once (spec.maxUnavailable). Default: "1", unless
+	// MinAvailable is set.
 	MaxUnavailable string
-	// MinAvailable is how many pods or what share must stay. Default: none.
+	// MinAvailable is how many pods or what share must stay
+	// (spec.minAvailable). Default: none.
 	MinAvailable string
 	// Disabled creates no PodDisruptionBudget. Default: false.
 	Disabled bool
@@ -179,8 +182,10 @@ func parseIntOrPercent(s string) (n int, percent, ok bool) {
 		n, err := strconv.Atoi(v)
 		return n, true, err == nil && n >= 0 && n <= 100
 	}
-	n, err := strconv.Atoi(s)
-	return n, false, err == nil && n >= 0
+	// A count is an int32 in the object (intstr.IntOrString): a larger one
+	// would wrap around.
+	v, err := strconv.ParseInt(s, 10, 32)
+	return int(v), false, err == nil && v >= 0
 }
 
 // validateBudget checks a budget for a stage that runs at least minPods
@@ -198,7 +203,7 @@ func validateBudget(b *DisruptionBudget, minPods int32) field.ErrorList {
 		n, _, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, "must be a count (\"1\") or a percentage (\"25%\")")}
+			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, "must be a count from 1 to 2147483647 (\"1\") or a percentage (\"25%\")")}
 		case n == 0:
 			return field.ErrorList{invalid(fld.Child("MaxUnavailable"), v, blocks)}
 		}
@@ -207,7 +212,7 @@ func validateBudget(b *DisruptionBudget, minPods int32) field.ErrorList {
 		n, percent, ok := parseIntOrPercent(v)
 		switch {
 		case !ok:
-			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, "must be a count (\"1\") or a percentage (\"75%\")")}
+			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, "must be a count from 0 to 2147483647 (\"1\") or a percentage (\"75%\")")}
 		case percent && n == 100:
 			return field.ErrorList{invalid(fld.Child("MinAvailable"), v, blocks)}
 		case !percent && int32(n) >= minPods && minPods > 0:

@@ -1,6 +1,7 @@
 package stagecraft
 
 import (
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // time zones are checked the same way on every machine
@@ -10,6 +11,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 )
@@ -19,27 +21,36 @@ type ScheduledStageProps struct {
 	Workload
 	JobSettings
 
-	// Schedule in cron format ("0 2 * * *", "@daily"). Required.
+	// Schedule is when runs start (spec.schedule): five cron fields
+	// "minute hour day-of-month month day-of-week" ("0 2 * * *") or a
+	// descriptor ("@daily"). Required. TZ= and CRON_TZ= are problems (set
+	// TimeZone), and so is a schedule that never fires ("0 2 30 2 *").
 	Schedule string
-	// TimeZone of the schedule, an IANA name such as "Europe/Berlin".
-	// Default: "Etc/UTC", so the schedule does not depend on the zone of
-	// the cluster's controller manager.
+	// TimeZone of the schedule (spec.timeZone), an IANA name such as
+	// "Europe/Berlin"; "Local" is a problem. Default: "Etc/UTC", so the
+	// schedule does not depend on the zone of the cluster's controller
+	// manager.
 	TimeZone string
-	// ConcurrencyPolicy is Forbid, Allow or Replace. Default: Forbid, a
-	// pipeline step must not overlap itself.
+	// ConcurrencyPolicy says what happens when a run is due while the
+	// previous one still runs (spec.concurrencyPolicy): Forbid skips the
+	// new run, Replace stops the old one, Allow runs both. Default: Forbid,
+	// a pipeline step must not overlap itself.
 	ConcurrencyPolicy string
-	// StartingDeadline is how late a missed run may still start; a run
+	// StartingDeadline is how late a missed run may still start
+	// (spec.startingDeadlineSeconds), a whole number of seconds; a run
 	// missed by more is skipped rather than started at an arbitrary time
 	// (after an outage of the controller, or behind a run that Forbid held
 	// back). Default: 1h.
 	StartingDeadline time.Duration
-	// SuccessfulJobsHistoryLimit is the number of finished Jobs kept.
-	// Default: 3.
+	// SuccessfulJobsHistoryLimit is the number of finished Jobs kept
+	// (spec.successfulJobsHistoryLimit), zero or more. Default: 3.
 	SuccessfulJobsHistoryLimit *int32
-	// FailedJobsHistoryLimit is the number of failed Jobs kept. Default: 3,
-	// enough to debug a failure that repeats.
+	// FailedJobsHistoryLimit is the number of failed Jobs kept
+	// (spec.failedJobsHistoryLimit), zero or more. Default: 3, enough to
+	// debug a failure that repeats.
 	FailedJobsHistoryLimit *int32
-	// Suspend stops new runs. Default: false.
+	// Suspend stops new runs (spec.suspend: true); a running Job goes on.
+	// Default: false.
 	Suspend bool
 }
 
@@ -55,12 +66,29 @@ type ScheduledStage struct {
 // the names of the Jobs it creates.
 const cronJobNameMax = 52
 
+// cronRunSuffixLen is the length of that suffix: a dash and the minutes
+// since 1970 of the run (eight digits until the year 2160).
+const cronRunSuffixLen = 1 + 8
+
+// scheduledNameMax is the longest stage id whose CronJob fits, and, for an
+// Indexed job, whose pods' host names ("<cronjob>-<run>-<index>") fit in a
+// 63-character DNS label.
+func scheduledNameMax(p ScheduledStageProps) int {
+	max := cronJobNameMax
+	if p.Indexed && p.Completions != nil && *p.Completions > 0 {
+		max = min(max, validation.DNS1123LabelMaxLength-cronRunSuffixLen-1-len(strconv.Itoa(int(*p.Completions-1))))
+	}
+	return max
+}
+
 // NewScheduledStage creates a scheduled stage in a pipeline. Its id is the
-// CronJob's name, at most 52 characters.
+// CronJob's name, at most 52 characters, and fewer for an Indexed job of
+// more than 10 completions, whose pods are named after the run's Job and
+// their completion index.
 func NewScheduledStage(scope constructs.Construct, id string, props ScheduledStageProps) *ScheduledStage {
 	defer lockConstructs()()
 	s := &ScheduledStage{}
-	cid := s.join(s, scope, id, componentScheduled, cronJobNameMax, props.Labels)
+	cid := s.join(s, scope, id, componentScheduled, scheduledNameMax(props), props.Labels)
 	s.resolve(props)
 	s.create(s, scope, cid)
 	return s
@@ -95,7 +123,7 @@ func (s *ScheduledStage) resolve(p ScheduledStageProps) {
 
 func (s *ScheduledStage) validate() field.ErrorList {
 	errs := validateWorkload(s.pipeline, s.work)
-	errs = append(errs, validateJob(s.props.JobSettings)...)
+	errs = append(errs, validateJob(s.props.JobSettings, s.work.given.Env)...)
 	errs = append(errs, validateSchedule(s.props)...)
 	errs = append(errs, validateMetrics(s.work, nil, false)...)
 	return append(errs, validateText(s.props)...)
@@ -104,6 +132,11 @@ func (s *ScheduledStage) validate() field.ErrorList {
 // cronParser accepts what the CronJob controller accepts: five fields and
 // descriptors such as "@daily".
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// neverFiresProbe is the time a schedule's next run is computed from to
+// find schedules that never fire, such as "0 2 30 2 *" (February 30th). A
+// schedule that fires at all fires within any four years.
+var neverFiresProbe = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 func validateSchedule(p ScheduledStageProps) field.ErrorList {
 	fld := field.NewPath("Schedule")
@@ -114,8 +147,12 @@ func validateSchedule(p ScheduledStageProps) field.ErrorList {
 	case strings.Contains(p.Schedule, "TZ="):
 		errs = append(errs, forbidden(fld, p.Schedule, "TZ= and CRON_TZ= are not allowed in the schedule; set TimeZone"))
 	default:
-		if _, err := cronParser.Parse(p.Schedule); err != nil {
+		sched, err := cronParser.Parse(p.Schedule)
+		switch {
+		case err != nil:
 			errs = append(errs, invalid(fld, p.Schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\""))
+		case sched.Next(neverFiresProbe).IsZero():
+			errs = append(errs, invalid(fld, p.Schedule, "never fires: no date matches its day of month and month (the CronJob controller looks five years ahead)"))
 		}
 	}
 	if p.TimeZone != "" {

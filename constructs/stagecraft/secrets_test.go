@@ -115,6 +115,7 @@ func TestSecretLiteralsRefused(t *testing.T) {
 				if err != nil {
 					t.Fatalf("want no problem, got %v", err)
 				}
+				vtExportApp(t, app)
 				return
 			}
 			var verr *ValidationError

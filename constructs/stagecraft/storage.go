@@ -7,25 +7,28 @@ import (
 
 // PipelineStorageProps configures a PipelineStorage.
 type PipelineStorageProps struct {
-	// Size is the requested capacity, a Kubernetes quantity such as "100Gi".
-	// Required.
+	// Size is the requested capacity (spec.resources.requests.storage,
+	// and the volume's spec.capacity), a Kubernetes quantity such as
+	// "100Gi". Required.
 	Size string
-	// AccessModes of the claim: ReadWriteOnce, ReadOnlyMany, ReadWriteMany or
-	// ReadWriteOncePod. Default: ReadWriteMany, since a pipeline's storage
+	// AccessModes of the claim (spec.accessModes): ReadWriteOnce,
+	// ReadOnlyMany, ReadWriteMany or ReadWriteOncePod. Default: ReadWriteMany, since a pipeline's storage
 	// is shared between stages running on different nodes.
 	AccessModes []string
-	// StorageClassName provisions the volume from this class. Default: the
-	// cluster's default class; with Existing, no class (static binding).
+	// StorageClassName provisions the volume from this class
+	// (spec.storageClassName). Default: the cluster's default class; with
+	// Existing, no class ("", static binding).
 	StorageClassName string
-	// VolumeMode is Filesystem or Block. Default: Filesystem.
+	// VolumeMode is Filesystem or Block (spec.volumeMode). Default:
+	// Filesystem; Block with NFS is a problem.
 	VolumeMode string
 	// Existing binds the claim to storage that already exists, through a
 	// statically provisioned PersistentVolume with reclaim policy Retain, so
 	// that deleting the pipeline never deletes the data. Default: none (the
 	// volume is provisioned dynamically).
 	Existing *ExistingVolume
-	// Labels are added to the claim (and volume). Default: only the
-	// recommended labels.
+	// Labels are added to the claim (and volume) (metadata.labels).
+	// Default: only the recommended labels.
 	Labels map[string]string
 	// NotSecrets lists props whose literal values look like secrets but
 	// are not, by the field path a problem names them with (for example
@@ -34,33 +37,42 @@ type PipelineStorageProps struct {
 }
 
 // ExistingVolume is storage outside the cluster that a PipelineStorage
-// binds to. Set exactly one of NFS and CSI.
+// binds to: a PersistentVolume named "<namespace>-<storage>", whose
+// spec.claimRef names the storage's claim. Set exactly one of NFS and CSI;
+// neither, or both, is a problem.
 type ExistingVolume struct {
-	// NFS is an NFS export.
+	// NFS is an NFS export (the volume's spec.nfs). Default: nil; set NFS
+	// or CSI.
 	NFS *NFSVolume
-	// CSI is a volume of a CSI driver, by its handle.
+	// CSI is a volume of a CSI driver, by its handle (the volume's
+	// spec.csi). Default: nil; set NFS or CSI.
 	CSI *CSIVolume
-	// MountOptions are passed to the mount. Default: none.
+	// MountOptions are passed to the mount (spec.mountOptions). Default:
+	// none.
 	MountOptions []string
 }
 
 // NFSVolume is an NFS export.
 type NFSVolume struct {
-	// Server is the NFS server's host name or IP address. Required.
+	// Server is the NFS server's host name or IP address (nfs.server).
+	// Required.
 	Server string
-	// Path is the exported path. Required.
+	// Path is the exported path (nfs.path), absolute. Required.
 	Path string
 }
 
 // CSIVolume is an existing volume of a CSI driver.
 type CSIVolume struct {
-	// Driver is the CSI driver's name, for example "efs.csi.aws.com". Required.
+	// Driver is the CSI driver's name (csi.driver), at most 63 characters,
+	// for example "efs.csi.aws.com". Required.
 	Driver string
-	// VolumeHandle identifies the volume to the driver. Required.
+	// VolumeHandle identifies the volume to the driver (csi.volumeHandle).
+	// Required.
 	VolumeHandle string
-	// FSType is the filesystem type. Default: the driver's.
+	// FSType is the filesystem type (csi.fsType). Default: the driver's.
 	FSType string
-	// VolumeAttributes are passed to the driver. Default: none.
+	// VolumeAttributes are passed to the driver (csi.volumeAttributes).
+	// Default: none.
 	VolumeAttributes map[string]string
 }
 

@@ -16,7 +16,7 @@ func (s *PipelineStorage) validate() field.ErrorList {
 	if p.Size == "" {
 		errs = append(errs, required(field.NewPath("Size"), "the capacity, for example \"100Gi\""))
 	} else {
-		_, qerrs := validateQuantity(field.NewPath("Size"), p.Size)
+		_, qerrs := validateBytes(field.NewPath("Size"), p.Size)
 		errs = append(errs, qerrs...)
 	}
 	errs = append(errs, validateAccessModes(field.NewPath("AccessModes"), p.AccessModes)...)

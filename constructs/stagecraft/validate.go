@@ -3,6 +3,8 @@ package stagecraft
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/aws/constructs-go/constructs/v10"
 	corev1 "k8s.io/api/core/v1"
@@ -77,10 +79,12 @@ func check(st *appState, at *cursor) ([]analyzed, []Problem) {
 	}
 	at.at("", "checking across constructs")
 	all = append(all, crossChecks(st.pipelines)...)
+	all = append(all, nameCollisions(st.pipelines)...)
 	for _, p := range st.pipelines {
 		at.at(p.path, "analyzing")
 		g, problems := analyze(p)
 		all = append(all, problems...)
+		all = append(all, defaultAccountClash(p, g)...)
 		out = append(out, analyzed{p: p, g: g})
 	}
 	return out, all
@@ -168,6 +172,92 @@ func discoveryClashes(p *Pipeline) []Problem {
 					Detail: "the variable is set by the call to " + c.callee.Name() + "; rename yours"})
 			}
 			byCall[v] = c
+		}
+	}
+	return out
+}
+
+// pipelinePolicyNames are the NetworkPolicies every pipeline writes beside
+// one per stage, named after the stage.
+var pipelinePolicyNames = map[string]string{"default-deny": "denies all traffic", "allow-dns": "allows DNS"}
+
+// nameCollisions finds names that users' ids give to objects that are also
+// objects stagecraft names: the pipeline's own NetworkPolicies, the
+// cluster-wide PersistentVolumes of existing storage (named
+// "<namespace>-<id>"), and the files of charts with one id.
+func nameCollisions(pipelines []*Pipeline) []Problem {
+	var out []Problem
+	charts := map[string]string{}
+	volumes := map[string]*PipelineStorage{}
+	for _, p := range pipelines {
+		id := p.chart.path[strings.LastIndex(p.chart.path, "/")+1:]
+		if first, ok := charts[id]; ok && first != p.chart.path {
+			out = append(out, Problem{Construct: p.chart.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: id,
+				Detail: fmt.Sprintf("chart %s has the same id, and a chart's objects are written to <id>.k8s.yaml, so one chart's file would replace the other's; give the charts different ids", first)})
+		} else if !ok {
+			charts[id] = p.chart.path
+		}
+		for _, st := range p.storages() {
+			if st.props.Existing == nil {
+				continue
+			}
+			if first, ok := volumes[st.volumeName()]; ok {
+				out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: st.name,
+					Detail: fmt.Sprintf("its PersistentVolume %q (cluster-wide, named <namespace>-<id>) is also the volume of storage %s; rename one", st.volumeName(), first.path)})
+				continue
+			}
+			volumes[st.volumeName()] = st
+		}
+		out = append(out, replicaClaimCollisions(p)...)
+		if p.network.Disabled {
+			continue
+		}
+		for _, s := range p.stages() {
+			if what, ok := pipelinePolicyNames[s.Name()]; ok {
+				out = append(out, Problem{Construct: s.Path(), Type: field.ErrorTypeDuplicate, Field: "id", Value: s.Name(),
+					Detail: fmt.Sprintf("pipeline %s names its own NetworkPolicy %q (it %s), and the stage's NetworkPolicy, named after the stage, would replace it; choose another id", p.path, s.Name(), what)})
+			}
+		}
+	}
+	return out
+}
+
+// defaultAccountClash finds a stage named "default" that waits for a Job in
+// an init container and would create its own ServiceAccount, named after
+// it: the namespace's default ServiceAccount, which the cluster creates. A
+// stage held by a scheduling gate creates none (its gate's account is
+// "<id>-gate").
+func defaultAccountClash(p *Pipeline, g *graph) []Problem {
+	var out []Problem
+	for _, s := range p.stages() {
+		b := s.base()
+		if b.name == "default" && b.work.createAccount && len(g.waits[b]) > 0 && !b.gated {
+			out = append(out, Problem{Construct: b.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: b.name,
+				Detail: fmt.Sprintf("the stage waits for %s and runs as a ServiceAccount named after it, which would replace the namespace's \"default\" ServiceAccount (created by Kubernetes, used by every pod without one); choose another id or set ServiceAccountName", g.waits[b][0].Path())})
+		}
+	}
+	return out
+}
+
+// replicaClaimCollisions finds storage whose claim has the name the
+// StatefulSet controller gives a replica's claim,
+// "<volume>-<stage>-<ordinal>": the controller would adopt the pipeline's
+// claim as the replica's, or the pipeline's would replace it.
+func replicaClaimCollisions(p *Pipeline) []Problem {
+	var out []Problem
+	for _, s := range p.stages() {
+		ps, ok := s.(*ProcessorStage)
+		if !ok || ps.spec.stateful == nil {
+			continue
+		}
+		for _, v := range ps.spec.stateful.Volumes {
+			for _, st := range p.storages() {
+				ordinal, found := strings.CutPrefix(st.name, v.Name+"-"+ps.name+"-")
+				if n, err := strconv.Atoi(ordinal); found && err == nil && n >= 0 && n < int(ps.spec.maxPods) && strconv.Itoa(n) == ordinal {
+					out = append(out, Problem{Construct: st.path, Type: field.ErrorTypeDuplicate, Field: "id", Value: st.name,
+						Detail: fmt.Sprintf("stage %s claims a volume %q per replica, and its replica %d's claim has this name; rename the storage or the volume", ps.path, v.Name, n)})
+				}
+			}
 		}
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +36,11 @@ type vtWant struct {
 	field     string          // exact field path; a trailing "*" matches a prefix
 	typ       field.ErrorType // the problem's type
 	value     any             // nil: not checked; vtNone: must be nil; else compared as fmt %v
+	says      string          // text the detail must hold; "": not checked
 }
+
+// saying returns w that also wants text in the problem's detail.
+func (w vtWant) saying(text string) vtWant { w.says = text; return w }
 
 // The problem types, short.
 const (
@@ -168,7 +174,7 @@ func (w vtWant) matches(p Problem) bool {
 	} else if p.Field != w.field {
 		return false
 	}
-	if p.Type != w.typ || p.Detail == "" {
+	if p.Type != w.typ || p.Detail == "" || !strings.Contains(p.Detail, w.says) {
 		return false
 	}
 	switch w.value {
@@ -186,6 +192,9 @@ func (w vtWant) String() string {
 		v = "(nil)"
 	} else if w.value != nil {
 		v = fmt.Sprintf("%#v", w.value)
+	}
+	if w.says != "" {
+		v += fmt.Sprintf(", saying %q", w.says)
 	}
 	return fmt.Sprintf("%s: %s: %s: value %s", w.construct, w.field, w.typ, v)
 }
@@ -247,9 +256,11 @@ func vtRows(t *testing.T, cases []vtCase) {
 				issues = vtMismatches(err, tc.want)
 				if len(tc.want) == 0 && len(issues) == 0 {
 					// A valid input must also render.
-					if _, err := vtManifests(app); err != nil {
+					files, err := vtManifests(app)
+					if err != nil {
 						issues = append(issues, "Manifests: "+err.Error())
 					}
+					vtExport(t, files)
 				}
 			}
 			for _, s := range issues {
@@ -280,6 +291,43 @@ func vtManifests(app cdk8s.App) (files map[string][]byte, err error) {
 		files[m.Chart+".k8s.yaml"] = bytes.Join(docs, []byte("---\n"))
 	}
 	return files, nil
+}
+
+// vtExportEnv names the directory where the tests write the manifests of
+// every valid input of the validation tables and the fuzz seeds, one
+// folder per test, for test/oracle to check with the API server's own
+// validation. Unset: nothing is written.
+const vtExportEnv = "STAGECRAFT_EXPORT_VALID"
+
+// vtExport writes files under $STAGECRAFT_EXPORT_VALID/<test name>/.
+func vtExport(t *testing.T, files map[string][]byte) {
+	t.Helper()
+	root := os.Getenv(vtExportEnv)
+	if root == "" || len(files) == 0 {
+		return
+	}
+	dir := filepath.Join(root, strings.NewReplacer("/", "~", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// vtExportApp renders a valid app and exports it as vtExport does.
+func vtExportApp(t *testing.T, app cdk8s.App) {
+	t.Helper()
+	if os.Getenv(vtExportEnv) == "" {
+		return
+	}
+	files, err := vtManifests(app)
+	if err != nil {
+		t.Fatalf("Manifests: %v", err)
+	}
+	vtExport(t, files)
 }
 
 func vtLong(n int) string { return strings.Repeat("a", n) }
@@ -372,8 +420,11 @@ func vtIDCases() []vtCase {
 			vtAt("test/p/"+vtLong(64), "id", tInvalid, vtLong(64)),
 			vtAt("test/p/"+vtLong(64), "id", tInvalid, vtLong(64)),
 		}},
-		{name: "id/deployment 63 characters is valid", build: func(c cdk8s.Chart) {
-			NewProcessorStage(vtPipeline(c), vtLong(63), ProcessorStageProps{Workload: vtW()})
+		{name: "id/deployment 53 characters", build: func(c cdk8s.Chart) {
+			NewProcessorStage(vtPipeline(c), vtLong(53), ProcessorStageProps{Workload: vtW()})
+		}, want: []vtWant{vtAt("test/p/"+vtLong(53), "id", tTooLong, vtLong(53))}},
+		{name: "id/deployment 52 characters is valid", build: func(c cdk8s.Chart) {
+			NewProcessorStage(vtPipeline(c), vtLong(52), ProcessorStageProps{Workload: vtW()})
 		}},
 		{name: "id/statefulset 53 characters", build: func(c cdk8s.Chart) {
 			NewProcessorStage(vtPipeline(c), vtLong(53), ProcessorStageProps{Workload: vtW(), Stateful: &Stateful{}})

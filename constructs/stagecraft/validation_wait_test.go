@@ -80,6 +80,32 @@ func vtWaitCases() []vtCase {
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})
 			NewProcessorStage(p, "s-gate", ProcessorStageProps{Workload: Workload{Image: vtImage}})
 		}), want: []vtWant{vtAt("test/p/s-gate", "id", tDuplicate, "s-gate")}},
+		{name: "wait/a stage that waits as the default service account", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			writer(p, d, 0)
+			w := vtW(read(d, nil))
+			w.ServiceAccountName = "default"
+			NewScheduledStage(p, "s", ScheduledStageProps{Workload: w, Schedule: "@daily"})
+		}), want: []vtWant{vtS("ServiceAccountName", tForbidden, "default")}},
+		{name: "wait/a stage that waits as an account of its own", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			writer(p, d, 0)
+			w := vtW(read(d, nil))
+			w.ServiceAccountName = "reader"
+			NewScheduledStage(p, "s", ScheduledStageProps{Workload: w, Schedule: "@daily"})
+		})},
+		{name: "wait/a held stage as the default service account: its gate has its own", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			writer(p, d, 0)
+			w := vtW(read(d, nil))
+			w.ServiceAccountName = "default"
+			NewBatchStage(p, "s", BatchStageProps{Workload: w})
+		})},
+		{name: "wait/a cycle elsewhere hides no wait's problem", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			writer(p, d, time.Hour)
+			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})
+			x := NewBatchStage(p, "x", BatchStageProps{Workload: Workload{Image: vtImage}})
+			y := NewBatchStage(p, "y", BatchStageProps{Workload: Workload{Image: vtImage}})
+			x.RunsAfter(y)
+			y.RunsAfter(x)
+		}), want: []vtWant{vtAt("test/p", "RunsAfter", tInvalid, nil), vtAt("test/p/a", "TTLAfterFinished", tForbidden, "1h0m0s")}},
 		{name: "wait/WaitForWriters on a mount that writes", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data", WaitForWriters: ptr.To(true)})})
 		}), want: []vtWant{vtS("Mounts[0].WaitForWriters", tForbidden, true)}},

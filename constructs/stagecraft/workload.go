@@ -23,44 +23,59 @@ type Workload struct {
 	// the image's.
 	Args []string
 	// Env lists environment variables (containers[0].env), in order. Build
-	// them with Env, EnvFromSecret and EnvFromConfigMap. Default: none.
+	// them with Env, EnvFromSecret and EnvFromConfigMap. Default: none but
+	// HOME, which is set (first, so that later values may use $(HOME)) to
+	// the first of Security.ScratchPaths unless Env sets it: the non-root
+	// user has no home directory in most images, and libraries that cache
+	// under ~/.cache (model hubs, tokenizers) need a writable one.
 	Env []EnvVar
-	// Resources are the container's requests and limits. An empty field
-	// takes the pipeline's default, then stagecraft's (see Resources).
+	// Resources are the container's requests and limits
+	// (containers[0].resources). An empty field takes the pipeline's
+	// default, then stagecraft's (see Resources).
 	Resources Resources
 	// Mounts attach PipelineStorage volumes to the container. Default: none.
 	Mounts []Mount
-	// Labels are added to every object of the stage and to its pods.
-	// Default: only stagecraft's recommended labels.
+	// Labels are added to every object of the stage and to its pods
+	// (metadata.labels, template.metadata.labels). Default: only
+	// stagecraft's recommended labels.
 	Labels map[string]string
 	// Annotations are added to the stage's pods (template.metadata
 	// .annotations). Default: none.
 	Annotations map[string]string
-	// ImagePullPolicy is Always, IfNotPresent or Never. Default: the
-	// pipeline's, else IfNotPresent.
+	// ImagePullPolicy is Always, IfNotPresent or Never
+	// (containers[0].imagePullPolicy). Default: the pipeline's, else
+	// IfNotPresent.
 	ImagePullPolicy string
-	// NodeSelector constrains the nodes the pods run on. Default: the
-	// pipeline's, else none. A stage's selector replaces the pipeline's.
+	// NodeSelector constrains the nodes the pods run on (spec.nodeSelector).
+	// Default (nil): the pipeline's, else none. A stage's selector, even an
+	// empty one, replaces the pipeline's.
 	NodeSelector map[string]string
-	// ServiceAccountName runs the pods as this service account. Default:
-	// the pipeline's, else the namespace's default account.
+	// ServiceAccountName runs the pods as this service account
+	// (spec.serviceAccountName). Default: the pipeline's, else the
+	// namespace's default account; a stage that waits for upstream Jobs in
+	// an init container then gets an account of its own, named after the
+	// stage. A stage that waits is granted get on its upstream Jobs through
+	// the account it runs as, so every pod that shares a named account
+	// shares that grant; "default" with a wait is a problem.
 	ServiceAccountName string
 	// ServiceAccountToken mounts an API token into the pods
 	// (automountServiceAccountToken), for stages that call the Kubernetes
 	// API. Default: false (no token is mounted).
 	ServiceAccountToken bool
-	// Security overrides the pods' secure defaults.
+	// Security overrides the pods' secure defaults. Default: the defaults
+	// listed on Security.
 	Security Security
 	// Accelerators asks for GPUs or other accelerators. Default: none.
 	Accelerators *Accelerators
-	// SharedMemory mounts a memory-backed /dev/shm of this size, a
+	// SharedMemory mounts a memory-backed /dev/shm of this size (an
+	// emptyDir volume "shm" with medium Memory and this sizeLimit), a
 	// Kubernetes quantity such as "2Gi" (PyTorch data loaders exchange
 	// batches through it). Default: none, or for a stage with Accelerators
 	// half of its memory limit.
 	SharedMemory string
-	// PriorityClassName gives the pods this PriorityClass, so that the
-	// scheduler may preempt lower-priority pods for them. Default: the
-	// cluster's default priority.
+	// PriorityClassName gives the pods this PriorityClass
+	// (spec.priorityClassName), so that the scheduler may preempt
+	// lower-priority pods for them. Default: the cluster's default priority.
 	PriorityClassName string
 	// Metrics has Prometheus scrape the stage. Default: none.
 	Metrics *Metrics
@@ -138,19 +153,24 @@ type Security struct {
 	// RunAsUser is the user ID of the container's processes
 	// (securityContext.runAsUser), from 1 to 2147483647. Default: 65532.
 	RunAsUser int64
-	// RunAsGroup is their primary group ID (runAsGroup). Default: 65532.
+	// RunAsGroup is their primary group ID (securityContext.runAsGroup).
+	// Default: 65532.
 	RunAsGroup int64
-	// FSGroup owns the mounted volumes (fsGroup). Default: 65532.
+	// FSGroup owns the mounted volumes (securityContext.fsGroup). Default:
+	// 65532.
 	FSGroup int64
 	// WritableRootFilesystem lets the container write to its image's
 	// filesystem (readOnlyRootFilesystem: false). Default: false
 	// (read-only; write to ScratchPaths).
 	WritableRootFilesystem bool
-	// ScratchPaths are writable emptyDir mounts for temporary files,
-	// absolute paths. Default: ["/tmp"]; an empty, non-nil list mounts none.
+	// ScratchPaths are writable emptyDir mounts for temporary files
+	// (volumes "scratch", "scratch-1", ...), absolute paths. Default: ["/tmp"]; an empty, non-nil list mounts none.
 	ScratchPaths []string
 	// ScratchSize limits each scratch directory (emptyDir.sizeLimit), a
-	// Kubernetes quantity. Default: "1Gi".
+	// Kubernetes quantity of whole bytes. Default: "1Gi". The scratch
+	// directories count against the ephemeral-storage limit: without a
+	// Resources.EphemeralStorageLimit (of the stage or the pipeline), the
+	// limit is raised to their total when that is above the default.
 	ScratchSize string
 	// AllowPrivilegedOverride accepts an Override that makes the stage's
 	// pods break Pod Security "restricted" (privileged: true, host paths,
@@ -165,26 +185,32 @@ type Security struct {
 // EnvVar is one environment variable: a literal value or a key of a
 // ConfigMap or Secret. Secrets are referenced, never copied into the YAML.
 type EnvVar struct {
-	// Name of the variable. Required.
+	// Name of the variable (env[].name), for example "MODEL_DIR".
+	// Required; unique in the container.
 	Name string
-	// Value is a literal value, used when neither ConfigMap nor Secret is set.
+	// Value is a literal value (env[].value). Default: "", the variable is
+	// set and empty. Setting it with ConfigMap or Secret is a problem, and
+	// so is a value that looks like a credential (see
+	// Workload.NotSecrets).
 	Value string
 	// ConfigMap takes the value from a key of a ConfigMap
-	// (valueFrom.configMapKeyRef).
+	// (valueFrom.configMapKeyRef). Default: nil, a literal Value.
 	ConfigMap *KeyRef
 	// Secret takes the value from a key of a Secret
-	// (valueFrom.secretKeyRef).
+	// (valueFrom.secretKeyRef). Default: nil, a literal Value. Set at most
+	// one of ConfigMap and Secret.
 	Secret *KeyRef
 }
 
 // KeyRef names a key of a ConfigMap or Secret in the pipeline's namespace.
 type KeyRef struct {
-	// Name of the ConfigMap or Secret. Required.
+	// Name of the ConfigMap or Secret (name), a DNS subdomain. Required.
 	Name string
-	// Key inside it. Required.
+	// Key inside it (key). Required.
 	Key string
-	// Optional lets the pod start when the object or key is missing.
-	// Default: false.
+	// Optional lets the pod start when the object or key is missing
+	// (optional: true). Default: false, the container does not start
+	// until both exist.
 	Optional bool
 }
 
@@ -209,10 +235,11 @@ type Mount struct {
 	// Path is the absolute mount path in the container (mountPath).
 	// Required.
 	Path string
-	// SubPath mounts this relative path of the volume instead of its root.
-	// Default: the root.
+	// SubPath mounts this relative path of the volume instead of its root
+	// (subPath). Default: the root.
 	SubPath string
-	// ReadOnly mounts the volume read-only. Default: false (read-write).
+	// ReadOnly mounts the volume read-only (readOnly). Default: false
+	// (read-write).
 	// A stage that mounts storage read-write writes it: the stages that
 	// only read it come after the writers in the manifests and the sync
 	// waves, and a BatchStage or ScheduledStage that reads it also waits at
@@ -234,17 +261,21 @@ type Mount struct {
 // Probe checks a container's health. Set HTTPPath for an HTTP GET, Command
 // for a command run in the container, or neither for a TCP connection.
 type Probe struct {
-	// HTTPPath is the path of an HTTP GET probe (httpGet.path), for example
-	// "/healthz".
+	// HTTPPath is the path of an HTTP GET probe (httpGet.path), starting
+	// with '/', for example "/healthz". Default: none; without HTTPPath and
+	// Command the probe opens a TCP connection (tcpSocket). Setting both
+	// HTTPPath and Command is a problem.
 	HTTPPath string
 	// Command is run in the container (exec.command); exit status 0 is
-	// healthy.
+	// healthy. Default: none, an HTTP or TCP probe.
 	Command []string
-	// Port is the name of the container port to probe (HTTP and TCP).
-	// Default: the stage's first port.
+	// Port is the name of the container port to probe (httpGet.port or
+	// tcpSocket.port), a TCP port; a Command probe ignores it. Default:
+	// the stage's first port; a stage without Ports is a problem unless
+	// Command is set.
 	Port string
 	// InitialDelay before the first probe (initialDelaySeconds), whole
-	// seconds. Default: none.
+	// seconds. Default: none, probing starts at once.
 	InitialDelay time.Duration
 	// Period between probes (periodSeconds), whole seconds. Default:
 	// Kubernetes' 10s.
@@ -253,7 +284,7 @@ type Probe struct {
 	// Kubernetes' 1s.
 	Timeout time.Duration
 	// FailureThreshold is the number of failures in a row that count as
-	// unhealthy. Default: Kubernetes' 3.
+	// unhealthy (failureThreshold), zero or more. Default: Kubernetes' 3.
 	FailureThreshold int32
 }
 

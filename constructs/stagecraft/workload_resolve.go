@@ -63,6 +63,10 @@ func resolveWorkload(name string, w Workload, d Defaults) workloadSpec {
 		r.waitAccount = name
 	}
 	r.security = resolveSecurity(w.Security)
+	if w.Resources.EphemeralStorageLimit == "" && d.Resources.EphemeralStorageLimit == "" {
+		r.resources.EphemeralStorageLimit = scratchLimit(r.resources.EphemeralStorageLimit, r.security)
+	}
+	r.env = withHome(r.env, r.security.ScratchPaths)
 	r.accelerators = resolveAccelerators(w.Accelerators)
 	r.metrics = resolveMetrics(w.Metrics)
 	r.sharedMemory = sharedMemorySize(w.SharedMemory, r.accelerators != nil, r.resources.MemoryLimit)
@@ -107,6 +111,40 @@ func resolveSecurity(s Security) Security {
 		r.ScratchSize = defaultScratchSize
 	}
 	return r
+}
+
+// scratchTotal is how much the scratch directories may hold together; 0
+// when ScratchSize is not a quantity (validation reports it).
+func scratchTotal(s Security) resource.Quantity {
+	size, err := resource.ParseQuantity(s.ScratchSize)
+	if err != nil {
+		return resource.Quantity{}
+	}
+	return *resource.NewQuantity(size.Value()*int64(len(s.ScratchPaths)), resource.BinarySI)
+}
+
+// scratchLimit is the ephemeral-storage limit of a container whose
+// limit is the default lim: raised to what the scratch directories hold.
+func scratchLimit(lim string, s Security) string {
+	total := scratchTotal(s)
+	if l, err := resource.ParseQuantity(lim); err == nil && total.Cmp(l) > 0 {
+		return total.String()
+	}
+	return lim
+}
+
+// withHome puts HOME first in env, at the first scratch directory, unless
+// env sets it or there is no scratch directory.
+func withHome(env []EnvVar, scratch []string) []EnvVar {
+	if len(scratch) == 0 {
+		return env
+	}
+	for _, e := range env {
+		if e.Name == homeEnv {
+			return env
+		}
+	}
+	return append([]EnvVar{{Name: homeEnv, Value: scratch[0]}}, env...)
 }
 
 // sharedMemorySize returns the size of /dev/shm: the one given, else half

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -21,7 +23,7 @@ type namedPath struct {
 // clashes with the others.
 func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.ErrorList {
 	g := w.given
-	errs := validateImage(field.NewPath("Image"), g.Image, g.AllowLatestTag)
+	errs := validateImage(field.NewPath("Image"), g.Image, g.AllowLatestTag, "AllowLatestTag")
 	for i, e := range g.Env {
 		errs = append(errs, validateEnv(field.NewPath("Env").Index(i), e)...)
 	}
@@ -37,6 +39,7 @@ func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.Err
 		errs = append(errs, each(field.NewPath("ServiceAccountName"), g.ServiceAccountName, validation.IsDNS1123Subdomain(g.ServiceAccountName))...)
 	}
 	errs = append(errs, validateSecurityIDs(g.Security)...)
+	errs = append(errs, validateScratchTotal(w)...)
 	errs = append(errs, validateMountPaths(p, w, extra)...)
 	errs = append(errs, validateAccelerators(field.NewPath("Accelerators"), g.Accelerators, w.accelerators)...)
 	errs = append(errs, validateEgress(g.Egress)...)
@@ -62,10 +65,25 @@ func validateSecurityIDs(s Security) field.ErrorList {
 		}
 	}
 	if s.ScratchSize != "" {
-		_, qerrs := validateQuantity(sec.Child("ScratchSize"), s.ScratchSize)
+		_, qerrs := validateBytes(sec.Child("ScratchSize"), s.ScratchSize)
 		errs = append(errs, qerrs...)
 	}
 	return errs
+}
+
+// validateScratchTotal checks that the scratch directories fit in the
+// ephemeral-storage limit: the kubelet evicts a pod whose emptyDirs,
+// logs and writable layer together exceed it.
+func validateScratchTotal(w workloadSpec) field.ErrorList {
+	total := scratchTotal(w.security)
+	lim, err := resource.ParseQuantity(w.resources.EphemeralStorageLimit)
+	if err != nil || lim.Sign() <= 0 || lim.MilliValue()%1000 != 0 || total.Cmp(lim) <= 0 {
+		return nil // a bad limit is reported as such
+	}
+	s := w.security
+	return field.ErrorList{invalid(field.NewPath("Security", "ScratchSize"), s.ScratchSize,
+		fmt.Sprintf("%d scratch directories of %s may hold %s, above the ephemeral-storage limit %s (Resources.EphemeralStorageLimit): the kubelet evicts the pod when they fill; raise the limit or lower ScratchSize",
+			len(s.ScratchPaths), s.ScratchSize, total.String(), lim.String()))}
 }
 
 // validateMountPaths checks every path mounted into the container, its
@@ -121,6 +139,8 @@ func validateMount(p *Pipeline, fld *field.Path, m Mount) field.ErrorList {
 		errs = append(errs, invalid(fld.Child("Storage"), m.Storage.path, "the storage is not part of any pipeline; create it in the stage's pipeline"))
 	case m.Storage.pipeline != p:
 		errs = append(errs, invalid(fld.Child("Storage"), m.Storage.path, fmt.Sprintf("storage belongs to pipeline %q (namespace %q); a stage can mount only storage of its own pipeline %q, since a claim is bound inside one namespace", m.Storage.pipeline.path, m.Storage.pipeline.namespace, p.path)))
+	case m.Storage.mode == corev1.PersistentVolumeBlock:
+		errs = append(errs, forbidden(fld.Child("Storage"), m.Storage.path, "the storage has VolumeMode Block, a raw device without a filesystem, and a mount needs a filesystem (the pod would not start); use VolumeMode Filesystem"))
 	}
 	if m.SubPath != "" && (path.IsAbs(m.SubPath) || hasDotDot(m.SubPath)) {
 		errs = append(errs, invalid(fld.Child("SubPath"), m.SubPath, "must be a relative path inside the volume, without '..'"))

@@ -13,8 +13,10 @@ import (
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 )
 
-// TraceEnv names the environment variable that makes Main print the stack
-// trace of an unexpected panic, for a bug report.
+// TraceEnv names the environment variable that, set to any non-empty value
+// ("1"), makes Main, MainChart and MainEnvironments print the stack trace
+// of an unexpected panic, for a bug report. Default: unset, one line that
+// names the construct.
 const TraceEnv = "STAGECRAFT_TRACE"
 
 // guard runs f and returns a panic in it as a *stagecraft.PanicError.

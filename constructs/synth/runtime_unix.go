@@ -25,7 +25,7 @@ const runPrefix = "stagecraft-run-"
 // system's temporary directory. With restart (no construct exists yet),
 // privateTemp stops that runtime, which has not started Node.js yet and
 // removes its directory, so that the next call into jsii starts one in the
-// private directory.
+// private directory, as the only Node.js process (directKernel).
 func privateTemp(restart bool) func() {
 	base := os.TempDir()
 	reapTemp(base)
@@ -40,6 +40,7 @@ func privateTemp(restart bool) func() {
 		os.Rename(f.Name(), filepath.Join(dir, ".lock")) == nil {
 		if os.Setenv("TMPDIR", dir) == nil {
 			if restart {
+				directKernel(dir)
 				jsii.Close()
 			}
 			return func() {

@@ -87,26 +87,30 @@ func layoutFiles(s *stagecraft.Synthesis, layout Layout) (map[string][]byte, err
 }
 
 // checkedFiles compares s with the previous output in dir (the upgrade
-// check) and lays it out. Refused changes are returned as problems.
-func checkedFiles(dir string, s *stagecraft.Synthesis, opts Options) (map[string][]byte, []stagecraft.Problem, error) {
+// check) and lays it out. Refused changes are returned as problems; used
+// holds the accepted changes that matched one, and is nil when there was
+// nothing to compare with.
+func checkedFiles(dir string, s *stagecraft.Synthesis, opts Options) (files map[string][]byte, problems []stagecraft.Problem, used map[stagecraft.AcceptedChange]bool, err error) {
 	var prev map[objectKey]*prevDoc
 	if opts.SkipUpgradeCheck {
 		opts.notify("the upgrade check is skipped (SkipUpgradeCheck): changes the API server refuses are not reported")
 	} else {
-		var err error
 		if prev, err = previousObjects(dir); err != nil {
-			return nil, []stagecraft.Problem{unreadable(dir, err)}, nil
+			return nil, []stagecraft.Problem{unreadable(dir, err)}, nil, nil
 		}
 	}
-	problems, notices := upgradeCheck(prev, s)
+	problems, notices, used := upgradeCheck(prev, s)
 	for _, n := range notices {
 		opts.notify("%s", n)
 	}
-	if len(problems) > 0 {
-		return nil, problems, nil
+	if prev == nil {
+		used = nil
 	}
-	files, err := layoutFiles(s, opts.Layout)
-	return files, nil, err
+	if len(problems) > 0 {
+		return nil, problems, used, nil
+	}
+	files, err = layoutFiles(s, opts.Layout)
+	return files, nil, used, err
 }
 
 // kustomization lists the manifests, in order.
@@ -144,9 +148,14 @@ func Write(app cdk8s.App, name string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	files, problems, err := checkedFiles(dir, s, opts)
+	files, problems, used, err := checkedFiles(dir, s, opts)
 	if err != nil {
 		return err
+	}
+	if used != nil {
+		for _, n := range unmatched(s.Accepted, used) {
+			opts.notify("%s", n)
+		}
 	}
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
@@ -177,23 +186,40 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 	all := map[string][]byte{}
 	var problems []stagecraft.Problem
 	var accepted []stagecraft.AcceptedChange
+	var used map[stagecraft.AcceptedChange]bool // nil until a previous output was compared
+	addUsed := func(u map[stagecraft.AcceptedChange]bool) {
+		if u != nil && used == nil {
+			used = map[stagecraft.AcceptedChange]bool{}
+		}
+		for a := range u {
+			used[a] = true
+		}
+	}
 	seen := map[string]bool{}
 	for _, env := range envs {
 		if !plainName(env) || seen[env] {
 			return fmt.Errorf("synth: app %s: environment %q must be a unique plain directory name", name, env)
 		}
 		seen[env] = true
-		files, envProblems, envAccepted, err := environment(filepath.Join(dir, env), env, opts, define)
+		files, envProblems, envAccepted, envUsed, err := environment(filepath.Join(dir, env), env, opts, define)
 		if err != nil {
 			return fmt.Errorf("environment %s: %w", env, err)
 		}
 		problems = append(problems, envProblems...)
 		accepted = append(accepted, envAccepted...)
+		addUsed(envUsed)
 		for n, data := range files {
 			all[env+"/"+n] = data
 		}
 	}
-	problems = append(problems, removedEnvironments(dir, seen, accepted, opts)...)
+	removed, removedUsed := removedEnvironments(dir, seen, accepted, opts)
+	problems = append(problems, removed...)
+	addUsed(removedUsed)
+	if used != nil {
+		for _, n := range unmatched(accepted, used) {
+			opts.notify("%s", n)
+		}
+	}
 	if len(problems) > 0 {
 		return &stagecraft.ValidationError{Problems: problems}
 	}
@@ -202,31 +228,30 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 
 // environment synthesizes one environment and checks it against its
 // previous output in dir; its problems are prefixed with its name.
-func environment(dir, env string, opts Options, define func(env string, app cdk8s.App)) (map[string][]byte, []stagecraft.Problem, []stagecraft.AcceptedChange, error) {
+// used holds the accepted changes that matched a refused change (nil when
+// there was nothing to compare with).
+func environment(dir, env string, opts Options, define func(env string, app cdk8s.App)) (files map[string][]byte, problems []stagecraft.Problem, accepted []stagecraft.AcceptedChange, used map[stagecraft.AcceptedChange]bool, err error) {
 	app := cdk8s.NewApp(nil)
 	define(env, app)
-	var problems []stagecraft.Problem
 	s, err := stagecraft.Synthesize(app)
 	var verr *stagecraft.ValidationError
 	switch {
 	case errors.As(err, &verr):
 		problems = verr.Problems
 	case err != nil:
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	var files map[string][]byte
-	var accepted []stagecraft.AcceptedChange
 	if s != nil {
 		accepted = s.Accepted
-		files, problems, err = checkedFiles(dir, s, opts)
+		files, problems, used, err = checkedFiles(dir, s, opts)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	for i := range problems {
 		problems[i].Construct = "[" + env + "] " + problems[i].Construct
 	}
-	return files, problems, accepted, nil
+	return files, problems, accepted, used, nil
 }
 
 // appDir returns the output directory of the app called name.
@@ -251,12 +276,12 @@ func plainName(name string) bool {
 // them, and pruning would delete their namespaces and claims. A pipeline
 // of any remaining environment may accept those changes (with the
 // Namespace of the removed environment's objects).
-func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft.AcceptedChange, opts Options) []stagecraft.Problem {
+func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft.AcceptedChange, opts Options) (problems []stagecraft.Problem, used map[stagecraft.AcceptedChange]bool) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || opts.SkipUpgradeCheck {
-		return nil // no previous output, or no check wanted
+		return nil, nil // no previous output, or no check wanted
 	}
-	var problems []stagecraft.Problem
+	used = map[stagecraft.AcceptedChange]bool{}
 	for _, e := range entries {
 		env := e.Name()
 		if !e.IsDir() || kept[env] || strings.HasPrefix(env, ".") {
@@ -268,11 +293,13 @@ func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft
 			found = []stagecraft.Problem{unreadable(filepath.Join(dir, env), err)}
 		} else {
 			var notices []string
-			found, notices = upgradeCheck(prev, &stagecraft.Synthesis{Accepted: accepted})
+			var envUsed map[stagecraft.AcceptedChange]bool
+			found, notices, envUsed = upgradeCheck(prev, &stagecraft.Synthesis{Accepted: accepted})
 			for _, n := range notices {
-				if !strings.Contains(n, "matched no change") {
-					opts.notify("[%s] %s", env, n)
-				}
+				opts.notify("[%s, removed] %s", env, n)
+			}
+			for a := range envUsed {
+				used[a] = true
 			}
 		}
 		for _, p := range found {
@@ -280,5 +307,5 @@ func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft
 			problems = append(problems, p)
 		}
 	}
-	return problems
+	return problems, used
 }

@@ -51,6 +51,9 @@ func (k objectKey) String() string {
 // previous output has, in a namespace no pipeline uses any more.
 const previousOutput = "(previous output)"
 
+// acceptInCode introduces, in a problem, the AcceptChange that accepts it.
+const acceptInCode = " Then accept it in code: "
+
 // partOfLabel names the pipeline (its namespace) an object belongs to.
 const partOfLabel = "app.kubernetes.io/part-of"
 
@@ -200,7 +203,8 @@ func decodeObjects(data []byte, out map[objectKey]*unstructured.Unstructured) er
 // upgradeCheck compares s with the objects of the previous output and
 // returns the refused changes as problems; notices say what to do on the
 // cluster for the accepted ones.
-func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problems []stagecraft.Problem, notices []string) {
+// used holds the accepted changes that matched a refused change.
+func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problems []stagecraft.Problem, notices []string, used map[stagecraft.AcceptedChange]bool) {
 	next := map[objectKey]stagecraft.Object{}
 	construct := map[string]string{} // namespace -> a construct path there
 	for _, m := range s.Manifests {
@@ -212,7 +216,7 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 			}
 		}
 	}
-	used := map[int]bool{}
+	used = map[stagecraft.AcceptedChange]bool{}
 	for _, k := range sortedKeys(prev) {
 		o, kept := next[k]
 		var found []finding
@@ -237,21 +241,38 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 		for _, f := range found {
 			f.acceptNamespace = !kept && path == previousOutput && k.namespace != ""
 			if i, ok := accepted(s.Accepted, k, f.field); ok {
-				used[i] = true
+				used[s.Accepted[i]] = true
 				notices = append(notices, fmt.Sprintf("%s: accepted by %s; before you apply it: %s", strings.TrimSpace(k.String()+" "+f.field), s.Accepted[i].Pipeline, f.fix))
 				continue
 			}
 			problems = append(problems, problemOf(path, k, f))
 		}
 	}
-	if prev != nil {
-		for i, a := range s.Accepted {
-			if !used[i] {
-				notices = append(notices, fmt.Sprintf("%s: AcceptChange(%+v) matched no change the upgrade check refuses; remove it once its change is applied, or it will accept the next change of that field without a word", a.Pipeline, a.Change))
-			}
+	return problems, notices, used
+}
+
+// unmatched returns a notice for each accepted change that matched no
+// refused change of the whole app (every environment, removed ones too).
+func unmatched(accepted []stagecraft.AcceptedChange, used map[stagecraft.AcceptedChange]bool) []string {
+	var notices []string
+	for _, a := range accepted {
+		if !used[a] {
+			notices = append(notices, fmt.Sprintf("%s: AcceptChange(%s) matched no change the upgrade check refuses; remove it once its change is applied, or it will accept the next change of that field without a word", a.Pipeline, describeChange(a.Change)))
 		}
 	}
-	return problems, notices
+	return notices
+}
+
+// describeChange writes a Change as Go code, without its empty fields.
+func describeChange(c stagecraft.Change) string {
+	parts := []string{fmt.Sprintf("Kind: %q", c.Kind), fmt.Sprintf("Name: %q", c.Name)}
+	if c.Field != "" {
+		parts = append(parts, fmt.Sprintf("Field: %q", c.Field))
+	}
+	if c.Namespace != "" {
+		parts = append(parts, fmt.Sprintf("Namespace: %q", c.Namespace))
+	}
+	return "stagecraft.Change{" + strings.Join(parts, ", ") + "}"
 }
 
 // unreadableDoc is the problem of one document of the previous output
@@ -276,7 +297,7 @@ func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
 	return stagecraft.Problem{
 		Construct: path, Object: k.String(), Type: field.ErrorTypeForbidden, Field: f.field,
 		Value:  stagecraft.Transition{Old: f.old, New: f.new},
-		Detail: f.why + ". To apply it: " + f.fix + ". Then accept it in code: pipeline.AcceptChange(" + accept + ")",
+		Detail: f.why + ". To apply it: " + f.fix + "." + acceptInCode + "pipeline.AcceptChange(" + accept + ")",
 	}
 }
 
@@ -307,4 +328,38 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// CheckRemoved runs the upgrade check on the output of an app that no
+// longer exists: dir is its folder (dist/<app>), with its manifests, or a
+// folder per environment. Deleting that output and applying with pruning
+// deletes what the check guards: the app's namespaces, and its claims and
+// volumes with their data. It returns a *stagecraft.ValidationError that
+// lists them, an error if dir cannot be read, or nil when nothing would be
+// lost.
+func CheckRemoved(dir string) error {
+	var problems []stagecraft.Problem
+	prev, err := previousObjects(dir)
+	if err != nil {
+		problems = append(problems, unreadable(dir, err))
+	} else {
+		found, _, _ := upgradeCheck(prev, &stagecraft.Synthesis{})
+		problems = append(problems, found...)
+	}
+	removed, _ := removedEnvironments(dir, nil, nil, Options{})
+	for _, p := range removed {
+		p.Construct = strings.Replace(p.Construct, ", removed]", "]", 1)
+		problems = append(problems, p)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	for i := range problems {
+		problems[i].Construct = "[removed app " + filepath.Base(dir) + "] " + problems[i].Construct
+		// No pipeline is left to accept the change in code.
+		if d, _, cut := strings.Cut(problems[i].Detail, acceptInCode); cut {
+			problems[i].Detail = d
+		}
+	}
+	return &stagecraft.ValidationError{Problems: problems}
 }

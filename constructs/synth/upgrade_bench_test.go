@@ -40,7 +40,7 @@ func BenchmarkUpgradeCheck(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if problems, _ := upgradeCheck(prev, s); len(problems) > 0 {
+		if problems, _, _ := upgradeCheck(prev, s); len(problems) > 0 {
 			b.Fatal(problems)
 		}
 	}

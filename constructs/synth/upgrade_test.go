@@ -57,7 +57,9 @@ func upgradeApp(v version) func(cdk8s.Chart) {
 				props.VolumeMode = "Block"
 			}
 			data := stagecraft.NewPipelineStorage(p, "data", props)
-			mounts = []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true}}
+			if !v.dataBlock { // a raw device cannot be mounted as a filesystem
+				mounts = []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true}}
+			}
 		}
 		if !v.noArchive {
 			stagecraft.NewPipelineStorage(p, "archive", stagecraft.PipelineStorageProps{Size: "1Ti", AccessModes: []string{"ReadOnlyMany"},
@@ -272,9 +274,12 @@ func TestRemovedEnvironmentIsChecked(t *testing.T) {
 			upgradeApp(v)(cdk8s.NewChart(app, jsii.String("c"), nil))
 		}
 	}
+	var notices []string
 	write := func(envs []string, accept bool) error {
 		var err error
-		stagetest.Do(func() { err = synth.WriteEnvironments("app", envs, synth.Options{Dir: dist}, define(accept)) })
+		notices = nil
+		opts := synth.Options{Dir: dist, Notify: func(m string) { notices = append(notices, m) }}
+		stagetest.Do(func() { err = synth.WriteEnvironments("app", envs, opts, define(accept)) })
 		return err
 	}
 	if err := write([]string{"dev", "prod"}, false); err != nil {
@@ -297,6 +302,12 @@ func TestRemovedEnvironmentIsChecked(t *testing.T) {
 	}
 	if err := write([]string{"dev"}, true); err != nil {
 		t.Errorf("accepted: %v", err)
+	}
+	// Each accept matched a change of the removed environment: it is
+	// reported as accepted, with what to do, and never as matching nothing.
+	all := strings.Join(notices, "\n")
+	if strings.Contains(all, "matched no change") || strings.Count(all, "[prod, removed]") != 4 || !strings.Contains(all, "accepted by") {
+		t.Errorf("notices:\n%s", all)
 	}
 	if _, err := os.Stat(filepath.Join(dist, "app", "prod")); err == nil {
 		t.Error("prod's output is still there")

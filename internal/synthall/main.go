@@ -1,10 +1,12 @@
 // Command synthall synthesizes every app under apps/ into dist/.
 //
-// It builds all apps in one go build, runs each with STAGECRAFT_DIST set
-// to the dist directory, and removes the output of apps that no longer
-// exist. Each app replaces its own dist/<app>/ atomically, so an app that
-// fails leaves its previous output untouched; synthall then exits with
-// status 1.
+// It builds all apps in one go build, into bin/apps/ (kept between runs,
+// so that an app whose code has not changed is not linked again), runs
+// them at the same time, one per core, each with STAGECRAFT_DIST set to
+// the dist directory, prints what each printed in the apps' order, and
+// removes the output of apps that no longer exist. Each app replaces its
+// own dist/<app>/ atomically, so an app that fails leaves its previous
+// output untouched; synthall then exits with status 1.
 //
 // When run by `cdk8s synth` (CDK8S_OUTDIR set), it also copies the result
 // into CDK8S_OUTDIR, which the cdk8s CLI empties before each run and reads
@@ -13,28 +15,35 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
 )
 
 func main() {
 	appsDir := flag.String("apps", "apps", "directory holding one package main per app")
 	dist := flag.String("dist", "dist", "directory the apps write into")
+	bin := flag.String("bin", filepath.Join("bin", "apps"), "directory the apps are built into, kept between runs")
 	flag.Parse()
-	if err := run(*appsDir, *dist, os.Getenv("CDK8S_OUTDIR")); err != nil {
+	if err := run(*appsDir, *dist, *bin, os.Getenv("CDK8S_OUTDIR")); err != nil {
 		fmt.Fprintln(os.Stderr, "synthall:", err)
 		os.Exit(1)
 	}
 }
 
-func run(appsDir, dist, cdk8sOut string) error {
+func run(appsDir, dist, bin, cdk8sOut string) error {
 	apps, err := listApps(appsDir)
 	if err != nil {
 		return err
@@ -42,15 +51,8 @@ func run(appsDir, dist, cdk8sOut string) error {
 	if len(apps) == 0 {
 		return fmt.Errorf("no apps found in %s", appsDir)
 	}
-	bin, err := os.MkdirTemp("", "stagecraft-apps-")
-	if err != nil {
+	if err := build(appsDir, bin); err != nil {
 		return err
-	}
-	defer os.RemoveAll(bin)
-	build := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "./"+filepath.ToSlash(appsDir)+"/...")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building apps: %w", err)
 	}
 	absDist, err := filepath.Abs(dist)
 	if err != nil {
@@ -63,21 +65,19 @@ func run(appsDir, dist, cdk8sOut string) error {
 		env = append(env, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20")
 	}
 	var failed []string
-	for _, app := range apps {
-		cmd := exec.Command(filepath.Join(bin, app))
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			failed = append(failed, app)
+	for i, r := range runApps(bin, apps, env) {
+		os.Stdout.Write(r.stdout)
+		os.Stderr.Write(r.stderr)
+		if r.err != nil {
+			failed = append(failed, apps[i])
 			continue
 		}
-		if err := wroteOwnFolder(dist, app, start); err != nil {
+		if err := wroteOwnFolder(dist, apps[i], r.start); err != nil {
 			fmt.Fprintln(os.Stderr, "synthall:", err)
-			failed = append(failed, app)
+			failed = append(failed, apps[i])
 			continue
 		}
-		fmt.Printf("synthesized %s\n", filepath.Join(dist, app))
+		fmt.Printf("synthesized %s\n", filepath.Join(dist, apps[i]))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d apps failed (%s); their previous output in %s is unchanged",
@@ -90,6 +90,58 @@ func run(appsDir, dist, cdk8sOut string) error {
 		return copyTree(dist, cdk8sOut)
 	}
 	return nil
+}
+
+// build builds every app into bin in one go build. The go command links
+// an app again only when its build has changed; a lock keeps two synthall
+// runs from writing the same binary at once.
+func build(appsDir, bin string) error {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lock(filepath.Join(bin, ".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cmd := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "./"+filepath.ToSlash(appsDir)+"/...")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building apps: %w", err)
+	}
+	return nil
+}
+
+// result is what one app printed, and how it ended.
+type result struct {
+	stdout, stderr []byte
+	err            error
+	start          time.Time // when the app's process started
+}
+
+// runApps runs the apps, as many at once as there are cores, and returns
+// their results in the apps' order.
+func runApps(bin string, apps []string, env []string) []result {
+	results := make([]result, len(apps))
+	slots := make(chan struct{}, max(1, runtime.NumCPU()))
+	var wg sync.WaitGroup
+	for i, app := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(filepath.Join(bin, app))
+			cmd.Env = env
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			start := time.Now()
+			err := cmd.Run()
+			results[i] = result{stdout.Bytes(), stderr.Bytes(), err, start}
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // listApps returns the names of the directories of appsDir that hold Go
@@ -133,12 +185,28 @@ func removeStale(dist string, apps []string) error {
 	if err != nil {
 		return err
 	}
+	var stale []string
 	for _, e := range entries {
 		if e.IsDir() && !keep[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
-			fmt.Printf("removing %s: no such app\n", filepath.Join(dist, e.Name()))
-			if err := os.RemoveAll(filepath.Join(dist, e.Name())); err != nil {
-				return err
+			stale = append(stale, filepath.Join(dist, e.Name()))
+		}
+	}
+	if os.Getenv(synth.SkipUpgradeCheckEnv) != "1" {
+		var errs []error
+		for _, dir := range stale {
+			if err := synth.CheckRemoved(dir); err != nil {
+				errs = append(errs, err)
 			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("the output of an app that no longer exists holds what pruning would delete, so it is kept:\n%w\n"+
+				"Move what you need first; to remove that output anyway: %s=1 make synth", errors.Join(errs...), synth.SkipUpgradeCheckEnv)
+		}
+	}
+	for _, dir := range stale {
+		fmt.Printf("removing %s: no such app\n", dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Synth speed benchmark (issue 7): stagecraft vs native cdk8s (JavaScript,
-# same cdk8s version) vs a plain-Go floor, at 10, 100 and 1000 stages.
+# Synth speed benchmark (issues 7 and 19): stagecraft vs native cdk8s
+# (JavaScript, same cdk8s version, plain ApiObjects) vs a plain-Go floor, at
+# 10, 100 and 1000 stages; CPU, wall and memory summed over every process.
 # Writes test/bench/RESULTS.md. Takes a few minutes on 2 cores.
 #
 #   bash test/bench/run.sh                       # the full run

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	authv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/stagecraft-dev/stagecraft/internal/gate"
 )
@@ -269,6 +273,49 @@ func checkGateAdmission(ctx context.Context, c *cluster, g *gateRun) (int, error
 	}
 	if len(tries) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no pod to try the admission policy on", g))
+	}
+	n, err := checkGateRelease(ctx, c, g, client)
+	return refused + n, errors.Join(append(errs, err)...)
+}
+
+// checkGateRelease creates, as the cluster's admin, a gated pod from the
+// held Job's template, and tries as the gate to release it while changing
+// something else of it: the admission policy must refuse each; then to
+// release it alone, which it must allow. It returns how many were refused.
+func checkGateRelease(ctx context.Context, c *cluster, g *gateRun, client kubernetes.Interface) (int, error) {
+	job, err := c.client.BatchV1().Jobs(g.ns).Get(ctx, g.cmd.Job, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	probe := &corev1.Pod{ObjectMeta: *job.Spec.Template.ObjectMeta.DeepCopy(), Spec: *job.Spec.Template.Spec.DeepCopy()}
+	probe.Name = "e2e-gate-probe-" + g.cmd.Job
+	probe.Labels = maps.Clone(probe.Labels)
+	delete(probe.Labels, "batch.kubernetes.io/controller-uid")
+	delete(probe.Labels, "controller-uid")
+	probe.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: gate.SchedulingGate}}
+	if _, err := c.client.CoreV1().Pods(g.ns).Create(ctx, probe, metav1.CreateOptions{}); err != nil {
+		return 0, fmt.Errorf("%s: creating a gated probe pod: %w", g, err)
+	}
+	defer c.client.CoreV1().Pods(g.ns).Delete(context.WithoutCancel(ctx), probe.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	release := `{"op":"remove","path":"/spec/schedulingGates"}`
+	refused, errs := 0, []error(nil)
+	for _, x := range []struct{ what, also string }{
+		{"add a finalizer", `{"op":"add","path":"/metadata/finalizers","value":["e2e.example/keep"]}`},
+		{"add an owner", `{"op":"add","path":"/metadata/ownerReferences","value":[{"apiVersion":"v1","kind":"ConfigMap","name":"x","uid":"00000000-0000-0000-0000-000000000001"}]}`},
+		{"add an annotation", `{"op":"add","path":"/metadata/annotations","value":{"e2e":"x"}}`},
+	} {
+		_, err := client.CoreV1().Pods(g.ns).Patch(ctx, probe.Name, types.JSONPatchType, []byte("["+release+","+x.also+"]"), metav1.PatchOptions{})
+		switch {
+		case err == nil:
+			return refused, fmt.Errorf("%s: its ServiceAccount could release a pod and %s at once", g, x.what)
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+			refused++
+		default:
+			errs = append(errs, fmt.Errorf("%s: trying to release a pod and %s failed, but not by the gates' admission policy: %v", g, x.what, err))
+		}
+	}
+	if _, err := client.CoreV1().Pods(g.ns).Patch(ctx, probe.Name, types.JSONPatchType, []byte("["+release+"]"), metav1.PatchOptions{}); err != nil {
+		errs = append(errs, fmt.Errorf("%s: its ServiceAccount could not release a gated pod of its stage: %v", g, err))
 	}
 	return refused, errors.Join(errs...)
 }

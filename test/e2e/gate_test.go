@@ -460,7 +460,10 @@ func runGates(t *testing.T, c *cluster, ap *app) (stop func()) {
 		started = append(started, g)
 	}
 	return func() {
-		cancel()
+		// Read the results before stopping the gates: a gate stopped while
+		// it still waits for its held Job ends with context.Canceled, which
+		// is the harness's doing, not the gate's.
+		defer cancel()
 		for _, g := range started {
 			if done, res, err, _ := g.result(); done && (err != nil || res.Outcome != gate.Done) {
 				t.Errorf("%s ended with %q, %v; its log:\n%s", g, res.Message, err, g.logText())

@@ -1,19 +1,22 @@
-// Command bench is the driver of stagecraft's synth benchmark (issue 7);
-// test/bench/run.sh builds the programs and runs it.
+// Command bench is the driver of stagecraft's synth benchmark (issues 7
+// and 19); test/bench/run.sh builds the programs and runs it.
 //
 // For each pipeline size it measures, side by side on the same objects:
 //
-//	s      stagecraft: build the pipeline and write it with synth.Write, as an app does
-//	n      native cdk8s in JavaScript, same cdk8s version: each object as its cdk8s-plus-28 L1 class
-//	n-api  native cdk8s, each object as a plain ApiObject
-//	f      plain Go floor: read the objects, sigs.k8s.io/yaml, write one file
+//	s         stagecraft: an app that builds the pipeline and writes it with synth.MainChart
+//	n         native cdk8s in JavaScript, same cdk8s version: each object as a plain ApiObject
+//	f         plain Go floor: read the objects, sigs.k8s.io/yaml, write one file
+//	f-direct  plain Go floor with stagecraft's own YAML writer
 //
 // Each measurement covers the whole process tree (the program and every
 // Node process under it): wall time until the last process has exited, CPU
 // time (user+sys, from the rusage of every process reaped; the driver is a
 // subreaper, so orphaned Node processes are reaped and counted too), and
-// peak memory (the largest sum of the tree's RSS, sampled from /proc).
-// Variants are interleaved, and the median of the repetitions is reported.
+// memory summed over the tree: the largest sum of the processes' RSS,
+// sampled from /proc, and the sum of each process's own peak (VmHWM), an
+// upper bound that no sampling interval can miss. Variants are
+// interleaved, one repetition after the other, so that the runs of one
+// repetition form a pair; ratios are the median of the pairs' ratios.
 package main
 
 import (
@@ -39,20 +42,20 @@ type variant struct {
 type config struct {
 	bin, native, work string
 	objects           map[int]string // size -> objects.json
-	schema            string
 	interval          time.Duration
 }
 
 func main() {
 	sizes := flag.String("sizes", "10,100,1000", "pipeline sizes (stages), comma-separated")
 	reps := flag.String("reps", "5,5,3", "repetitions per size, comma-separated (the last one repeats)")
-	only := flag.String("variants", "s,n,n-api,f,f-direct", "variants to run")
+	only := flag.String("variants", "s,n,f,f-direct", "variants to run")
 	bin := flag.String("bin", "", "directory holding the built synth and floor programs (required)")
-	native := flag.String("native", "test/bench/native", "directory of the native cdk8s program, with node_modules installed")
+	native := flag.String("native", "test/bench/native", "directory of the native cdk8s program (synth.js), with node_modules installed")
 	out := flag.String("out", "test/bench/RESULTS.md", "Markdown report to write (empty: none)")
 	work := flag.String("work", "", "scratch directory (default: a new temporary one, removed afterwards)")
 	interval := flag.Duration("interval", 5*time.Millisecond, "memory sampling interval")
 	commit := flag.String("commit", "", "the stagecraft version measured, for the report (default: git describe --always --dirty)")
+	historyFile := flag.String("history", "test/bench/HISTORY.md", "hand-kept earlier results, copied into the report (empty: none)")
 	flag.Parse()
 	if *bin == "" {
 		fatal(fmt.Errorf("-bin is required"))
@@ -103,11 +106,6 @@ func main() {
 	}
 	logf("stagecraft synth benchmark: sizes %v, variants %s; %s, %s", ns, *only, env.CPU, env.Load)
 
-	// The type information the native L1 variant converts with (untimed).
-	cfg.schema = filepath.Join(cfg.work, "schema.json")
-	if err := nodeToFile(cfg, cfg.schema, "gen-schema.js"); err != nil {
-		fatal(err)
-	}
 	var results []sizeResult
 	start := time.Now()
 	for i, n := range ns {
@@ -124,7 +122,14 @@ func main() {
 	}
 	env.Elapsed = time.Since(start)
 	env.LoadAfter = loadAvg()
-	md := report(env, vs, results)
+	var history []byte
+	if *historyFile != "" {
+		var err error
+		if history, err = os.ReadFile(*historyFile); err != nil {
+			fatal(err)
+		}
+	}
+	md := report(env, vs, results, string(history))
 	fmt.Println()
 	fmt.Print(md)
 	if *out != "" {
@@ -141,17 +146,14 @@ func variants(cfg *config) []variant {
 		c.Env = append(os.Environ(), "STAGECRAFT_DIST="+out)
 		return c, filepath.Join(out, "bench")
 	}
-	node := func(mode string) func(n int, out string) (*exec.Cmd, string) {
-		return func(n int, out string) (*exec.Cmd, string) {
-			c := exec.Command("node", filepath.Join(cfg.native, "synth.js"), "--objects", cfg.objects[n], "--schema", cfg.schema, "--out", out, "--mode", mode)
-			c.Dir = cfg.native
-			return c, out
-		}
+	native := func(n int, out string) (*exec.Cmd, string) {
+		c := exec.Command("node", filepath.Join(cfg.native, "synth.js"), "--objects", cfg.objects[n], "--out", out)
+		c.Dir = cfg.native
+		return c, out
 	}
 	return []variant{
-		{"s", "stagecraft", synth},
-		{"n", "native cdk8s JS, L1 classes", node("l1")},
-		{"n-api", "native cdk8s JS, ApiObject", node("api")},
+		{"s", "stagecraft (Go, jsii)", synth},
+		{"n", "native cdk8s in JavaScript, plain ApiObjects", native},
 		{"f", "plain Go floor (sigs.k8s.io/yaml)", func(n int, out string) (*exec.Cmd, string) {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				fatal(err)
@@ -270,17 +272,6 @@ func reapCheck(ms []measurement) string {
 		ok = "MISSING CPU"
 	}
 	return fmt.Sprintf("%s: rusage %.2fs >= /proc %.2fs; processes %s", ok, ru.Seconds(), sampled.Seconds(), strings.Join(sortStrings(names), ", "))
-}
-
-func nodeToFile(cfg *config, path, script string) error {
-	c := exec.Command("node", filepath.Join(cfg.native, script))
-	c.Dir = cfg.native
-	c.Stderr = os.Stderr
-	out, err := c.Output()
-	if err != nil {
-		return fmt.Errorf("node %s: %w", script, err)
-	}
-	return os.WriteFile(path, out, 0o644)
 }
 
 func ints(s string) ([]int, error) {

@@ -21,6 +21,8 @@ type measurement struct {
 	Sys      time.Duration // system CPU of the tree
 	PeakRSS  int64         // bytes: the largest sum of the tree's RSS seen by the sampler, or MaxHWM if larger
 	MaxHWM   int64         // bytes: the largest VmHWM (peak RSS) of one process of the tree, as last seen
+	HWMSum   int64         // bytes: the sum of every process's VmHWM, an upper bound of the tree's peak
+	Load     float64       // the machine's 1-minute load average when the run started
 	Sampled  time.Duration // CPU of the tree as last seen in /proc (a lower bound, for checking)
 	Samples  int
 	Procs    []string      // the processes seen, "pid comm"
@@ -55,6 +57,7 @@ func run(cmd *exec.Cmd, interval time.Duration) (measurement, []byte, error) {
 	done := make(chan struct{})
 	peak, seen := int64(0), map[int]procStat{}
 	samples := 0
+	m.Load = load1()
 	var self0 unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &self0)
 	start := time.Now()
@@ -118,6 +121,7 @@ func run(cmd *exec.Cmd, interval time.Duration) (measurement, []byte, error) {
 	// into it, so it reports at least the driver's own RSS.)
 	for _, st := range seen {
 		m.MaxHWM = max(m.MaxHWM, st.hwmKB*1024)
+		m.HWMSum += st.hwmKB * 1024
 	}
 	m.PeakRSS = max(peak, m.MaxHWM)
 	m.Samples = samples
@@ -290,6 +294,23 @@ func readHWM(pid int, buf []byte) int64 {
 	}
 	kb, _ := strconv.ParseInt(f[0], 10, 64)
 	return kb
+}
+
+// load1 returns the 1-minute load average, or -1.
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func lastLines(s string, n int) string {

@@ -1,10 +1,13 @@
-// Command synth is the stagecraft side of the synth benchmark: it builds
-// the benchmark pipeline of -n stages (package pipegen) in a cdk8s App and
-// writes it with synth.Write, as an app does, into $STAGECRAFT_DIST/bench/.
+// Command synth is the stagecraft side of the synth benchmark: an app whose
+// one chart holds the benchmark pipeline of -n stages (package pipegen),
+// written with synth.MainChart, as an app does, into
+// $STAGECRAFT_DIST/bench/.
 //
 // With -phases it prints, on standard error, how long each phase took (a
 // JSON object, milliseconds); with -cpuprofile it writes a Go CPU profile.
-// Both do the same work as synth.Write, phase by phase.
+// Both do the work of synth.Write phase by phase, with the App created
+// before anything else, as synth.Main's apps do (so jsii keeps its relay
+// process, see synth.MainChart).
 package main
 
 import (
@@ -28,7 +31,6 @@ func main() {
 	n := flag.Int("n", 10, "number of stages")
 	phases := flag.Bool("phases", false, "print the time of each phase on standard error (JSON, ms)")
 	cpuprofile := flag.String("cpuprofile", "", "write a Go CPU profile to this file")
-	closeJSII := flag.Bool("close", false, "stop the jsii runtime (jsii.Close) before exiting, instead of leaving Node to exit on its own")
 	flag.Parse()
 
 	if *cpuprofile != "" {
@@ -42,15 +44,8 @@ func main() {
 		defer f.Close()
 	}
 	if !*phases && *cpuprofile == "" {
-		// Exactly what an app does: build, then synth.Write.
-		app := cdk8s.NewApp(nil)
-		pipegen.Define(cdk8s.NewChart(app, jsii.String(pipegen.Namespace), nil), *n)
-		if err := synth.Write(app, "bench", synth.Options{Dir: os.Getenv(synth.DistEnv)}); err != nil {
-			fail(err)
-		}
-		if *closeJSII {
-			jsii.Close()
-		}
+		// Exactly what an app does.
+		synth.MainChart("bench", synth.Options{}, func(chart cdk8s.Chart) { pipegen.Define(chart, *n) })
 		return
 	}
 
@@ -73,10 +68,6 @@ func main() {
 		fail(err)
 	}
 	step("Validate (also done again by Synthesize)")
-	for _, c := range *app.Charts() {
-		c.ToJson()
-	}
-	step("chart.ToJson (jsii; also done again by Synthesize)")
 	s, err := stagecraft.Synthesize(app)
 	if err != nil {
 		fail(err)

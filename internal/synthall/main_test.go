@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stagecraft-dev/stagecraft/constructs/synth"
+)
+
+// copyApp copies the committed output of app into dist under name.
+func copyApp(t *testing.T, app, dist, name string) {
+	t.Helper()
+	if err := copyTree(filepath.Join("..", "..", "dist", app), filepath.Join(dist, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRemovedAppIsChecked: the output of an app that no longer exists is
+// removed only when pruning it deletes no namespace, claim or volume, or
+// when the upgrade check is skipped on purpose.
+func TestRemovedAppIsChecked(t *testing.T) {
+	dist := t.TempDir()
+	copyApp(t, "seed", dist, "gone")
+	copyApp(t, "rag", dist, "gone-envs")
+	if err := os.MkdirAll(filepath.Join(dist, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := removeStale(dist, []string{"kept"})
+	if err == nil {
+		t.Fatal("removing the output of apps with namespaces and claims: want an error")
+	}
+	for _, want := range []string{"[removed app gone]", "Namespace ai-pipeline", "PersistentVolumeClaim", "[removed app gone-envs] [dev]", "Namespace rag-prod", synth.SkipUpgradeCheckEnv + "=1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+	for _, name := range []string{"gone", "gone-envs", "empty"} {
+		if _, err := os.Stat(filepath.Join(dist, name)); err != nil {
+			t.Errorf("%s was removed though the check refused: %v", name, err)
+		}
+	}
+	t.Setenv(synth.SkipUpgradeCheckEnv, "1")
+	if err := removeStale(dist, []string{"kept"}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dist); len(entries) != 0 {
+		t.Errorf("with the check skipped, want every stale output removed, got %v", entries)
+	}
+}
