@@ -46,7 +46,9 @@ trap 'rm -f "$log"' EXIT
 echo "== argo: go test"
 test_start=$SECONDS
 set +e
-go test -mod=readonly -v -count=1 -timeout "${STAGECRAFT_ARGO_TIMEOUT:-30m}" "$@" ./... 2>&1 | tee "$log"
+# The flags the controller is built with (no cgo, -trimpath): the Argo and
+# Kubernetes packages the test imports then compile once for both.
+CGO_ENABLED=0 go test -mod=readonly -trimpath -v -count=1 -timeout "${STAGECRAFT_ARGO_TIMEOUT:-30m}" "$@" ./... 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 test_s=$((SECONDS - test_start))
