@@ -57,7 +57,8 @@ func (s *stage) Calls(callee Stage, port ...string) {
 // After a ScheduledStage or a ProcessorStage, which never complete, the
 // order is only that of the manifests and sync waves: nothing waits at run
 // time, and the diagram draws the edge as "ordered before". For a chain
-// that recurs, see the Argo Workflows target.
+// that recurs (a chain run on a schedule, or again on demand), render
+// the pipeline as an Argo Workflows DAG with PipelineProps.Workflows.
 func (s *stage) RunsAfter(upstreams ...Stage) {
 	defer lockConstructs()()
 	for _, u := range upstreams {
