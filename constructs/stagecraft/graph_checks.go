@@ -43,6 +43,10 @@ func (g *graph) waitChecks(stages []Stage) []Problem {
 				Detail: "this stage waits for upstream Jobs as the service account it runs as, which would let every pod of the namespace that runs as \"default\" read those Jobs: leave ServiceAccountName empty (stagecraft then creates an account of the stage's own), name an account of the stage's own, or remove the wait"})
 		}
 		for _, u := range g.waits[b] {
+			if bs, ok := u.(*BatchStage); ok && bs.job.Parallelism != nil && *bs.job.Parallelism == 0 {
+				out = append(out, Problem{Construct: u.Path(), Type: field.ErrorTypeForbidden, Field: "Parallelism", Value: int32(0),
+					Detail: fmt.Sprintf("stage %s waits for this Job, which with Parallelism 0 runs no pod and never completes, so the wait would last WaitTimeout and fail: give it at least 1, or remove the wait", s.Path())})
+			}
 			if ttl := u.base().ttl; ttl > 0 {
 				out = append(out, Problem{Construct: u.Path(), Type: field.ErrorTypeForbidden, Field: "TTLAfterFinished", Value: ttl.String(),
 					Detail: fmt.Sprintf("stage %s waits for this Job, which would be deleted %v after it finishes: keep the Job (TTLAfterFinished zero, the default; a deploy tool would re-create a deleted Job and run it again), or remove the wait", s.Path(), ttl)})

@@ -71,6 +71,14 @@ func vtWaitCases() []vtCase {
 			writer(p, d, time.Hour)
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})
 		}), want: []vtWant{vtAt("test/p/a", "TTLAfterFinished", tForbidden, "1h0m0s")}},
+		{name: "wait/a Job others wait for runs no pod", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			NewBatchStage(p, "a", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data"}), JobSettings: JobSettings{Parallelism: ptr.To[int32](0)}})
+			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})
+		}), want: []vtWant{vtAt("test/p/a", "Parallelism", tForbidden, int32(0))}},
+		{name: "wait/a Job nobody waits for may be paused", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+			NewBatchStage(p, "a", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data"}), JobSettings: JobSettings{Parallelism: ptr.To[int32](0)}})
+			NewProcessorStage(p, "s", ProcessorStageProps{Workload: vtW(read(d, nil))})
+		})},
 		{name: "wait/a Job nobody waits for may have a TTL", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
 			writer(p, d, time.Hour)
 			NewProcessorStage(p, "s", ProcessorStageProps{Workload: vtW(read(d, nil))})
