@@ -60,9 +60,10 @@ app: ## create a new app: make app NAME=<name> (with a golden test), then synthe
 # the library's go.mod.
 GATE_DIR := internal/gate
 
-test: ## run every test (unit, golden, examples, validation; the gate's module too)
+test: ## run every test (unit, golden, examples, validation; the gate's module and the suites' process harness too)
 	$(GO) test -count=1 $(PKGS)
 	cd $(GATE_DIR) && $(GO) test -count=1 ./...
+	cd test/harness && $(GO) test -count=1 ./...
 
 update: ## rewrite golden files from the current code; review the diff before committing
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
@@ -89,6 +90,7 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 	cd $(GATE_DIR) && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+	cd test/harness && $(GO) vet ./... && $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 check: lint test ## lint, test, synth, and fail if dist/ differs from what is committed
 	$(MAKE) synth

@@ -273,7 +273,7 @@ func waitWorkflow(ctx context.Context, t *testing.T, c *cluster, s *standIn, ns,
 	var phase, message string
 	err := waitFor(5*time.Minute, 500*time.Millisecond, c.procs, func() (bool, error) {
 		if errs := s.failures(); len(errs) > 0 {
-			return false, permanent{fmt.Errorf("stand-in executor: %v", errs)}
+			return false, permanent{Err: fmt.Errorf("stand-in executor: %v", errs)}
 		}
 		wf, err := ap.dyn.Resource(workflows).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -285,7 +285,7 @@ func waitWorkflow(ctx context.Context, t *testing.T, c *cluster, s *standIn, ns,
 		case want:
 			return true, nil
 		case "Succeeded", "Failed", "Error":
-			return false, permanent{fmt.Errorf("Workflow %s %s: %s", name, phase, message)}
+			return false, permanent{Err: fmt.Errorf("Workflow %s %s: %s", name, phase, message)}
 		}
 		return false, fmt.Errorf("Workflow %s is %q (%s)", name, phase, message)
 	})

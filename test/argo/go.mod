@@ -136,6 +136,7 @@ require (
 	github.com/spf13/cobra v1.9.1 // indirect
 	github.com/spf13/pflag v1.0.6 // indirect
 	github.com/spf13/viper v1.20.1 // indirect
+	github.com/stagecraft-dev/stagecraft/test/harness v0.0.0
 	github.com/subosito/gotenv v1.6.0 // indirect
 	github.com/upper/db/v4 v4.10.0 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
@@ -179,3 +180,5 @@ require (
 )
 
 tool github.com/argoproj/argo-workflows/v4/cmd/workflow-controller
+
+replace github.com/stagecraft-dev/stagecraft/test/harness => ../harness

@@ -106,7 +106,7 @@ func (a *applier) mapping(ctx context.Context, o *unstructured.Unstructured) (*m
 			return true, nil
 		}
 		if !meta.IsNoMatchError(err) {
-			return false, permanent{err}
+			return false, permanent{Err: err}
 		}
 		a.mapper.Reset()
 		return false, err

@@ -227,7 +227,7 @@ func pendingFailures(gates []*gateRun, reached map[*gateRun]bool, failed map[str
 // the Failed condition; for a wait, the wait ended. It returns the line
 // for the log, the Job that failed (for the next links) and when.
 func failureReached(ctx context.Context, t *testing.T, c *cluster, g *gateRun, cause string, since time.Time) (string, string, time.Time, bool) {
-	done, res, err, ended := g.result()
+	done, res, ended, err := g.result()
 	if g.cmd.Mode == "wait" {
 		if !done {
 			return "", "", time.Time{}, false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -71,10 +70,10 @@ func (g *gateRun) Write(p []byte) (int, error) {
 }
 
 // result returns the gate's result once it has ended.
-func (g *gateRun) result() (done bool, res gate.Result, err error, ended time.Time) {
+func (g *gateRun) result() (done bool, res gate.Result, ended time.Time, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.done, g.res, g.err, g.ended
+	return g.done, g.res, g.ended, g.err
 }
 
 func (g *gateRun) String() string {
@@ -175,14 +174,14 @@ func (g *gateRun) start(ctx context.Context, c *cluster) error {
 // gateEnds expects a gate program to end with want.
 func gateEnds(g *gateRun, want gate.Outcome) expectation {
 	return expectation{what: g.String() + " ends", check: func(context.Context) (bool, string, error) {
-		done, res, err, ended := g.result()
+		done, res, ended, err := g.result()
 		switch {
 		case !done:
 			return false, "running", nil
 		case err != nil:
-			return false, "", permanent{fmt.Errorf("%s: %v; its log:\n%s", g, err, g.logText())}
+			return false, "", permanent{Err: fmt.Errorf("%s: %v; its log:\n%s", g, err, g.logText())}
 		case res.Outcome != want:
-			return false, "", permanent{fmt.Errorf("%s ended with %q (exit status %d); its log:\n%s", g, res.Message, gate.ExitStatus(res.Outcome), g.logText())}
+			return false, "", permanent{Err: fmt.Errorf("%s ended with %q (exit status %d); its log:\n%s", g, res.Message, gate.ExitStatus(res.Outcome), g.logText())}
 		}
 		return true, fmt.Sprintf("%q, %v after it started", res.Message, ended.Sub(g.started).Round(10*time.Millisecond)), nil
 	}}
@@ -283,7 +282,7 @@ func (k *kueueStandIn) expectation(t *testing.T, c *cluster, waves *waveRelease)
 			}
 			cfg := batchv1ac.Job(j.name, j.ns).WithSpec(batchv1ac.JobSpec().WithSuspend(false))
 			if _, err := c.client.BatchV1().Jobs(j.ns).Apply(ctx, cfg, metav1.ApplyOptions{FieldManager: kueueManager}); err != nil {
-				return false, "", permanent{fmt.Errorf("admit Job %s/%s: %w", j.ns, j.name, err)}
+				return false, "", permanent{Err: fmt.Errorf("admit Job %s/%s: %w", j.ns, j.name, err)}
 			}
 			j.admitted = time.Now()
 			cq, _, _ := unstructured.NestedString(lq.Object, "spec", "clusterQueue")
@@ -428,16 +427,6 @@ func releasedAt(ctx context.Context, c *cluster, ns, job string) (time.Time, int
 	return first, len(pods.Items), nil
 }
 
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // runGates starts, in the harness, the release gates of an app that has
 // been applied, and returns a function that stops them and reports a gate
 // that ended other than Done.
@@ -465,7 +454,7 @@ func runGates(t *testing.T, c *cluster, ap *app) (stop func()) {
 		// is the harness's doing, not the gate's.
 		defer cancel()
 		for _, g := range started {
-			if done, res, err, _ := g.result(); done && (err != nil || res.Outcome != gate.Done) {
+			if done, res, _, err := g.result(); done && (err != nil || res.Outcome != gate.Done) {
 				t.Errorf("%s ended with %q, %v; its log:\n%s", g, res.Message, err, g.logText())
 			}
 		}

@@ -29,6 +29,7 @@ require (
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/stagecraft-dev/stagecraft/test/harness v0.0.0
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v2 v2.4.3 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
@@ -51,3 +52,5 @@ require (
 
 // The gate program, whose logic the harness runs in place of the gate's pods.
 replace github.com/stagecraft-dev/stagecraft/internal/gate => ../../internal/gate
+
+replace github.com/stagecraft-dev/stagecraft/test/harness => ../harness

@@ -212,7 +212,7 @@ func (r *waveRelease) expectation() expectation {
 			w := r.waves[r.next]
 			if w.released.IsZero() {
 				if err := r.release(ctx, w); err != nil {
-					return false, "", permanent{err}
+					return false, "", permanent{Err: err}
 				}
 			}
 			var waiting []string
@@ -223,7 +223,7 @@ func (r *waveRelease) expectation() expectation {
 					continue
 				}
 				if complete, _, msg := jobFinished(job); !complete {
-					return false, "", permanent{fmt.Errorf("wave %d: Job %s failed (%s), so later waves were not released", w.wave, j.key(), msg)}
+					return false, "", permanent{Err: fmt.Errorf("wave %d: Job %s failed (%s), so later waves were not released", w.wave, j.key(), msg)}
 				}
 			}
 			if len(waiting) > 0 {

@@ -698,7 +698,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 					return true, "succeeded", nil
 				}
 				if p.Status.Phase == corev1.PodFailed {
-					return false, "", permanent{fmt.Errorf("pod failed: %s", p.Status.Message)}
+					return false, "", permanent{Err: fmt.Errorf("pod failed: %s", p.Status.Message)}
 				}
 				if podReady(p) {
 					return true, "ready", nil
@@ -746,7 +746,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 			done, st, err := e.check(ctx)
 			var perm permanent
 			if errors.As(err, &perm) {
-				return false, permanent{fmt.Errorf("%s: %w", e.what, perm.error)}
+				return false, permanent{Err: fmt.Errorf("%s: %w", e.what, perm.Err)}
 			}
 			if err != nil {
 				st = err.Error()
@@ -775,7 +775,7 @@ func runPipeline(t *testing.T, c *cluster, ap *app, timeout time.Duration) (*Pip
 	report.Accelerators = sampler.summary()
 	t.Log(report.Accelerators)
 	for _, g := range gates {
-		done, res, _, ended := g.result()
+		done, res, ended, _ := g.result()
 		if !done {
 			continue
 		}
@@ -859,7 +859,7 @@ func (c *cluster) jobCompletes(w *jobWatch, ns, name, cronJob string, report *Pi
 		}
 		complete, _, msg := jobFinished(j)
 		if !complete {
-			return false, "", permanent{fmt.Errorf("job failed: %s", msg)}
+			return false, "", permanent{Err: fmt.Errorf("job failed: %s", msg)}
 		}
 		run := JobRun{Namespace: ns, Name: name, FromCronJob: cronJob, Created: j.CreationTimestamp.Time, Observed: seen}
 		run.StartedEvent, run.CompletedEvent = w.eventsOf(ns + "/" + name)
@@ -886,7 +886,7 @@ func (c *cluster) cronJobRuns(a *applier, w *jobWatch, m *manifest, waves *waveR
 		}
 		if !created {
 			if _, err := c.jobFromCronJob(ctx, a, m.obj); err != nil {
-				return false, "", permanent{fmt.Errorf("%s: create a Job from it: %w", m, err)}
+				return false, "", permanent{Err: fmt.Errorf("%s: create a Job from it: %w", m, err)}
 			}
 			created = true
 		}

@@ -638,7 +638,7 @@ func (r *run) settled(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		if cond(job.Status.Conditions, batchv1.JobFailed) {
-			return false, permanent{fmt.Errorf("Job %s/%s failed: %s", j.ns, j.name, r.podProblems(ctx, j.ns, "batch.kubernetes.io/job-name="+j.name))}
+			return false, permanent{Err: fmt.Errorf("Job %s/%s failed: %s", j.ns, j.name, r.podProblems(ctx, j.ns, "batch.kubernetes.io/job-name="+j.name))}
 		}
 		if !cond(job.Status.Conditions, batchv1.JobComplete) {
 			pending = append(pending, fmt.Sprintf("Job %s/%s not complete (%s)", j.ns, j.name, r.podProblems(ctx, j.ns, "batch.kubernetes.io/job-name="+j.name)))

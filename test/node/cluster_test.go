@@ -554,7 +554,7 @@ func (c *cluster) startPolicyEngine() error {
 	c.policyEngine = p
 	err = waitFor(60*time.Second, 300*time.Millisecond, nil, func() (bool, error) {
 		if err := p.check(); err != nil {
-			return false, permanent{err}
+			return false, permanent{Err: err}
 		}
 		resp, err := http.Get("http://127.0.0.1:20244/healthz")
 		if err != nil {
@@ -596,7 +596,7 @@ func (c *cluster) policySyncedAfter(t time.Time) bool {
 	if c.policyEngine == nil {
 		return false
 	}
-	data, err := os.ReadFile(c.policyEngine.logPath)
+	data, err := os.ReadFile(c.policyEngine.LogPath)
 	if err != nil {
 		return false
 	}

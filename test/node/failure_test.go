@@ -116,7 +116,7 @@ func (r *run) upstreamFailed(ctx context.Context, t *testing.T, ns, name string)
 		}
 		job = j
 		if cond(j.Status.Conditions, batchv1.JobComplete) {
-			return false, permanent{fmt.Errorf("Job %s/%s completed; the failure run wanted it to fail", ns, name)}
+			return false, permanent{Err: fmt.Errorf("Job %s/%s completed; the failure run wanted it to fail", ns, name)}
 		}
 		return cond(j.Status.Conditions, batchv1.JobFailed), fmt.Errorf("Job %s/%s has not failed (%s)", ns, name, r.podProblems(ctx, ns, "batch.kubernetes.io/job-name="+name))
 	})

@@ -30,6 +30,7 @@ require (
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
 	github.com/stagecraft-dev/stagecraft/internal/gate v0.0.0
+	github.com/stagecraft-dev/stagecraft/test/harness v0.0.0
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v2 v2.4.3 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
@@ -52,3 +53,5 @@ require (
 )
 
 replace github.com/stagecraft-dev/stagecraft/internal/gate => ../../internal/gate
+
+replace github.com/stagecraft-dev/stagecraft/test/harness => ../harness

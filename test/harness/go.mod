@@ -1,0 +1,3 @@
+module github.com/stagecraft-dev/stagecraft/test/harness
+
+go 1.26.8
