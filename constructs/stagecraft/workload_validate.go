@@ -33,6 +33,9 @@ func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.Err
 	errs = append(errs, validateReservedLabels(field.NewPath("Labels"), g.Labels)...)
 	errs = append(errs, validateAnnotations(field.NewPath("Annotations"), g.Annotations)...)
 	errs = append(errs, validatePodAnnotations(field.NewPath("Annotations"), g.Annotations)...)
+	if len(g.Command) > 0 && strings.TrimSpace(g.Command[0]) == "" {
+		errs = append(errs, invalid(field.NewPath("Command").Index(0), g.Command[0], "the program to run: must not be empty (leave Command unset to run the image's entrypoint)"))
+	}
 	errs = append(errs, validatePullPolicy(field.NewPath("ImagePullPolicy"), g.ImagePullPolicy)...)
 	errs = append(errs, validateLabels(field.NewPath("NodeSelector"), g.NodeSelector)...)
 	if g.ServiceAccountName != "" {
