@@ -116,6 +116,7 @@ func runChain(t *testing.T, ctrl string, a chainApp) {
 	finished := waitWorkflow(ctx, t, c, s, a.namespace, wf, "Succeeded")
 	checkOrder(t, a, s.of(wf), finished)
 	checkPods(ctx, t, c, a, wf)
+	checkPolicies(ctx, t, c, a)
 	checkRetries(ctx, t, c, s, a)
 	if a.cron != nil {
 		fireCron(ctx, t, c, ap, s, a)
