@@ -286,14 +286,11 @@ func unreadableDoc(construct string, k objectKey, d *prevDoc, err error) stagecr
 
 // problemOf turns a finding into a problem.
 func problemOf(path string, k objectKey, f finding) stagecraft.Problem {
-	accept := fmt.Sprintf("Kind: %q, Name: %q", k.kind, k.name)
-	if f.accept != "" {
-		accept += fmt.Sprintf(", Field: %q", f.accept)
-	}
+	c := stagecraft.Change{Kind: k.kind, Name: k.name, Field: f.accept}
 	if f.acceptNamespace {
-		accept += fmt.Sprintf(", Namespace: %q", k.namespace)
+		c.Namespace = k.namespace
 	}
-	accept = "stagecraft.Change{" + accept + "}"
+	accept := describeChange(c)
 	return stagecraft.Problem{
 		Construct: path, Object: k.String(), Type: field.ErrorTypeForbidden, Field: f.field,
 		Value:  stagecraft.Transition{Old: f.old, New: f.new},
