@@ -25,7 +25,7 @@ type folderLock struct {
 // meanwhile is dropped and taken again on the new one.
 func lockFolder(path string, waiting func()) (*folderLock, error) {
 	for told := false; ; {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 		if err != nil {
 			return nil, fmt.Errorf("synth: lock: %w", err)
 		}

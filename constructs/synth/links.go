@@ -1,0 +1,133 @@
+package synth
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MarkerFile is the file WriteDir puts in every output folder it writes
+// (its content is a one-line note). A folder that holds it, as a regular
+// file, is a stagecraft output: WriteDir follows a symbolic link at an
+// output folder only to such a folder (or to one that does not exist
+// yet), because it replaces the folder the link points to as a whole.
+const MarkerFile = ".stagecraft-output"
+
+// markerText is the content of MarkerFile.
+const markerText = "stagecraft output: synth replaces this folder as a whole; do not keep other files here\n"
+
+// linkPolicy says where a symbolic link at an output folder may lead.
+type linkPolicy struct {
+	// root is the folder the output folder is in (Options.Dir, or the
+	// parent of WriteDir's dir): a link is followed only to a folder inside
+	// it, unless outside is set.
+	root    string
+	outside bool
+}
+
+// target returns the directory to replace for dir: dir itself, or the
+// target of the symbolic link dir when that is allowed (see MarkerFile and
+// Options.LinkOutsideDir). Anything else at dir than a directory or an
+// allowed link is an error, found before anything is written or removed.
+func target(dir string, links linkPolicy) (string, error) {
+	dir = filepath.Clean(dir)
+	fi, err := os.Lstat(dir)
+	switch {
+	case os.IsNotExist(err):
+		return dir, nil
+	case err != nil:
+		return "", fmt.Errorf("synth: %w", err)
+	case fi.IsDir():
+		return dir, nil
+	case fi.Mode()&fs.ModeSymlink == 0:
+		return "", fmt.Errorf("synth: output %s exists and is %s, not a directory: synth writes only folders it owns; remove it", dir, describeMode(fi.Mode()))
+	}
+	t, err := linkTarget(dir)
+	if err != nil {
+		return "", err
+	}
+	root, err := filepath.EvalSymlinks(links.root)
+	if err != nil {
+		return "", fmt.Errorf("synth: %w", err)
+	}
+	root, _ = filepath.Abs(root)
+	if within(root, t) {
+		return "", fmt.Errorf("synth: output %s links to %s, which holds the output directory %s itself: synth would replace it; remove the link", dir, t, links.root)
+	}
+	if !within(t, root) && !links.outside {
+		return "", fmt.Errorf("synth: output %s links to %s, outside %s: synth follows a link out of its output directory only when told to (Options.LinkOutsideDir, %s=1 for Main)", dir, t, links.root, LinkOutsideDirEnv)
+	}
+	fi, err = os.Lstat(t)
+	switch {
+	case os.IsNotExist(err):
+		return t, nil // nothing there to replace: the target is created
+	case err != nil:
+		return "", fmt.Errorf("synth: %w", err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("synth: output %s links to %s, which is %s, not a directory", dir, t, describeMode(fi.Mode()))
+	}
+	if !isOutput(t) {
+		return "", fmt.Errorf("synth: output %s links to %s, which is not a stagecraft output folder (it holds no %s): synth replaces the folder a link points to as a whole, so it follows a link only to a folder it wrote; remove the link or point it at an empty or missing folder", dir, t, MarkerFile)
+	}
+	return t, nil
+}
+
+// linkTarget resolves the link at dir to an absolute, clean path with no
+// links in it; the last element may be missing (a dangling link).
+func linkTarget(dir string) (string, error) {
+	if t, err := filepath.EvalSymlinks(dir); err == nil {
+		return filepath.Abs(t)
+	}
+	t, err := os.Readlink(dir)
+	if err != nil {
+		return "", fmt.Errorf("synth: %w", err)
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(dir), t)
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(t))
+	if err != nil {
+		return "", fmt.Errorf("synth: output %s links to %s, whose folder cannot be resolved: %w", dir, t, err)
+	}
+	if _, err := os.Lstat(filepath.Join(parent, filepath.Base(t))); !os.IsNotExist(err) {
+		return "", fmt.Errorf("synth: output %s links to %s, a link that cannot be resolved", dir, t)
+	}
+	return filepath.Abs(filepath.Join(parent, filepath.Base(t)))
+}
+
+// within reports whether path is dir or inside it (both absolute and
+// clean).
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// isOutput reports whether the folder dir holds MarkerFile as a regular
+// file.
+func isOutput(dir string) bool {
+	fi, err := os.Lstat(filepath.Join(dir, MarkerFile))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// describeMode names the kind of file of a mode, for a problem.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO (named pipe)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	case m.IsRegular():
+		return "a regular file"
+	}
+	return "a special file"
+}
