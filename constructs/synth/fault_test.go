@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	yamlv2 "go.yaml.in/yaml/v2"
 )
 
 // otherManifest is the manifest of dist/other.
@@ -231,5 +233,17 @@ func TestFaultLockIsReleased(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the lock is still held")
+	}
+}
+
+// TestKustomizationIsYAML11: the kustomization's entries are read back as
+// the file names they are, by a YAML 1.1 reader too.
+func TestKustomizationIsYAML11(t *testing.T) {
+	names := []string{"seed.k8s.yaml", "*x.k8s.yaml", "&a.k8s.yaml", "!t.k8s.yaml", "a: b.k8s.yaml", "#c.k8s.yaml", "- d.k8s.yaml", "%e.yaml", "@f.yaml", "'g'.yaml", "yes", "=", "<<"}
+	var k struct {
+		Resources []string `yaml:"resources"`
+	}
+	if err := yamlv2.Unmarshal(kustomization(names), &k); err != nil || strings.Join(k.Resources, "|") != strings.Join(names, "|") {
+		t.Errorf("read back as %q (%v) from\n%s", k.Resources, err, kustomization(names))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -85,8 +86,34 @@ func (d *prevDoc) object() (*unstructured.Unstructured, error) {
 		for _, o := range objs {
 			d.obj = o
 		}
+		if d.err == nil {
+			d.err = checkSizes(d.obj)
+		}
 	}
 	return d.obj, d.err
+}
+
+// checkSizes finds a storage size of a previous object that is not a
+// quantity (a hand edit such as "10Gx"): the check compares sizes.
+func checkSizes(u *unstructured.Unstructured) error {
+	paths := [][]string{{"spec", "resources", "requests", "storage"}, {"spec", "capacity", "storage"}}
+	templates, _, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates")
+	for i, t := range templates {
+		m, _ := t.(map[string]any)
+		if v, ok, _ := unstructured.NestedFieldNoCopy(m, "spec", "resources", "requests", "storage"); ok {
+			if _, err := resource.ParseQuantity(fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("spec.volumeClaimTemplates[%d].spec.resources.requests.storage %q is not a quantity: %v", i, fmt.Sprint(v), err)
+			}
+		}
+	}
+	for _, p := range paths {
+		if v, ok, _ := unstructured.NestedFieldNoCopy(u.Object, p...); ok {
+			if _, err := resource.ParseQuantity(fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("%s %q is not a quantity: %v", strings.Join(p, "."), fmt.Sprint(v), err)
+			}
+		}
+	}
+	return nil
 }
 
 // unreadable is the problem of a previous output the check cannot read.
@@ -116,12 +143,14 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 		o, kept := next[k]
 		var found []finding
 		var err error
-		switch {
-		case kept && bytes.Equal(o.YAML, prev[k].text):
+		if kept && bytes.Equal(o.YAML, prev[k].text) {
 			continue // unchanged
-		case kept:
+		}
+		// Changed or removed: a document that does not decode is a
+		// problem, whatever its kind.
+		if _, err = prev[k].object(); err == nil && kept {
 			found, err = changed(k, prev[k], o)
-		default:
+		} else if err == nil {
 			found, err = removed(k, prev[k])
 		}
 		if err != nil {
