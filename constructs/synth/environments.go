@@ -31,8 +31,11 @@ func WriteEnvironments(name string, envs []string, opts Options, define func(env
 	}
 	seen := map[string]bool{}
 	for _, env := range envs {
-		if err := checkName("environment", env); err != nil || seen[env] {
-			return fmt.Errorf("synth: app %s: environment %q must be a unique plain directory name: %v", name, env, err)
+		if err := checkName("environment", env); err != nil {
+			return fmt.Errorf("synth: app %s: environment %q must be a plain directory name: %v", name, env, err)
+		}
+		if seen[env] {
+			return fmt.Errorf("synth: app %s: environment %q is listed twice", name, env)
 		}
 		seen[env] = true
 	}

@@ -55,7 +55,8 @@ func TestFaultLinkedOutput(t *testing.T) {
 		{"dist itself", ".", "which holds the output directory"},
 		{"the file system's root", "/", "which holds the output directory"},
 		{"a folder that is not an output", "../elsewhere", "outside"},
-		{"a folder in dist that is not an output", "notes", "not a stagecraft output folder"},
+		{"a folder in dist that is not an output", "notes", "holds files synth did not write"},
+		{"another app's output", "other", `the output of "other", not of "seed"`},
 		{"a folder yet to be made, out of dist", "../elsewhere/seed", "outside"},
 		{"a folder yet to be made in a folder that is not there", "../nowhere/seed", "whose folder cannot be resolved"},
 		{"a loop", "seed", "cannot be resolved"},
@@ -85,6 +86,34 @@ func TestFaultLinkedOutput(t *testing.T) {
 	}
 }
 
+// TestFaultForeignFolder: a folder at dist/<app> that synth did not write
+// is not replaced; an empty one, or an output of a release before
+// MarkerFile (a generated kustomization.yaml), is.
+func TestFaultForeignFolder(t *testing.T) {
+	repo, dist := faultRepo(t)
+	seed := filepath.Join(dist, "seed")
+	if err := os.MkdirAll(seed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(seed, map[string][]byte{"a.yaml": nil}); err != nil {
+		t.Errorf("an empty folder: %v", err)
+	}
+	if err := os.Remove(filepath.Join(seed, MarkerFile)); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteDir(seed, map[string][]byte{"a.yaml": nil})
+	if err == nil || !strings.Contains(err.Error(), "holds files synth did not write (it has no .stagecraft-output)") {
+		t.Errorf("a folder synth did not write: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(seed, KustomizationFile), []byte(kustomizationHeader), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(seed, map[string][]byte{"a.yaml": nil}); err != nil {
+		t.Errorf("an output of an earlier release: %v", err)
+	}
+	untouched(t, repo)
+}
+
 // TestFaultLinkedOutputAllowed: a link out of dist is followed when told
 // to (Options.LinkOutsideDir), to an output or a missing folder only.
 func TestFaultLinkedOutputAllowed(t *testing.T) {
@@ -94,8 +123,10 @@ func TestFaultLinkedOutputAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := openOutput(seed, linkPolicy{root: dist, outside: true}, nil)
-	if err == nil || !strings.Contains(err.Error(), "not a stagecraft output folder") {
+	if err == nil || !strings.Contains(err.Error(), "holds files synth did not write") {
 		t.Errorf("allowed out of dist, to a folder that is not an output: %v", err)
+	}
+	if err == nil {
 		out.close()
 	}
 	untouched(t, repo)
@@ -180,6 +211,28 @@ func TestFaultSpecialFiles(t *testing.T) {
 		err := WriteDir(filepath.Join(dist, "seed"), map[string][]byte{"a.yaml": nil})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s at the output folder: %v; want %q", c.name, err, c.want)
+		}
+		untouched(t, repo)
+	}
+}
+
+// TestFaultLockFile: a link or a FIFO where the lock file goes is an
+// error, and the file it points to is left alone.
+func TestFaultLockFile(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		make func(string) error
+	}{
+		{"a link", func(p string) error { return os.Symlink("../README.md", p) }},
+		{"a FIFO", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+	} {
+		repo, dist := faultRepo(t)
+		if err := c.make(filepath.Join(dist, ".seed.lock")); err != nil {
+			t.Fatal(err)
+		}
+		err := WriteDir(filepath.Join(dist, "seed"), map[string][]byte{"a.yaml": nil})
+		if err == nil || !strings.Contains(err.Error(), "which synth never makes: remove it") {
+			t.Errorf("%s as the lock: %v", c.name, err)
 		}
 		untouched(t, repo)
 	}

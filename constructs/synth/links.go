@@ -2,21 +2,65 @@ package synth
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
-// MarkerFile is the file WriteDir puts in every output folder it writes
-// (its content is a one-line note). A folder that holds it, as a regular
-// file, is a stagecraft output: WriteDir follows a symbolic link at an
-// output folder only to such a folder (or to one that does not exist
-// yet), because it replaces the folder the link points to as a whole.
+// MarkerFile is the file WriteDir puts in every output folder it writes:
+// a note, and the name of the output ("folder: seed", the last element of
+// WriteDir's dir, that is the app's name). A folder that holds it, as a
+// regular file, is a stagecraft output. WriteDir replaces an existing
+// folder, or the folder a symbolic link at dir points to, only when it is
+// empty, or its MarkerFile names the same output, or it is an output of a
+// release before MarkerFile (see IsOutput): never a folder of someone
+// else's, nor another app's output.
 const MarkerFile = ".stagecraft-output"
 
-// markerText is the content of MarkerFile.
-const markerText = "stagecraft output: synth replaces this folder as a whole; do not keep other files here\n"
+// markerText is the content of the MarkerFile of the output called name.
+func markerText(name string) string {
+	return "stagecraft output: synth replaces this folder as a whole; keep no other files here\nfolder: " + name + "\n"
+}
+
+// markerName returns the output name the MarkerFile of dir gives, and
+// whether dir has one.
+func markerName(dir string) (string, bool) {
+	f, err := openPrevious(filepath.Join(dir, MarkerFile))
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	buf := make([]byte, 1024)
+	n, _ := io.ReadFull(f, buf)
+	_, rest, _ := strings.Cut(string(buf[:n]), "\nfolder: ")
+	name, _, _ := strings.Cut(rest, "\n")
+	return name, true
+}
+
+// checkOwned returns an error unless the existing folder dir may be
+// replaced by the output called name (see MarkerFile); shown is the path
+// the caller asked for.
+func checkOwned(shown, dir, name string) error {
+	if owner, ok := markerName(dir); ok {
+		if owner != name {
+			return fmt.Errorf("synth: output %s is %s, the output of %q, not of %q: synth replaces only its own output; remove the link or the folder", shown, dir, owner, name)
+		}
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	if len(entries) == 0 || IsOutput(dir) {
+		return nil
+	}
+	return fmt.Errorf("synth: output %s (%s) holds files synth did not write (it has no %s): synth replaces only a folder it wrote; move them away, or remove the folder", shown, dir, MarkerFile)
+}
 
 // linkPolicy says where a symbolic link at an output folder may lead.
 type linkPolicy struct {
@@ -40,7 +84,7 @@ func target(dir string, links linkPolicy) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("synth: %w", err)
 	case fi.IsDir():
-		return dir, nil
+		return dir, checkOwned(dir, dir, filepath.Base(dir))
 	case fi.Mode()&fs.ModeSymlink == 0:
 		return "", fmt.Errorf("synth: output %s exists and is %s, not a directory: synth writes only folders it owns; remove it", dir, describeMode(fi.Mode()))
 	}
@@ -68,8 +112,8 @@ func target(dir string, links linkPolicy) (string, error) {
 	case !fi.IsDir():
 		return "", fmt.Errorf("synth: output %s links to %s, which is %s, not a directory", dir, t, describeMode(fi.Mode()))
 	}
-	if !isOutput(t) {
-		return "", fmt.Errorf("synth: output %s links to %s, which is not a stagecraft output folder (it holds no %s): synth replaces the folder a link points to as a whole, so it follows a link only to a folder it wrote; remove the link or point it at an empty or missing folder", dir, t, MarkerFile)
+	if err := checkOwned(dir, t, filepath.Base(dir)); err != nil {
+		return "", fmt.Errorf("%w (it follows a link only to its own output, or to an empty or missing folder)", err)
 	}
 	return t, nil
 }
@@ -107,8 +151,8 @@ func within(path, dir string) bool {
 // isOutput reports whether the folder dir holds MarkerFile as a regular
 // file.
 func isOutput(dir string) bool {
-	fi, err := os.Lstat(filepath.Join(dir, MarkerFile))
-	return err == nil && fi.Mode().IsRegular()
+	_, ok := markerName(dir)
+	return ok
 }
 
 // describeMode names the kind of file of a mode, for a problem.

@@ -162,13 +162,21 @@ func TestNamesTheFileSystemCannotHold(t *testing.T) {
 		{"app", long, "the environment name is 240 bytes long"},
 		{"app", "..", `starts with '.'`},
 		{"app", "a\nb", "holds a control character"},
+		{"app", "", "the environment name is empty"},
 	} {
 		err := synth.WriteEnvironments(c.app, []string{c.env}, synth.Options{Dir: t.TempDir()}, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("app %q, environment %q: %v; want %q", c.app, c.env, err, c.want)
 		}
 	}
-	if err := synth.WriteEnvironments(strings.Repeat("a", synth.MaxNameBytes), []string{"dev"}, synth.Options{Dir: t.TempDir()}, func(string, cdk8s.App) {}); err != nil && strings.Contains(err.Error(), "bytes long") {
+	if err := synth.WriteEnvironments("app", []string{"dev", "dev"}, synth.Options{Dir: t.TempDir()}, nil); err == nil || !strings.Contains(err.Error(), `environment "dev" is listed twice`) {
+		t.Errorf("an environment twice: %v", err)
+	}
+	var err error
+	stagetest.Do(func() {
+		err = synth.WriteEnvironments(strings.Repeat("a", synth.MaxNameBytes), []string{"dev"}, synth.Options{Dir: t.TempDir()}, func(string, cdk8s.App) {})
+	})
+	if err != nil && strings.Contains(err.Error(), "bytes long") {
 		t.Errorf("a name of %d bytes: %v", synth.MaxNameBytes, err)
 	}
 }

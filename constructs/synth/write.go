@@ -48,6 +48,7 @@ var exchangeDirs = exchange
 
 // output is an app's output folder, locked for one writer.
 type output struct {
+	name   string // the output's name, for MarkerFile: the last element of dir
 	real   string // the directory replaced: dir, or the target of the link at dir
 	parent string
 	base   string
@@ -65,7 +66,7 @@ func openOutput(dir string, links linkPolicy, notify func(format string, args ..
 	if err != nil {
 		return nil, err
 	}
-	o := &output{real: real, parent: filepath.Dir(real), base: filepath.Base(real), notify: notify}
+	o := &output{name: filepath.Base(filepath.Clean(dir)), real: real, parent: filepath.Dir(real), base: filepath.Base(real), notify: notify}
 	if err := os.MkdirAll(o.parent, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
@@ -91,15 +92,16 @@ func (o *output) replace(files map[string][]byte) error {
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	if err := writeFiles(tmp, files); err != nil {
+	if err := writeFiles(tmp, files, o.name); err != nil {
 		_ = removeTree(tmp)
 		return err
 	}
 	return o.swap(tmp)
 }
 
-// writeFiles writes and syncs files into the empty directory tmp.
-func writeFiles(tmp string, files map[string][]byte) error {
+// writeFiles writes and syncs files, and the MarkerFile of the output
+// called name, into the empty directory tmp.
+func writeFiles(tmp string, files map[string][]byte, name string) error {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -118,7 +120,7 @@ func writeFiles(tmp string, files map[string][]byte) error {
 			return err
 		}
 	}
-	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText)); err != nil {
+	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name))); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
