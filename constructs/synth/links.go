@@ -47,7 +47,7 @@ func markerName(dir string) (string, bool) {
 // the caller asked for.
 func checkOwned(shown, dir, name string) error {
 	if owner, ok := markerName(dir); ok {
-		if owner != name {
+		if owner != name && owner != "" { // "": a marker that names none
 			return fmt.Errorf("synth: output %s is %s, the output of %q, not of %q: synth replaces only its own output; remove the link or the folder", shown, dir, owner, name)
 		}
 		return nil
