@@ -125,7 +125,9 @@ func splitDocuments(file string, data []byte, out map[objectKey]*prevDoc) error 
 		}
 		doc = bytes.TrimPrefix(doc, []byte("---\n"))
 		if k, ok := scanKey(doc); ok {
-			out[k] = &prevDoc{file: file, text: doc}
+			if err := addDoc(out, k, &prevDoc{file: file, text: doc}); err != nil {
+				return fmt.Errorf("document %d: %w", i+1, err)
+			}
 			continue
 		}
 		objs := map[objectKey]*unstructured.Unstructured{}
@@ -133,9 +135,21 @@ func splitDocuments(file string, data []byte, out map[objectKey]*prevDoc) error 
 			return fmt.Errorf("document %d: %w", i+1, err)
 		}
 		for k, o := range objs {
-			out[k] = &prevDoc{file: file, text: doc, obj: o}
+			if err := addDoc(out, k, &prevDoc{file: file, text: doc, obj: o}); err != nil {
+				return fmt.Errorf("document %d: %w", i+1, err)
+			}
 		}
 	}
+	return nil
+}
+
+// addDoc adds the document d of object k to out; an object that is in
+// the folder twice (a copied file) is an error, as kustomize refuses it.
+func addDoc(out map[objectKey]*prevDoc, k objectKey, d *prevDoc) error {
+	if prev, dup := out[k]; dup {
+		return fmt.Errorf("%s is in the folder twice (also in %s): kustomize refuses such a folder; remove the copy", k, prev.file)
+	}
+	out[k] = d
 	return nil
 }
 

@@ -115,6 +115,8 @@ func TestUnparsablePreviousObject(t *testing.T) {
 		{"a damaged object of a kind without rules", func(s string) string {
 			return strings.Replace(s, "kind: NetworkPolicy\nmetadata:\n", "kind: NetworkPolicy\nmetadata:\n  labels: [\n", 1)
 		}, []string{"NetworkPolicy up/", "c.k8s.yaml", "cannot be read"}},
+		{"an object twice", func(s string) string { return s + "---\n" + s[:strings.Index(s, "\n---\n")+1] },
+			[]string{"c.k8s.yaml", "is in the folder twice (also in c.k8s.yaml)"}},
 	} {
 		dist := t.TempDir()
 		if _, err := write(t, dist, v1()); err != nil {
