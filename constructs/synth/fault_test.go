@@ -56,7 +56,7 @@ func TestFaultLinkedOutput(t *testing.T) {
 		{"the file system's root", "/", "which holds the output directory"},
 		{"a folder that is not an output", "../elsewhere", "outside"},
 		{"a folder in dist that is not an output", "notes", "holds files synth did not write"},
-		{"another app's output", "other", `the output of "other", not of "seed"`},
+		{"another app's output", "other", `is the output of "other", not of "seed"`},
 		{"a folder yet to be made, out of dist", "../elsewhere/seed", "outside"},
 		{"a folder yet to be made in a folder that is not there", "../nowhere/seed", "whose folder cannot be resolved"},
 		{"a loop", "seed", "cannot be resolved"},
@@ -236,6 +236,27 @@ func TestFaultLockFile(t *testing.T) {
 		}
 		untouched(t, repo)
 	}
+}
+
+// TestFaultLeftoverLinks: links named as an interrupted write's
+// leftovers are removed, never restored as the output nor followed.
+func TestFaultLeftoverLinks(t *testing.T) {
+	repo, dist := faultRepo(t)
+	for _, n := range []string{".seed.old-1", ".seed.tmp-1"} {
+		if err := os.Symlink("..", filepath.Join(dist, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteDir(filepath.Join(dist, "seed"), map[string][]byte{"a.yaml": []byte("a\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(dist, "seed")); err != nil || !fi.IsDir() || !isOutput(filepath.Join(dist, "seed")) {
+		t.Errorf("dist/seed is not the new output: %v, %v", fi, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dist, ".seed.*")); len(left) > 0 {
+		t.Errorf("left %v", left)
+	}
+	untouched(t, repo)
 }
 
 // TestFaultReadsAreBounded: a previous manifest larger than

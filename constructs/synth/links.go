@@ -48,7 +48,10 @@ func markerName(dir string) (string, bool) {
 func checkOwned(shown, dir, name string) error {
 	if owner, ok := markerName(dir); ok {
 		if owner != name && owner != "" { // "": a marker that names none
-			return fmt.Errorf("synth: output %s is %s, the output of %q, not of %q: synth replaces only its own output; remove the link or the folder", shown, dir, owner, name)
+			if shown != dir {
+				shown += " (" + dir + ")"
+			}
+			return fmt.Errorf("synth: output %s is the output of %q, not of %q: synth replaces only its own output; remove the link or the folder", shown, owner, name)
 		}
 		return nil
 	}
@@ -59,7 +62,10 @@ func checkOwned(shown, dir, name string) error {
 	if len(entries) == 0 || IsOutput(dir) {
 		return nil
 	}
-	return fmt.Errorf("synth: output %s (%s) holds files synth did not write (it has no %s): synth replaces only a folder it wrote; move them away, or remove the folder", shown, dir, MarkerFile)
+	if shown != dir {
+		shown += " (" + dir + ")"
+	}
+	return fmt.Errorf("synth: output %s holds files synth did not write (it has no %s): synth replaces only a folder it wrote; move them away, or remove the folder", shown, MarkerFile)
 }
 
 // linkPolicy says where a symbolic link at an output folder may lead.

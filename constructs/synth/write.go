@@ -204,7 +204,7 @@ func (o *output) recover() error {
 	for _, e := range entries {
 		n, p := e.Name(), filepath.Join(o.parent, e.Name())
 		switch {
-		case strings.HasPrefix(n, "."+o.base+".old-") && missing:
+		case strings.HasPrefix(n, "."+o.base+".old-") && missing && e.IsDir(): // never a link
 			if err := os.Rename(p, o.real); err != nil {
 				return fmt.Errorf("synth: the previous output %s could not be restored to %s: %w", p, o.real, err)
 			}
