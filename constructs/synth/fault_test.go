@@ -111,6 +111,16 @@ func TestFaultForeignFolder(t *testing.T) {
 	if err := WriteDir(seed, map[string][]byte{"a.yaml": nil}); err != nil {
 		t.Errorf("an output of an earlier release: %v", err)
 	}
+	// A copy of another app's output (an app renamed): its own now.
+	if err := os.Rename(seed, filepath.Join(dist, "seed2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(filepath.Join(dist, "seed2"), map[string][]byte{"a.yaml": nil}); err != nil {
+		t.Errorf("an output renamed: %v", err)
+	}
+	if name, _ := markerName(filepath.Join(dist, "seed2")); name != "seed2" {
+		t.Errorf("the renamed output's marker names %q", name)
+	}
 	untouched(t, repo)
 }
 

@@ -13,10 +13,10 @@ import (
 // a note, and the name of the output ("folder: seed", the last element of
 // WriteDir's dir, that is the app's name). A folder that holds it, as a
 // regular file, is a stagecraft output. WriteDir replaces an existing
-// folder, or the folder a symbolic link at dir points to, only when it is
-// empty, or its MarkerFile names the same output, or it is an output of a
-// release before MarkerFile (see IsOutput): never a folder of someone
-// else's, nor another app's output.
+// folder only when it is empty, holds a MarkerFile, or is an output of a
+// release before MarkerFile (see IsOutput), never a folder of someone
+// else's; it follows a symbolic link at dir only to such a folder whose
+// MarkerFile names the same output, never to another app's.
 const MarkerFile = ".stagecraft-output"
 
 // markerText is the content of the MarkerFile of the output called name.
@@ -44,10 +44,12 @@ func markerName(dir string) (string, bool) {
 
 // checkOwned returns an error unless the existing folder dir may be
 // replaced by the output called name (see MarkerFile); shown is the path
-// the caller asked for.
+// the caller asked for. A folder of its own at shown (not a link) may hold
+// the output of another name: a folder copied or renamed to carry an
+// app's output, and its upgrade check, over to a new name.
 func checkOwned(shown, dir, name string) error {
 	if owner, ok := markerName(dir); ok {
-		if owner != name && owner != "" { // "": a marker that names none
+		if owner != name && owner != "" && shown != dir { // "": a marker that names none
 			if shown != dir {
 				shown += " (" + dir + ")"
 			}
