@@ -60,7 +60,7 @@ const (
 
 // Files returns everything Write writes for app, in memory: the manifests
 // as layout arranges them (FilePerChart when nil), a kustomization.yaml
-// that lists them in order, and the diagram. It validates the app first:
+// that lists them in order, and the diagram (WriteDir adds MarkerFile). It validates the app first:
 // problems are returned as a *stagecraft.ValidationError.
 func Files(app cdk8s.App, layout Layout) (map[string][]byte, error) {
 	s, err := stagecraft.Synthesize(app)
