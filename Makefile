@@ -82,7 +82,7 @@ CRASH_TRIALS ?= 100
 CRASH_SYNTHS ?= 12
 CRASH_KILLS  ?= 8
 crash: ## kill -9 and concurrent synths against the atomic write of dist/<app> (~1-2 min)
-	$(GO) test -count=1 -v -run '^(TestWriteDirSurvivesKill|TestConcurrentSynths)$$' ./constructs/synth \
+	$(GO) test -count=1 -v -run '^(TestWriteDirSurvivesKill|TestConcurrentSynths|TestFault.*)$$' ./constructs/synth \
 		-crash.trials=$(CRASH_TRIALS) -crash.synths=$(CRASH_SYNTHS) -crash.appkills=$(CRASH_KILLS)
 
 lint: ## gofmt, go vet and staticcheck

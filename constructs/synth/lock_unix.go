@@ -19,15 +19,23 @@ type folderLock struct {
 	f    *os.File
 }
 
-// lockFolder locks the file at path, creating it, and waits for the lock;
+// lockFolder locks the file at path, creating it (never through a link,
+// never a FIFO or device), and waits for the lock;
 // waiting is called once if another writer holds it. The holder removes the
 // file when it is done, so a lock taken on a file that was removed
 // meanwhile is dropped and taken again on the new one.
 func lockFolder(path string, waiting func()) (*folderLock, error) {
 	for told := false; ; {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("synth: the lock %s is a symbolic link, which synth never makes: remove it", path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("synth: lock: %w", err)
+		}
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			return nil, fmt.Errorf("synth: the lock %s is not a regular file, which synth never makes: remove it", path)
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if errors.Is(err, unix.EWOULDBLOCK) {

@@ -21,6 +21,12 @@ const DistEnv = "STAGECRAFT_DIST"
 // check (Options.SkipUpgradeCheck).
 const SkipUpgradeCheckEnv = "STAGECRAFT_SKIP_UPGRADE_CHECK"
 
+// LinkOutsideDirEnv names the environment variable that, set to "1",
+// makes Main, MainChart and MainEnvironments follow a symbolic link at
+// <Dir>/<name> to a stagecraft output folder outside Dir
+// (Options.LinkOutsideDir).
+const LinkOutsideDirEnv = "STAGECRAFT_LINK_OUTSIDE_DIST"
+
 // Main writes app as Write does and exits: with status 0 on success, or
 // with status 1 after printing the problems to standard error. It stops
 // the jsii runtime (removing its temporary directory) on every way out:
@@ -95,6 +101,9 @@ func fromEnv(opts Options) Options {
 	}
 	if os.Getenv(SkipUpgradeCheckEnv) == "1" {
 		opts.SkipUpgradeCheck = true
+	}
+	if os.Getenv(LinkOutsideDirEnv) == "1" {
+		opts.LinkOutsideDir = true
 	}
 	if opts.Notify == nil {
 		opts.Notify = func(msg string) { fmt.Fprintln(os.Stderr, "stagecraft: "+msg) }

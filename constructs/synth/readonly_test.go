@@ -103,7 +103,7 @@ func readOnlyCase(dist string) string {
 		return "" // not under root: there is no other user's output
 	}
 	var notices []string
-	out, err := openOutput(foreign, func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) })
+	out, err := openOutput(foreign, linkPolicy{root: dist}, func(f string, a ...any) { notices = append(notices, fmt.Sprintf(f, a...)) })
 	if err != nil {
 		return err.Error()
 	}

@@ -5,6 +5,7 @@ package synth
 import (
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/aws/jsii-runtime-go"
 	"golang.org/x/sys/unix"
@@ -56,14 +57,27 @@ func privateTemp(restart bool) func() {
 	return func() {}
 }
 
+// setupGrace is how long a private temporary directory may lack its lock
+// file: its process takes microseconds to add it, so one older than that
+// is of a process killed while it set the directory up.
+const setupGrace = time.Minute
+
 // reapTemp removes the private temporary directories in base whose
-// process is gone: their lock file can be locked.
+// process is gone: their lock file can be locked, or they have none and
+// are older than setupGrace. Only directories (not links) named
+// runPrefix* are considered.
 func reapTemp(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, runPrefix+"*"))
 	for _, d := range dirs {
-		f, err := os.Open(filepath.Join(d, ".lock"))
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		if err != nil {
-			continue // its process is still setting it up
+			if fi, serr := os.Lstat(d); os.IsNotExist(err) && serr == nil && time.Since(fi.ModTime()) > setupGrace {
+				_ = os.RemoveAll(d) // its process died setting it up
+			}
+			continue // else its process is still setting it up
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 			_ = os.RemoveAll(d)

@@ -1,14 +1,13 @@
 package synth
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
+	"unicode"
 
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"github.com/stagecraft-dev/stagecraft/internal/yamlout"
 )
 
 // Options configure where and how an app's output is written.
@@ -33,6 +32,13 @@ type Options struct {
 	// naming the file. Main, MainChart and MainEnvironments also set it
 	// when $STAGECRAFT_SKIP_UPGRADE_CHECK is "1".
 	SkipUpgradeCheck bool
+	// LinkOutsideDir lets <Dir>/<name> be a symbolic link to a folder
+	// outside Dir, which is then replaced as a whole: a folder that holds
+	// MarkerFile or does not exist yet. Default: false, such a link is a
+	// problem; a link inside Dir is followed on the same terms. Main,
+	// MainChart and MainEnvironments also set it when
+	// $STAGECRAFT_LINK_OUTSIDE_DIST is "1".
+	LinkOutsideDir bool
 }
 
 func (o Options) notify(format string, args ...any) {
@@ -54,7 +60,7 @@ const (
 
 // Files returns everything Write writes for app, in memory: the manifests
 // as layout arranges them (FilePerChart when nil), a kustomization.yaml
-// that lists them in order, and the diagram. It validates the app first:
+// that lists them in order, and the diagram (WriteDir adds MarkerFile). It validates the app first:
 // problems are returned as a *stagecraft.ValidationError.
 func Files(app cdk8s.App, layout Layout) (map[string][]byte, error) {
 	s, err := stagecraft.Synthesize(app)
@@ -76,8 +82,11 @@ func layoutFiles(s *stagecraft.Synthesis, layout Layout) (map[string][]byte, err
 	files := map[string][]byte{DiagramFile: []byte(s.Diagram)}
 	names := make([]string, 0, len(manifests))
 	for _, f := range manifests {
-		if _, dup := files[f.Name]; dup || !plainName(f.Name) {
-			return nil, fmt.Errorf("synth: layout %T: file name %q is not a unique plain name", layout, f.Name)
+		if err := nameProblem("file", f.Name, 255); err != nil {
+			return nil, fmt.Errorf("synth: layout %T: file name %q: %v", layout, f.Name, err)
+		}
+		if _, dup := files[f.Name]; dup {
+			return nil, fmt.Errorf("synth: layout %T: file name %q is not unique", layout, f.Name)
 		}
 		files[f.Name] = f.Data
 		names = append(names, f.Name)
@@ -86,26 +95,14 @@ func layoutFiles(s *stagecraft.Synthesis, layout Layout) (map[string][]byte, err
 	return files, nil
 }
 
-// checkedFiles compares s with the previous output in dir (the upgrade
-// check) and lays it out. Refused changes are returned as problems; used
-// holds the accepted changes that matched one, and is nil when there was
-// nothing to compare with.
+// checkedFiles compares s with the whole previous output in dir (the
+// upgrade check; see previousApp) and lays it out. Refused changes are
+// returned as problems; used holds the accepted changes that matched one,
+// and is nil when there was nothing to compare with.
 func checkedFiles(dir string, s *stagecraft.Synthesis, opts Options) (files map[string][]byte, problems []stagecraft.Problem, used map[stagecraft.AcceptedChange]bool, err error) {
-	var prev map[objectKey]*prevDoc
-	if opts.SkipUpgradeCheck {
-		opts.notify("the upgrade check is skipped (SkipUpgradeCheck): changes the API server refuses are not reported")
-	} else {
-		if prev, err = previousObjects(dir); err != nil {
-			return nil, []stagecraft.Problem{unreadable(dir, err)}, nil, nil
-		}
-	}
-	problems, notices, used := upgradeCheck(prev, s)
-	for _, n := range notices {
-		opts.notify("%s", n)
-	}
-	if prev == nil {
-		used = nil
-	}
+	problems = duplicates([]named{{"", s}})
+	found, used := checkPrevious(dir, s, nil, opts)
+	problems = append(problems, found...)
 	if len(problems) > 0 {
 		return nil, problems, used, nil
 	}
@@ -113,14 +110,68 @@ func checkedFiles(dir string, s *stagecraft.Synthesis, opts Options) (files map[
 	return files, nil, used, err
 }
 
+// checkPrevious runs the upgrade check of every folder of the previous
+// output in dir against s, the whole new output (all environments'
+// objects); envs holds the environments the app now has (nil for an app
+// without). Problems and notices are prefixed with the folder they come
+// from when it is not the one the object is written to now. used is nil
+// when there was nothing to compare with.
+func checkPrevious(dir string, s *stagecraft.Synthesis, envs map[string]bool, opts Options) (problems []stagecraft.Problem, used map[stagecraft.AcceptedChange]bool) {
+	if opts.SkipUpgradeCheck {
+		opts.notify("the upgrade check is skipped (SkipUpgradeCheck): changes the API server refuses are not reported")
+		return nil, nil
+	}
+	groups, err := previousApp(dir)
+	if err != nil {
+		return []stagecraft.Problem{unreadable(dir, err)}, nil
+	}
+	for _, g := range groups {
+		found, notices, u := upgradeCheck(g.docs, s)
+		if used == nil {
+			used = map[stagecraft.AcceptedChange]bool{}
+		}
+		for a := range u {
+			used[a] = true
+		}
+		prefix := groupPrefix(g.env, envs)
+		for _, n := range notices {
+			opts.notify("%s%s", prefix, n)
+		}
+		for _, p := range found {
+			p.Construct = prefix + p.Construct
+			problems = append(problems, p)
+		}
+	}
+	return problems, used
+}
+
+// groupPrefix names a folder of the previous output in a problem: "" for
+// the folder an app without environments writes, "[env] " for a folder
+// the app still writes, "[env, removed] " for an environment it no longer
+// has, and "[previous layout] " or "[env, previous layout] " for a folder
+// of the other layout.
+func groupPrefix(env string, envs map[string]bool) string {
+	switch {
+	case envs == nil && env == "":
+		return ""
+	case envs == nil:
+		return "[" + env + ", previous layout] "
+	case env == "":
+		return "[previous layout] "
+	case envs[env]:
+		return "[" + env + "] "
+	}
+	return "[" + env + ", removed] "
+}
+
 // kustomization lists the manifests, in order.
 func kustomization(names []string) []byte {
 	var k strings.Builder
-	k.WriteString("# Generated by stagecraft; do not edit.\n")
+	k.WriteString(kustomizationHeader)
 	k.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n")
 	k.WriteString("resources:\n")
 	for _, n := range names {
-		k.WriteString("- " + n + "\n")
+		k.WriteString("- " + yamlout.String(n) + "\n")
 	}
 	return []byte(k.String())
 }
@@ -135,11 +186,11 @@ func kustomization(names []string) []byte {
 // of one app from several processes at once take turns (see WriteDir):
 // each compares with, and replaces, the output of the one before.
 func Write(app cdk8s.App, name string, opts Options) error {
-	dir, err := appDir(opts, name)
+	dir, links, err := appDir(opts, name)
 	if err != nil {
 		return err
 	}
-	out, err := openOutput(dir, opts.notify)
+	out, err := openOutput(dir, links, opts.notify)
 	if err != nil {
 		return err
 	}
@@ -163,149 +214,36 @@ func Write(app cdk8s.App, name string, opts Options) error {
 	return out.replace(files)
 }
 
-// WriteEnvironments writes one app per environment from a single
-// definition: for each name in envs it creates a cdk8s App, calls define
-// with the environment's name and the App (define adds its charts and
-// pipelines, choosing per-environment settings in Go), and writes the
-// result to <Dir>/<name>/<env>/. The problems of every environment are
-// reported together, each prefixed with its environment; nothing is
-// written unless every environment synthesizes.
-func WriteEnvironments(name string, envs []string, opts Options, define func(env string, app cdk8s.App)) error {
-	dir, err := appDir(opts, name)
-	if err != nil {
-		return err
-	}
-	if len(envs) == 0 {
-		return fmt.Errorf("synth: app %s: no environments", name)
-	}
-	out, err := openOutput(dir, opts.notify)
-	if err != nil {
-		return err
-	}
-	defer out.close()
-	all := map[string][]byte{}
-	var problems []stagecraft.Problem
-	var accepted []stagecraft.AcceptedChange
-	var used map[stagecraft.AcceptedChange]bool // nil until a previous output was compared
-	addUsed := func(u map[stagecraft.AcceptedChange]bool) {
-		if u != nil && used == nil {
-			used = map[stagecraft.AcceptedChange]bool{}
-		}
-		for a := range u {
-			used[a] = true
-		}
-	}
-	seen := map[string]bool{}
-	for _, env := range envs {
-		if !plainName(env) || seen[env] {
-			return fmt.Errorf("synth: app %s: environment %q must be a unique plain directory name", name, env)
-		}
-		seen[env] = true
-		files, envProblems, envAccepted, envUsed, err := environment(filepath.Join(dir, env), env, opts, define)
-		if err != nil {
-			return fmt.Errorf("environment %s: %w", env, err)
-		}
-		problems = append(problems, envProblems...)
-		accepted = append(accepted, envAccepted...)
-		addUsed(envUsed)
-		for n, data := range files {
-			all[env+"/"+n] = data
-		}
-	}
-	removed, removedUsed := removedEnvironments(dir, seen, accepted, opts)
-	problems = append(problems, removed...)
-	addUsed(removedUsed)
-	if used != nil {
-		for _, n := range unmatched(accepted, used) {
-			opts.notify("%s", n)
-		}
-	}
-	if len(problems) > 0 {
-		return &stagecraft.ValidationError{Problems: problems}
-	}
-	return out.replace(all)
-}
+// MaxNameBytes is the longest app or environment name: 239 bytes, so that
+// the working names synth puts beside an output folder
+// (".<name>.tmp-<up to 10 digits>") fit in a file name of NAME_MAX (255)
+// bytes.
+const MaxNameBytes = 255 - len("..tmp-") - 10
 
-// environment synthesizes one environment and checks it against its
-// previous output in dir; its problems are prefixed with its name.
-// used holds the accepted changes that matched a refused change (nil when
-// there was nothing to compare with).
-func environment(dir, env string, opts Options, define func(env string, app cdk8s.App)) (files map[string][]byte, problems []stagecraft.Problem, accepted []stagecraft.AcceptedChange, used map[stagecraft.AcceptedChange]bool, err error) {
-	app := cdk8s.NewApp(nil)
-	define(env, app)
-	s, err := stagecraft.Synthesize(app)
-	var verr *stagecraft.ValidationError
+// checkName returns why name cannot be an app's or an environment's
+// folder (what is "app" or "environment"), or nil.
+func checkName(what, name string) error { return nameProblem(what, name, MaxNameBytes) }
+
+// nameProblem returns why name cannot be a file or folder of synth's
+// output, of at most max bytes.
+func nameProblem(what, name string, max int) error {
 	switch {
-	case errors.As(err, &verr):
-		problems = verr.Problems
-	case err != nil:
-		return nil, nil, nil, nil, err
+	case name == "":
+		return fmt.Errorf("the %s name is empty", what)
+	case len(name) > max && max < 255:
+		return fmt.Errorf("the %s name is %d bytes long; at most %d fit in a file name (NAME_MAX 255, less the working names synth puts beside its folder)", what, len(name), max)
+	case len(name) > max:
+		return fmt.Errorf("the %s name is %d bytes long; a file name holds at most %d (NAME_MAX)", what, len(name), max)
+	case strings.ContainsAny(name, "/\\\x00"):
+		return fmt.Errorf("the %s name holds a '/', '\\' or NUL, which a file name cannot", what)
+	case strings.HasPrefix(name, "."):
+		return fmt.Errorf("the %s name starts with '.' (\".\", \"..\" and hidden names are the file system's or synth's own)", what)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return fmt.Errorf("the %s name holds a control character", what)
 	}
-	if s != nil {
-		accepted = s.Accepted
-		files, problems, used, err = checkedFiles(dir, s, opts)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-	}
-	for i := range problems {
-		problems[i].Construct = "[" + env + "] " + problems[i].Construct
-	}
-	return files, problems, accepted, used, nil
+	return nil
 }
 
-// appDir returns the output directory of the app called name.
-func appDir(opts Options, name string) (string, error) {
-	if !plainName(name) {
-		return "", fmt.Errorf("synth: app name %q must be a plain directory name", name)
-	}
-	dist := opts.Dir
-	if dist == "" {
-		dist = "dist"
-	}
-	return filepath.Join(dist, name), nil
-}
-
-// plainName reports whether name can be a directory or file of its own.
-func plainName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
-}
-
-// removedEnvironments runs the upgrade check on the folders of
-// environments the app no longer has: replacing the app's folder deletes
-// them, and pruning would delete their namespaces and claims. A pipeline
-// of any remaining environment may accept those changes (with the
-// Namespace of the removed environment's objects).
-func removedEnvironments(dir string, kept map[string]bool, accepted []stagecraft.AcceptedChange, opts Options) (problems []stagecraft.Problem, used map[stagecraft.AcceptedChange]bool) {
-	entries, err := os.ReadDir(dir)
-	if err != nil || opts.SkipUpgradeCheck {
-		return nil, nil // no previous output, or no check wanted
-	}
-	used = map[stagecraft.AcceptedChange]bool{}
-	for _, e := range entries {
-		env := e.Name()
-		if !e.IsDir() || kept[env] || strings.HasPrefix(env, ".") {
-			continue
-		}
-		prev, err := previousObjects(filepath.Join(dir, env))
-		var found []stagecraft.Problem
-		if err != nil {
-			found = []stagecraft.Problem{unreadable(filepath.Join(dir, env), err)}
-		} else {
-			var notices []string
-			var envUsed map[stagecraft.AcceptedChange]bool
-			found, notices, envUsed = upgradeCheck(prev, &stagecraft.Synthesis{Accepted: accepted})
-			for _, n := range notices {
-				opts.notify("[%s, removed] %s", env, n)
-			}
-			for a := range envUsed {
-				used[a] = true
-			}
-		}
-		for _, p := range found {
-			p.Construct = "[" + env + ", removed] " + p.Construct
-			problems = append(problems, p)
-		}
-	}
-	return problems, used
-}
+// plainName reports whether name can be a file of an output folder: a
+// name checkName accepts, of at most 255 bytes (NAME_MAX).
+func plainName(name string) bool { return nameProblem("file", name, 255) == nil }

@@ -2,19 +2,15 @@ package synth
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // The upgrade check. Before an app's output replaces the previous one,
@@ -90,114 +86,40 @@ func (d *prevDoc) object() (*unstructured.Unstructured, error) {
 		for _, o := range objs {
 			d.obj = o
 		}
+		if d.err == nil {
+			d.err = checkSizes(d.obj)
+		}
 	}
 	return d.obj, d.err
+}
+
+// checkSizes finds a storage size of a previous object that is not a
+// quantity (a hand edit such as "10Gx"): the check compares sizes.
+func checkSizes(u *unstructured.Unstructured) error {
+	paths := [][]string{{"spec", "resources", "requests", "storage"}, {"spec", "capacity", "storage"}}
+	templates, _, _ := unstructured.NestedSlice(u.Object, "spec", "volumeClaimTemplates")
+	for i, t := range templates {
+		m, _ := t.(map[string]any)
+		if v, ok, _ := unstructured.NestedFieldNoCopy(m, "spec", "resources", "requests", "storage"); ok {
+			if _, err := resource.ParseQuantity(fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("spec.volumeClaimTemplates[%d].spec.resources.requests.storage %q is not a quantity: %v", i, fmt.Sprint(v), err)
+			}
+		}
+	}
+	for _, p := range paths {
+		if v, ok, _ := unstructured.NestedFieldNoCopy(u.Object, p...); ok {
+			if _, err := resource.ParseQuantity(fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("%s %q is not a quantity: %v", strings.Join(p, "."), fmt.Sprint(v), err)
+			}
+		}
+	}
+	return nil
 }
 
 // unreadable is the problem of a previous output the check cannot read.
 func unreadable(dir string, err error) stagecraft.Problem {
 	return stagecraft.Problem{Construct: previousOutput, Object: dir, Type: field.ErrorTypeInvalid, Field: "", Value: filepath.Base(dir),
 		Detail: fmt.Sprintf("the previous output cannot be read (%v), so the upgrade check cannot compare with it. Restore it (git checkout -- %s) or remove the damaged file; to replace it without the check, set Options.SkipUpgradeCheck (%s=1 for Main)", err, dir, SkipUpgradeCheckEnv)}
-}
-
-// previousObjects reads the documents of a previous output folder: every
-// YAML document of its *.yaml and *.yml files, but the kustomization, by
-// the object each holds. A folder that does not exist has none.
-func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := map[objectKey]*prevDoc{}
-	for _, e := range entries {
-		n := e.Name()
-		if e.IsDir() || n == KustomizationFile || (!strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml")) {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, err
-		}
-		if err := splitDocuments(n, data, out); err != nil {
-			return nil, fmt.Errorf("%s: %w", n, err)
-		}
-	}
-	return out, nil
-}
-
-// splitDocuments adds the documents of a YAML stream to out. The key of a
-// document written as stagecraft writes YAML is read off its lines; any
-// other document is decoded.
-func splitDocuments(file string, data []byte, out map[objectKey]*prevDoc) error {
-	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
-		if len(doc) > 0 && doc[len(doc)-1] != '\n' {
-			doc = append(doc[:len(doc):len(doc)], '\n')
-		}
-		doc = bytes.TrimPrefix(doc, []byte("---\n"))
-		if k, ok := scanKey(doc); ok {
-			out[k] = &prevDoc{file: file, text: doc}
-			continue
-		}
-		objs := map[objectKey]*unstructured.Unstructured{}
-		if err := decodeObjects(doc, objs); err != nil {
-			return err
-		}
-		for k, o := range objs {
-			out[k] = &prevDoc{file: file, text: doc, obj: o}
-		}
-	}
-	return nil
-}
-
-// scanKey reads the key of a document from its top-level apiVersion and
-// kind lines and the name and namespace lines of its metadata, if they
-// are plain scalars.
-func scanKey(doc []byte) (objectKey, bool) {
-	var apiVersion, kind, name, namespace string
-	inMeta := false
-	for _, line := range strings.Split(string(doc), "\n") {
-		switch {
-		case strings.HasPrefix(line, "apiVersion: "):
-			apiVersion = line[len("apiVersion: "):]
-		case strings.HasPrefix(line, "kind: "):
-			kind = line[len("kind: "):]
-		case line == "metadata:":
-			inMeta = true
-		case inMeta && strings.HasPrefix(line, "  name: "):
-			name = line[len("  name: "):]
-		case inMeta && strings.HasPrefix(line, "  namespace: "):
-			namespace = line[len("  namespace: "):]
-		case len(line) > 0 && line[0] != ' ':
-			inMeta = false
-		}
-	}
-	for _, v := range []string{apiVersion, kind, name, namespace} {
-		if strings.ContainsAny(v, "\"'{[&*!|>%@`#") {
-			return objectKey{}, false
-		}
-	}
-	return keyOf(apiVersion, kind, namespace, name), kind != "" && name != ""
-}
-
-// decodeObjects adds the objects of a YAML stream to out.
-func decodeObjects(data []byte, out map[objectKey]*unstructured.Unstructured) error {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if m == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		out[keyOf(u.GetAPIVersion(), u.GetKind(), u.GetNamespace(), u.GetName())] = u
-	}
 }
 
 // upgradeCheck compares s with the objects of the previous output and
@@ -221,12 +143,14 @@ func upgradeCheck(prev map[objectKey]*prevDoc, s *stagecraft.Synthesis) (problem
 		o, kept := next[k]
 		var found []finding
 		var err error
-		switch {
-		case kept && bytes.Equal(o.YAML, prev[k].text):
+		if kept && bytes.Equal(o.YAML, prev[k].text) {
 			continue // unchanged
-		case kept:
+		}
+		// Changed or removed: a document that does not decode is a
+		// problem, whatever its kind.
+		if _, err = prev[k].object(); err == nil && kept {
 			found, err = changed(k, prev[k], o)
-		default:
+		} else if err == nil {
 			found, err = removed(k, prev[k])
 		}
 		if err != nil {
@@ -335,27 +259,17 @@ func firstNonEmpty(s ...string) string {
 // lists them, an error if dir cannot be read, or nil when nothing would be
 // lost.
 func CheckRemoved(dir string) error {
-	var problems []stagecraft.Problem
-	prev, err := previousObjects(dir)
-	if err != nil {
-		problems = append(problems, unreadable(dir, err))
-	} else {
-		found, _, _ := upgradeCheck(prev, &stagecraft.Synthesis{})
-		problems = append(problems, found...)
-	}
-	removed, _ := removedEnvironments(dir, nil, nil, Options{})
-	for _, p := range removed {
-		p.Construct = strings.Replace(p.Construct, ", removed]", "]", 1)
-		problems = append(problems, p)
-	}
+	problems, _ := checkPrevious(dir, &stagecraft.Synthesis{}, map[string]bool{}, Options{})
 	if len(problems) == 0 {
 		return nil
 	}
 	for i := range problems {
-		problems[i].Construct = "[removed app " + filepath.Base(dir) + "] " + problems[i].Construct
+		p := &problems[i]
+		p.Construct = strings.Replace(strings.Replace(p.Construct, ", removed]", "]", 1), "[previous layout] ", "", 1)
+		p.Construct = "[removed app " + filepath.Base(dir) + "] " + p.Construct
 		// No pipeline is left to accept the change in code.
-		if d, _, cut := strings.Cut(problems[i].Detail, acceptInCode); cut {
-			problems[i].Detail = d
+		if d, _, cut := strings.Cut(p.Detail, acceptInCode); cut {
+			p.Detail = d
 		}
 	}
 	return &stagecraft.ValidationError{Problems: problems}

@@ -185,12 +185,9 @@ func parseRefusals(err error) []stagecraft.Change {
 // leaving it as it was, unless the check is skipped on purpose.
 func TestUpgradeCheckUnreadablePrevious(t *testing.T) {
 	dist := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dist, "app"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	conflict := []byte("<<<<<<< HEAD\nkind: StatefulSet\n=======\nkind: Deployment\n>>>>>>> theirs\n")
 	file := filepath.Join(dist, "app", "c.k8s.yaml")
-	if err := os.WriteFile(file, conflict, 0o644); err != nil {
+	if err := synth.WriteDir(filepath.Join(dist, "app"), map[string][]byte{"c.k8s.yaml": conflict}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := write(t, dist, v1())

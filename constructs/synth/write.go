@@ -27,12 +27,15 @@ import (
 // and removed when the write is done (a writer killed with SIGKILL leaves
 // it behind, unlocked and harmless; the next writer removes it).
 //
-// When dir is a symbolic link, its target is replaced and the link kept.
-// A previous output that cannot be removed after the exchange (a
+// Every folder written holds MarkerFile. When dir is a symbolic link to
+// a folder inside dir's parent that holds MarkerFile (or that does not
+// exist yet), that folder is replaced and the link kept; any other link,
+// and a FIFO, device, socket or file at dir, is an error before anything
+// is written or removed. A previous output that cannot be removed after the exchange (a
 // read-only tree, for a user other than its owner) does not fail the
 // write: the new output is in place, and the old is removed next time.
 func WriteDir(dir string, files map[string][]byte) error {
-	out, err := openOutput(dir, nil)
+	out, err := openOutput(dir, linkPolicy{root: filepath.Dir(filepath.Clean(dir))}, nil)
 	if err != nil {
 		return err
 	}
@@ -45,6 +48,7 @@ var exchangeDirs = exchange
 
 // output is an app's output folder, locked for one writer.
 type output struct {
+	name   string // the output's name, for MarkerFile: the last element of dir
 	real   string // the directory replaced: dir, or the target of the link at dir
 	parent string
 	base   string
@@ -54,15 +58,15 @@ type output struct {
 
 // openOutput locks the output folder dir (waiting for another writer to
 // finish) and recovers from a writer that crashed there.
-func openOutput(dir string, notify func(format string, args ...any)) (*output, error) {
+func openOutput(dir string, links linkPolicy, notify func(format string, args ...any)) (*output, error) {
 	if notify == nil {
 		notify = func(string, ...any) {}
 	}
-	real, err := target(dir)
+	real, err := target(dir, links)
 	if err != nil {
 		return nil, err
 	}
-	o := &output{real: real, parent: filepath.Dir(real), base: filepath.Base(real), notify: notify}
+	o := &output{name: filepath.Base(filepath.Clean(dir)), real: real, parent: filepath.Dir(real), base: filepath.Base(real), notify: notify}
 	if err := os.MkdirAll(o.parent, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
@@ -82,52 +86,22 @@ func openOutput(dir string, notify func(format string, args ...any)) (*output, e
 // close releases the lock.
 func (o *output) close() { o.lock.release() }
 
-// target returns the directory to replace for dir: dir itself, or the
-// target of the symbolic link dir (which need not exist yet). Anything
-// else at dir than a directory or a link is an error.
-func target(dir string) (string, error) {
-	fi, err := os.Lstat(dir)
-	switch {
-	case os.IsNotExist(err):
-		return filepath.Clean(dir), nil
-	case err != nil:
-		return "", fmt.Errorf("synth: %w", err)
-	case fi.IsDir():
-		return filepath.Clean(dir), nil
-	case fi.Mode()&os.ModeSymlink == 0:
-		return "", fmt.Errorf("synth: output %s exists and is not a directory", dir)
-	}
-	if t, err := filepath.EvalSymlinks(dir); err == nil {
-		if fi, err := os.Stat(t); err != nil || !fi.IsDir() {
-			return "", fmt.Errorf("synth: output %s links to %s, which is not a directory", dir, t)
-		}
-		return t, nil
-	}
-	t, err := os.Readlink(dir) // a dangling link: create its target
-	if err != nil {
-		return "", fmt.Errorf("synth: %w", err)
-	}
-	if !filepath.IsAbs(t) {
-		t = filepath.Join(filepath.Dir(dir), t)
-	}
-	return filepath.Clean(t), nil
-}
-
 // replace writes files into a temporary directory and swaps it in.
 func (o *output) replace(files map[string][]byte) error {
 	tmp, err := os.MkdirTemp(o.parent, "."+o.base+".tmp-")
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	if err := writeFiles(tmp, files); err != nil {
+	if err := writeFiles(tmp, files, o.name); err != nil {
 		_ = removeTree(tmp)
 		return err
 	}
 	return o.swap(tmp)
 }
 
-// writeFiles writes and syncs files into the empty directory tmp.
-func writeFiles(tmp string, files map[string][]byte) error {
+// writeFiles writes and syncs files, and the MarkerFile of the output
+// called name, into the empty directory tmp.
+func writeFiles(tmp string, files map[string][]byte, name string) error {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -145,6 +119,9 @@ func writeFiles(tmp string, files map[string][]byte) error {
 		if err := writeSynced(filepath.Join(tmp, n), files[n]); err != nil {
 			return err
 		}
+	}
+	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name))); err != nil {
+		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("synth: %w", err)
@@ -227,7 +204,7 @@ func (o *output) recover() error {
 	for _, e := range entries {
 		n, p := e.Name(), filepath.Join(o.parent, e.Name())
 		switch {
-		case strings.HasPrefix(n, "."+o.base+".old-") && missing:
+		case strings.HasPrefix(n, "."+o.base+".old-") && missing && e.IsDir(): // never a link
 			if err := os.Rename(p, o.real); err != nil {
 				return fmt.Errorf("synth: the previous output %s could not be restored to %s: %w", p, o.real, err)
 			}

@@ -83,6 +83,9 @@ func run(appsDir, dist, bin, cdk8sOut string) error {
 		return fmt.Errorf("%d of %d apps failed (%s); their previous output in %s is unchanged",
 			len(failed), len(apps), strings.Join(failed, ", "), dist)
 	}
+	if err := synth.CheckOwners(dist, apps); err != nil {
+		return err
+	}
 	if err := removeStale(dist, apps); err != nil {
 		return err
 	}
@@ -175,11 +178,18 @@ func wroteOwnFolder(dist, app string, since time.Time) error {
 	return fmt.Errorf("apps/%s wrote no %s: its main must name the app after its folder, synth.MainChart(%q, ...)", app, filepath.Join(dist, app), app)
 }
 
-// removeStale deletes the output of apps that no longer exist.
+// removeStale deletes the output of apps that no longer exist: the
+// folders of dist that synth wrote (synth.IsOutput), once the leftovers of
+// an interrupted write of them are cleaned up (synth.Recover), and empty
+// folders. Anything else in dist (a link, a file, a folder of someone
+// else's) is kept, with a notice.
 func removeStale(dist string, apps []string) error {
 	keep := map[string]bool{}
 	for _, a := range apps {
 		keep[a] = true
+	}
+	if err := recoverRemoved(dist, keep); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(dist)
 	if err != nil {
@@ -187,8 +197,13 @@ func removeStale(dist string, apps []string) error {
 	}
 	var stale []string
 	for _, e := range entries {
-		if e.IsDir() && !keep[e.Name()] && !strings.HasPrefix(e.Name(), ".") {
-			stale = append(stale, filepath.Join(dist, e.Name()))
+		dir := filepath.Join(dist, e.Name())
+		switch {
+		case keep[e.Name()] || strings.HasPrefix(e.Name(), "."):
+		case synth.IsOutput(dir) || e.IsDir() && isEmpty(dir):
+			stale = append(stale, dir)
+		default:
+			fmt.Printf("keeping %s: no such app, and not a folder stagecraft wrote\n", dir)
 		}
 	}
 	if os.Getenv(synth.SkipUpgradeCheckEnv) != "1" {
@@ -206,6 +221,41 @@ func removeStale(dist string, apps []string) error {
 	for _, dir := range stale {
 		fmt.Printf("removing %s: no such app\n", dir)
 		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isEmpty reports whether the folder dir holds nothing.
+func isEmpty(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return err == nil && len(entries) == 0
+}
+
+// recoverRemoved cleans up the leftovers of an interrupted write of an app
+// that no longer exists (".<app>.tmp-*", ".<app>.old-*", ".<app>.lock"),
+// which no write of that app will: a previous output moved aside is put
+// back (and then checked as a stale output), the rest removed.
+func recoverRemoved(dist string, keep map[string]bool) error {
+	entries, err := os.ReadDir(dist)
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, e := range entries {
+		n := e.Name()
+		var app string
+		for _, suffix := range []string{".tmp-", ".old-", ".lock"} {
+			if i := strings.LastIndex(n, suffix); strings.HasPrefix(n, ".") && i > 1 && app == "" {
+				app = n[1:i]
+			}
+		}
+		if app == "" || keep[app] || done[app] {
+			continue
+		}
+		done[app] = true
+		if err := synth.Recover(filepath.Join(dist, app)); err != nil {
 			return err
 		}
 	}

@@ -49,3 +49,46 @@ func TestRemovedAppIsChecked(t *testing.T) {
 		t.Errorf("with the check skipped, want every stale output removed, got %v", entries)
 	}
 }
+
+// TestTwoAppsOwningOneObject: two apps that write the same object are an
+// error naming both files.
+func TestTwoAppsOwningOneObject(t *testing.T) {
+	dist := t.TempDir()
+	copyApp(t, "seed", dist, "a")
+	copyApp(t, "seed", dist, "b")
+	copyApp(t, "rag", dist, "c")
+	err := synth.CheckOwners(dist, []string{"a", "b", "c"})
+	if err == nil || !strings.Contains(err.Error(), "Namespace ai-pipeline is written by a/seed.k8s.yaml and by b/seed.k8s.yaml") {
+		t.Fatalf("want an error naming both apps, got %v", err)
+	}
+	if strings.Contains(err.Error(), "c/") {
+		t.Errorf("rag shares nothing with seed: %v", err)
+	}
+	if err := synth.CheckOwners(dist, []string{"a", "c"}); err != nil {
+		t.Errorf("apps of their own: %v", err)
+	}
+}
+
+// TestRemovedAppLeftovers: the leftovers of an interrupted write of an app
+// that no longer exists are cleaned up (a previous output moved aside is
+// put back and checked), and a folder stagecraft did not write is kept.
+func TestRemovedAppLeftovers(t *testing.T) {
+	t.Setenv(synth.SkipUpgradeCheckEnv, "1")
+	dist := t.TempDir()
+	copyApp(t, "seed", dist, ".gone.old-123")
+	for _, d := range []string{".gone.tmp-456/x", "notes/n"} {
+		if err := os.MkdirAll(filepath.Join(dist, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dist, ".gone.lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeStale(dist, []string{"kept"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dist)
+	if len(entries) != 1 || entries[0].Name() != "notes" {
+		t.Errorf("want only notes (not an output) left, got %v", entries)
+	}
+}

@@ -8,6 +8,15 @@
 // written directly; any other scalar is rendered by sigs.k8s.io/yaml once
 // per distinct value and reused. An object that holds a multi-line string
 // is handed to sigs.k8s.io/yaml whole.
+//
+// One divergence from sigs.k8s.io/yaml, for YAML 1.1 readers (PyYAML,
+// older tools): a string that sigs.k8s.io/yaml writes as a plain scalar
+// and that YAML 1.1's type repository resolves to another type is written
+// double-quoted. These are "=" (YAML 1.1's value type), "<<" (a merge
+// key), "!", "&", "*" and the timestamps with a space
+// ("2001-12-14 21:59:43.10 -5"); sigs.k8s.io/yaml already quotes y, n,
+// yes, no, on, off, ~, 0777, 1e3 and the other YAML 1.1 forms. YAML 1.2
+// readers read both forms as the same string.
 package yamlout
 
 import (
@@ -41,7 +50,7 @@ func (w *Writer) Add(obj map[string]any) error {
 	err := w.e.mapping(obj, 0, false)
 	if errors.Is(err, errSlowPath) {
 		w.e.buf.Truncate(mark)
-		y, err := yaml.Marshal(obj)
+		y, err := marshalSlow(obj)
 		if err != nil {
 			return err
 		}
@@ -221,6 +230,9 @@ func (e *emitter) scalar(v any) error {
 		s = string(bytes.TrimSuffix(y, []byte("\n")))
 		if bytes.ContainsAny([]byte(s), "\n") {
 			return errSlowPath
+		}
+		if t, ok := v.(string); ok && s == t && yaml11Tag(t) {
+			s = quote(t) // see the package documentation
 		}
 		e.cache[v] = s
 	}
