@@ -36,11 +36,17 @@ type BatchStageProps struct {
 // complete.
 //
 // The Job's name is "<stage>-<digest>": the digest (8 characters) is taken
-// over what defines the run (the Job spec and pod template as written,
-// Revision, and the names of the upstream runs it waits for), so an
-// unchanged stage keeps its Job and a changed stage, or one whose upstream
-// run changed, is a new Job that runs again; the deploy tool prunes the old
-// one. FixedJobName keeps the stage's name instead.
+// over what defines the run (the fields of the Job that the API server or
+// Kueue refuses to change in place: the pod template, completions,
+// completionMode, podFailurePolicy, backoffLimitPerIndex, successPolicy,
+// managedBy, Kueue's labels and annotations; Revision; and the digests of
+// the upstream runs it waits for), so an unchanged stage keeps its Job and
+// a changed stage, or one whose upstream run changed, is a new Job that
+// runs again; the deploy tool prunes the old one. A change to a field the
+// Job updates in place (BackoffLimit, Parallelism, MaxFailedIndexes,
+// ActiveDeadline, TTLAfterFinished, its own labels and annotations) keeps
+// the Job and its run. FixedJobName keeps the stage's name instead; the
+// runs after it still run again when it changes.
 type BatchStage struct {
 	constructs.Construct
 	stage
