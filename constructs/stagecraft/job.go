@@ -65,7 +65,8 @@ type JobSettings struct {
 	// failures are retried without counting, through a spec.podFailurePolicy
 	// rule with action Ignore on the DisruptionTarget condition.
 	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain: the
+	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain of at
+	// most 63 characters (a label value): the
 	// Job (a ScheduledStage's jobTemplate) carries the
 	// kueue.x-k8s.io/queue-name label, Kueue's admission webhook creates it
 	// suspended, and Kueue starts it when the queue admits it. stagecraft
@@ -75,12 +76,16 @@ type JobSettings struct {
 	// queue only when they have completed: its label names a LocalQueue of
 	// its own run (the Job's name), which does not exist until its gate
 	// creates it, on the ClusterQueue of Queue; the stagecraft.dev/queue
-	// annotation keeps Queue. Default: none (the Job starts at once).
+	// annotation keeps Queue. Queue is part of the run's identity: a
+	// changed Queue is a new run. Kueue's labels (kueue.x-k8s.io/queue-name,
+	// kueue.x-k8s.io/priority-class) in a chart's, pipeline's or stage's
+	// Labels are problems. Default: none (the Job starts at once).
 	Queue string
 }
 
 const (
 	queueLabel           = "kueue.x-k8s.io/queue-name"
+	priorityClassLabel   = "kueue.x-k8s.io/priority-class"
 	completionIndexEnv   = "JOB_COMPLETION_INDEX"
 	completionIndexField = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 )
@@ -135,8 +140,40 @@ func validateJob(j JobSettings, env []EnvVar) field.ErrorList {
 		}
 		seen[c] = true
 	}
-	if j.Queue != "" {
-		errs = append(errs, each(field.NewPath("Queue"), j.Queue, validation.IsDNS1123Subdomain(j.Queue))...)
+	return append(errs, validateQueue(j.Queue)...)
+}
+
+// validateQueue checks the name of a Kueue LocalQueue, which Kueue wants
+// a DNS subdomain and which becomes the value of the Job's queue label (at
+// most 63 characters).
+func validateQueue(q string) field.ErrorList {
+	if q == "" {
+		return nil
+	}
+	fld := field.NewPath("Queue")
+	if msgs := validation.IsDNS1123Subdomain(q); len(msgs) > 0 {
+		return each(fld, q, msgs)
+	}
+	var errs field.ErrorList
+	for _, m := range validation.IsValidLabelValue(q) {
+		errs = append(errs, invalid(fld, q, m+": the Job's "+queueLabel+" label holds the queue's name"))
+	}
+	return errs
+}
+
+// kueueLabels are the labels by which Kueue queues a Job and weighs its
+// Workload.
+var kueueLabels = []string{queueLabel, priorityClassLabel}
+
+// validateKueueLabels rejects Kueue's queue and priority labels among
+// labels that stagecraft puts on many objects (a chart's, a pipeline's, a
+// stage's or a storage's labels, fld).
+func validateKueueLabels(fld *field.Path, labels map[string]string) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range kueueLabels {
+		if v, ok := labels[k]; ok {
+			errs = append(errs, forbidden(fld.Key(k), v, "Kueue's label would reach every Job of its scope, a held Job (which Kueue would admit and let hold its quota while it waits) and the gates included (which could queue behind the Job they release); queue a stage's Job with JobSettings.Queue"))
+		}
 	}
 	return errs
 }

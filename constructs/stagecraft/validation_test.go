@@ -882,6 +882,28 @@ func vtJobCases() []vtCase {
 		{name: "job/valid settings", build: vtJob(func(j *JobSettings) {
 			*j = JobSettings{BackoffLimit: ptr.To[int32](0), ActiveDeadline: time.Hour, TTLAfterFinished: 24 * time.Hour, Parallelism: ptr.To[int32](0), Completions: ptr.To[int32](5)}
 		})},
+		{name: "job/queue of 63 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 63) })},
+		{name: "job/queue of 69 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 69) }),
+			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 69)).saying("must be no more than 63 bytes: the Job's kueue.x-k8s.io/queue-name label")}},
+		{name: "job/queue of a scheduled stage of 64 characters", build: vtSched(func(s *ScheduledStageProps) { s.Queue = strings.Repeat("q", 64) }),
+			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 64)).saying("no more than 63 bytes")}},
+		{name: "job/queue label in a stage's labels", build: vtWork(func(w *Workload) { w.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"} }),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("queue a stage's Job with JobSettings.Queue")}},
+		{name: "job/queue label in a batch stage's labels", build: vtBatch(func(_ *Pipeline, s *BatchStageProps) {
+			s.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"}
+		}),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("hold its quota while it waits")}},
+		{name: "job/priority label in a storage's labels", build: vtStore(func(s *PipelineStorageProps) { s.Labels = map[string]string{"kueue.x-k8s.io/priority-class": "high"} }),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/priority-class]", tForbidden, "high").saying("JobSettings.Queue")}},
+		{name: "job/queue and priority labels in the pipeline's labels", build: vtPipe(PipelineProps{Labels: map[string]string{"kueue.x-k8s.io/queue-name": "gpu", "kueue.x-k8s.io/priority-class": "high"}}),
+			want: []vtWant{
+				vtAt("test/p", "Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("the gates included"),
+				vtAt("test/p", "Labels[kueue.x-k8s.io/priority-class]", tForbidden, "high").saying("JobSettings.Queue"),
+			}},
+		{name: "job/queue label in the chart's labels", build: func(c cdk8s.Chart) {
+			app := c.Node().Scope().(constructs.Construct)
+			NewPipeline(cdk8s.NewChart(app, jsii.String("other"), &cdk8s.ChartProps{Labels: &map[string]*string{"kueue.x-k8s.io/queue-name": jsii.String("gpu")}}), "p", PipelineProps{})
+		}, want: []vtWant{vtAt("other", "ChartProps.Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("JobSettings.Queue")}},
 		{name: "job/batch mount relative path", build: vtBatch(func(p *Pipeline, s *BatchStageProps) {
 			s.Mounts = []Mount{{Storage: NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}), Path: "out"}}
 		}), want: []vtWant{vtS("Mounts[0].Path", tInvalid, "out")}},
@@ -928,6 +950,15 @@ func vtJobCases() []vtCase {
 			s.SuccessfulJobsHistoryLimit, s.FailedJobsHistoryLimit = ptr.To[int32](0), ptr.To[int32](10)
 		})},
 		{name: "scheduled/descriptor", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@weekly" })},
+		{name: "scheduled/every hour", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 1h30m" })},
+		{name: "scheduled/every negative interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every -1h" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every -1h").saying("positive whole number of seconds")}},
+		{name: "scheduled/every zero interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 0s" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 0s").saying("a run every second")}},
+		{name: "scheduled/every sub-second interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 500ms" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 500ms")}},
+		{name: "scheduled/every fractional interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 1.5s" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 1.5s").saying("drop a fraction of a second")}},
 	}
 }
 
