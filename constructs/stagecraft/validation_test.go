@@ -348,6 +348,7 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtJobCases()...)
 	cases = append(cases, vtWaitCases()...)
 	cases = append(cases, vtHeadlessCases()...)
+	cases = append(cases, vtKEDACases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {
