@@ -126,8 +126,13 @@ func validateEventScaling(e *EventScaling, autoscaled bool, replicas *int32) fie
 	if len(e.Triggers) == 0 {
 		errs = append(errs, required(fld.Child("Triggers"), "at least one trigger, such as a queue length or a Prometheus query"))
 	}
+	resourceOnly := len(e.Triggers) > 0
 	for i, t := range e.Triggers {
 		errs = append(errs, validateTrigger(fld.Child("Triggers").Index(i), t)...)
+		resourceOnly = resourceOnly && (t.Type == "cpu" || t.Type == "memory")
+	}
+	if resourceOnly && e.MinReplicas == 0 {
+		errs = append(errs, invalid(fld.Child("MinReplicas"), 0, "KEDA's webhook refuses a ScaledObject with only cpu and memory triggers that scales to zero (no pod, no usage to scale up on): set MinReplicas to 1 or more, or add an event trigger"))
 	}
 	return errs
 }

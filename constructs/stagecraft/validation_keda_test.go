@@ -4,7 +4,7 @@ package stagecraft
 // checks only when it reconciles the ScaledObject.
 func vtKEDACases() []vtCase {
 	scaled := func(triggers ...Trigger) func(s *ProcessorStageProps) {
-		return func(s *ProcessorStageProps) { s.EventScaling = &EventScaling{MaxReplicas: 4, Triggers: triggers} }
+		return func(s *ProcessorStageProps) { s.EventScaling = &EventScaling{MinReplicas: 1, MaxReplicas: 4, Triggers: triggers} }
 	}
 	prom := func(md map[string]string, metricType string) Trigger {
 		m := map[string]string{"serverAddress": "http://prometheus.monitoring.svc:9090", "query": "sum(rate(requests_total[2m]))"}
@@ -54,6 +54,12 @@ func vtKEDACases() []vtCase {
 			want: []vtWant{vtS(t0+".Metadata[value]", tInvalid, "0").saying("at least 1")}},
 		{name: "keda/memory average value not a quantity", build: vtWeb(scaled(Trigger{Type: "memory", Metadata: map[string]string{"value": "lots"}, MetricType: "AverageValue"})),
 			want: []vtWant{vtS(t0+".Metadata[value]", tInvalid, "lots").saying("positive quantity")}},
+		{name: "keda/cpu only, scaled to zero", build: vtWeb(func(s *ProcessorStageProps) {
+			s.EventScaling = &EventScaling{MaxReplicas: 4, Triggers: []Trigger{{Type: "cpu", Metadata: map[string]string{"value": "80"}, MetricType: "Utilization"}}}
+		}), want: []vtWant{vtS("EventScaling.MinReplicas", tInvalid, 0).saying("only cpu and memory triggers")}},
+		{name: "keda/cpu only, from one replica", build: vtWeb(func(s *ProcessorStageProps) {
+			s.EventScaling = &EventScaling{MinReplicas: 1, MaxReplicas: 4, Triggers: []Trigger{{Type: "cpu", Metadata: map[string]string{"value": "80"}, MetricType: "Utilization"}}}
+		})},
 		{name: "keda/unknown scaler Utilization", build: vtWeb(scaled(Trigger{Type: "redis", Metadata: map[string]string{"listName": "jobs"}, MetricType: "Utilization"})),
 			want: []vtWant{vtS(t0+".MetricType", tNotSupported, "Utilization")}},
 	}
