@@ -4,7 +4,9 @@ package stagecraft
 // checks only when it reconciles the ScaledObject.
 func vtKEDACases() []vtCase {
 	scaled := func(triggers ...Trigger) func(s *ProcessorStageProps) {
-		return func(s *ProcessorStageProps) { s.EventScaling = &EventScaling{MinReplicas: 1, MaxReplicas: 4, Triggers: triggers} }
+		return func(s *ProcessorStageProps) {
+			s.EventScaling = &EventScaling{MinReplicas: 1, MaxReplicas: 4, Triggers: triggers}
+		}
 	}
 	prom := func(md map[string]string, metricType string) Trigger {
 		m := map[string]string{"serverAddress": "http://prometheus.monitoring.svc:9090", "query": "sum(rate(requests_total[2m]))"}

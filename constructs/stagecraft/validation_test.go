@@ -349,6 +349,7 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtWaitCases()...)
 	cases = append(cases, vtHeadlessCases()...)
 	cases = append(cases, vtKEDACases()...)
+	cases = append(cases, vtRolloutCases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {
