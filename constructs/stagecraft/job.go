@@ -27,10 +27,13 @@ type JobSettings struct {
 	// none, the Job may run for ever.
 	ActiveDeadline time.Duration
 	// TTLAfterFinished deletes the Job this long after it finishes
-	// (spec.ttlSecondsAfterFinished), a whole number of seconds. Default:
-	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
-	// re-create (and so re-run) a Job that the cluster deleted. A Job that
-	// another stage waits for must be kept: a TTL there is a problem.
+	// (spec.ttlSecondsAfterFinished), a whole number of seconds: for a
+	// ScheduledStage, whose Jobs the CronJob controller creates. Default:
+	// zero, the Job is kept. On a BatchStage it is a problem: its Job is in
+	// the output, which every deploy tool applies again (kubectl apply,
+	// Argo CD's sync and self-heal, Flux's interval, Helm's upgrade), so a
+	// Job the TTL deleted would be re-created and run again; the deploy
+	// tool's prune removes a run once a new one replaces it.
 	TTLAfterFinished time.Duration
 	// Parallelism is the number of pods running at once
 	// (spec.parallelism), zero or more. Default: Kubernetes' 1.

@@ -877,13 +877,16 @@ func vtJobCases() []vtCase {
 			want: []vtWant{vtS("ActiveDeadline", tInvalid, "1.5s")}},
 		{name: "job/negative ttl", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = -5 * time.Second }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, "-5s")}},
-		{name: "job/fractional ttl", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = time.Minute + time.Millisecond }),
+		{name: "job/fractional ttl", build: vtSched(func(j *ScheduledStageProps) { j.TTLAfterFinished = time.Minute + time.Millisecond }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, "1m0.001s")}},
-		{name: "job/ttl beyond int32 seconds", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour }),
+		{name: "job/ttl beyond int32 seconds", build: vtSched(func(j *ScheduledStageProps) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, nil)}},
 		{name: "job/valid settings", build: vtJob(func(j *JobSettings) {
-			*j = JobSettings{BackoffLimit: ptr.To[int32](0), ActiveDeadline: time.Hour, TTLAfterFinished: 24 * time.Hour, Parallelism: ptr.To[int32](0), Completions: ptr.To[int32](5)}
+			*j = JobSettings{BackoffLimit: ptr.To[int32](0), ActiveDeadline: time.Hour, Parallelism: ptr.To[int32](0), Completions: ptr.To[int32](5)}
 		})},
+		{name: "job/ttl of a batch stage", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = 24 * time.Hour }),
+			want: []vtWant{vtS("TTLAfterFinished", tForbidden, "24h0m0s").saying("Flux every interval")}},
+		{name: "job/ttl of a scheduled stage", build: vtSched(func(s *ScheduledStageProps) { s.TTLAfterFinished = 24 * time.Hour })},
 		{name: "job/queue of 63 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 63) })},
 		{name: "job/queue of 69 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 69) }),
 			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 69)).saying("must be no more than 63 bytes: the Job's kueue.x-k8s.io/queue-name label")}},
