@@ -144,6 +144,8 @@ func validateScalerParam(f *field.Path, t Trigger, p scalerParam) field.ErrorLis
 		return field.ErrorList{notSupported(fld, v, fmt.Sprintf("KEDA's %s scaler takes %q", t.Type, p.enum))}
 	}
 	switch p.kind {
+	case paramText:
+		return nil
 	case paramTarget, paramNumber:
 		var n float64
 		if err := json.Unmarshal([]byte(v), &n); err != nil || math.IsInf(n, 0) {
