@@ -175,7 +175,11 @@ func validateKueueLabels(fld *field.Path, labels map[string]string) field.ErrorL
 	var errs field.ErrorList
 	for _, k := range kueueLabels {
 		if v, ok := labels[k]; ok {
-			errs = append(errs, forbidden(fld.Key(k), v, "Kueue's label would reach every Job of its scope, a held Job (which Kueue would admit and let hold its quota while it waits) and the gates included (which could queue behind the Job they release); queue a stage's Job with JobSettings.Queue"))
+			detail := "Kueue's label would reach every Job of its scope, a held Job (which Kueue would admit and let hold its quota while it waits) and the gates included (which could queue behind the Job they release); queue a stage's Job with JobSettings.Queue"
+			if k == priorityClassLabel {
+				detail += ", and give that Job its priority class with an Override of its labels"
+			}
+			errs = append(errs, forbidden(fld.Key(k), v, detail))
 		}
 	}
 	return errs
