@@ -30,17 +30,26 @@ type BatchStageProps struct {
 	FixedJobName bool
 }
 
+// batchTTLDetail says why a BatchStage's Job may not have a TTL.
+const batchTTLDetail = "the Job is in the output, and every deploy tool applies the whole output again (kubectl apply on the next change, Argo CD on a sync or self-heal, Flux every interval, Helm on upgrade): once the TTL deleted the Job, the tool re-creates it and it runs again; leave it zero: a finished run stays as a record, and the deploy tool's prune deletes it once a new run replaces it (a ScheduledStage's Jobs, which the CronJob creates, may have a TTL)"
+
 // BatchStage is a run-to-completion step: a Job whose pods restart never
 // and are retried up to BackoffLimit times. Stages that run after it (by
 // RunsAfter, or by reading storage it writes) wait for its Job to
 // complete.
 //
 // The Job's name is "<stage>-<digest>": the digest (8 characters) is taken
-// over what defines the run (the Job spec and pod template as written,
-// Revision, and the names of the upstream runs it waits for), so an
-// unchanged stage keeps its Job and a changed stage, or one whose upstream
-// run changed, is a new Job that runs again; the deploy tool prunes the old
-// one. FixedJobName keeps the stage's name instead.
+// over what defines the run (the fields of the Job that the API server or
+// Kueue refuses to change in place: the pod template, completions,
+// completionMode, podFailurePolicy, backoffLimitPerIndex, successPolicy,
+// managedBy, Kueue's labels and annotations; Revision; and the digests of
+// the upstream runs it waits for), so an unchanged stage keeps its Job and
+// a changed stage, or one whose upstream run changed, is a new Job that
+// runs again; the deploy tool prunes the old one. A change to a field the
+// Job updates in place (BackoffLimit, Parallelism, MaxFailedIndexes,
+// ActiveDeadline, its own labels and annotations) keeps
+// the Job and its run. FixedJobName keeps the stage's name instead; the
+// runs after it still run again when it changes.
 type BatchStage struct {
 	constructs.Construct
 	stage
@@ -95,6 +104,9 @@ func (s *BatchStage) resolve(p BatchStageProps) {
 func (s *BatchStage) validate() field.ErrorList {
 	errs := validateWorkload(s.pipeline, s.work)
 	errs = append(errs, validateJob(s.props.JobSettings, s.work.given.Env)...)
+	if ttl := s.props.TTLAfterFinished; ttl > 0 && s.pipeline != nil && !inChain(&s.stage) {
+		errs = append(errs, forbidden(field.NewPath("TTLAfterFinished"), ttl.String(), batchTTLDetail))
+	}
 	errs = append(errs, validateMetrics(s.work, nil, false)...)
 	return append(errs, validateText(s.props)...)
 }

@@ -85,7 +85,7 @@ func TestEventScalingAndMetricsValidation(t *testing.T) {
 			stagecraft.NewProcessorStage(p, "s", props)
 		}
 	}
-	queue := []stagecraft.Trigger{{Type: "rabbitmq", Metadata: map[string]string{"queueName": "q"}}}
+	queue := []stagecraft.Trigger{{Type: "rabbitmq", Metadata: map[string]string{"queueName": "q", "hostFromEnv": "RABBITMQ_URL"}}}
 	cases := []struct {
 		name, field string
 		typ         field.ErrorType
@@ -102,10 +102,10 @@ func TestEventScalingAndMetricsValidation(t *testing.T) {
 		{"trigger without type", "EventScaling.Triggers[0].Type", field.ErrorTypeRequired, worker(stagecraft.ProcessorStageProps{
 			EventScaling: &stagecraft.EventScaling{MaxReplicas: 3, Triggers: []stagecraft.Trigger{{Metadata: map[string]string{"a": "b"}}}}})},
 		{"trigger secret without key", "EventScaling.Triggers[0].Secrets[0].Key", field.ErrorTypeRequired, worker(stagecraft.ProcessorStageProps{
-			EventScaling: &stagecraft.EventScaling{MaxReplicas: 3, Triggers: []stagecraft.Trigger{{Type: "kafka", Metadata: map[string]string{"topic": "t"},
+			EventScaling: &stagecraft.EventScaling{MaxReplicas: 3, Triggers: []stagecraft.Trigger{{Type: "kafka", Metadata: map[string]string{"topic": "t", "bootstrapServers": "kafka:9092", "consumerGroup": "g"},
 				Secrets: []stagecraft.TriggerSecret{{Parameter: "sasl", Secret: "kafka"}}}}}})},
 		{"bad metric type", "EventScaling.Triggers[0].MetricType", field.ErrorTypeNotSupported, worker(stagecraft.ProcessorStageProps{
-			EventScaling: &stagecraft.EventScaling{MaxReplicas: 3, Triggers: []stagecraft.Trigger{{Type: "cpu", Metadata: map[string]string{"value": "1"}, MetricType: "Average"}}}})},
+			EventScaling: &stagecraft.EventScaling{MinReplicas: 1, MaxReplicas: 3, Triggers: []stagecraft.Trigger{{Type: "cpu", Metadata: map[string]string{"value": "1"}, MetricType: "Average"}}}})},
 		{"event scaling minimum above maximum", "EventScaling.MinReplicas", field.ErrorTypeInvalid, worker(stagecraft.ProcessorStageProps{
 			EventScaling: &stagecraft.EventScaling{MinReplicas: 3, MaxReplicas: 2, Triggers: queue}})},
 		{"metrics port the container does not expose", "Metrics.Port", field.ErrorTypeNotSupported, worker(stagecraft.ProcessorStageProps{

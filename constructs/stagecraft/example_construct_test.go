@@ -79,5 +79,5 @@ func Example_ownConstruct() {
 	// example/sales/orders/orders-transform
 	// PersistentVolumeClaim orders-raw
 	// CronJob orders-extract
-	// Job orders-transform-d34765cb
+	// Job orders-transform-d364ec90
 }

@@ -156,7 +156,7 @@ func ExampleNewBatchStage() {
 		}
 	}
 	// Output:
-	// Job prepare-5ae15e17 of stage prepare
+	// Job prepare-3a1d8c7b of stage prepare
 	// activeDeadlineSeconds: 3600
 	// backoffLimit: 4
 }
@@ -230,13 +230,13 @@ func ExampleBatchStage_RunsAfter() {
 	}
 	// Output:
 	// NetworkPolicy fit-gate
-	// Job prepare-de9d1435
-	// Job fit-732e721f
+	// Job prepare-1e7c31e6
+	// Job fit-c6241b58
 	//   held by the scheduling gate stagecraft.dev/upstream
 	// ServiceAccount fit-gate
 	// Role fit-gate
 	// RoleBinding fit-gate
-	// Job fit-gate-0c0c1894
+	// Job fit-gate-99929711
 }
 
 // A ScheduledStage (or a ProcessorStage) that runs after a BatchStage
@@ -345,8 +345,8 @@ func ExampleJobSettings_queue() {
 		}
 	}
 	// Output:
-	// lora-ce00dee4 queue label: true
-	// lora-ce00dee4 spec.suspend: false
+	// lora-aed05dd8 queue label: true
+	// lora-aed05dd8 spec.suspend: false
 }
 
 // The upgrade check of package synth refuses a change that the API server

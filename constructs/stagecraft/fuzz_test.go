@@ -172,24 +172,72 @@ func fzList(s string) []string {
 
 func fzMillis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
 
+// fzLimits are the lengths at which the API server's string rules change:
+// a DNS label or label value (63), a DNS subdomain (253), and one past
+// each.
+var fzLimits = []int{63, 64, 253, 254}
+
+// fzSeeds adds the seeds of a fuzz target, and variants of the first in
+// which one string argument at a time is stretched to each of fzLimits, so
+// that every string prop is tried at and just past each limit, not only
+// where the mutator happens to grow it.
+func fzSeeds(f *testing.F, seeds ...[]any) {
+	for _, s := range seeds {
+		f.Add(s...)
+	}
+	for i, v := range seeds[0] {
+		str, ok := v.(string)
+		if !ok {
+			continue
+		}
+		for _, n := range fzLimits {
+			variant := append([]any(nil), seeds[0]...)
+			variant[i] = fzStretch(str, n)
+			f.Add(variant...)
+		}
+	}
+}
+
+// fzStretch makes s n bytes long by repeating a character after its first
+// letter or digit, so that it keeps its shape ("/data" becomes
+// "/daaa…ta"); an empty s becomes n letters.
+func fzStretch(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	at := strings.IndexFunc(s, func(r rune) bool {
+		return r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+	if at < 0 {
+		return s + strings.Repeat("a", n-len(s))
+	}
+	fill := "a"
+	if c := s[at]; c >= 'A' && c <= 'Z' {
+		fill = "A"
+	}
+	return s[:at+1] + strings.Repeat(fill, n-len(s)) + s[at+1:]
+}
+
 // FuzzProcessor fuzzes ProcessorStageProps (with the pipeline's namespace
 // and labels, and a mounted storage).
 func FuzzProcessor(f *testing.F) {
-	f.Add("", "team", "data", "web", "ghcr.io/acme/web:1.2.3", false, "250m", "512Mi", "2", "Always", "LOG_LEVEL", "info", uint8(0), "example.com/owner", "ml", "", int64(0),
-		"/data", "", true, "ReadWriteMany", int32(2),
-		"http", int32(8080), int32(80), "", "", "", int64(10000), uint8(1),
-		true, "web.example.com", "/", "Prefix", "web-tls",
-		false, "", "", "", "")
-	f.Add("ns1", "", "", "cache", "redis@"+vtDigest, false, "", "", "", "", "", "", uint8(1), "", "", "-", int64(1000),
-		"", "", false, "", int32(1),
-		"tcp", int32(6379), int32(0), "TCP", "", "tcp", int64(0), uint8(2),
-		false, "", "", "", "",
-		true, "state", "/var/lib/state", "5Gi", "ReadWriteOncePod")
-	f.Add("", "", "", "api", "api:latest", true, "1", "1Gi", "4", "IfNotPresent", "TOKEN", "", uint8(1), "", "", "/scratch", int64(0),
-		"/models", "v1", true, "ReadOnlyMany", int32(3),
-		"grpc", int32(9000), int32(9000), "", "/healthz", "", int64(4000), uint8(3),
-		true, "*.example.com", "/api", "Exact", "",
-		false, "", "", "", "")
+	fzSeeds(f,
+		[]any{"", "team", "data", "web", "ghcr.io/acme/web:1.2.3", false, "250m", "512Mi", "2", "Always", "LOG_LEVEL", "info", uint8(0), "example.com/owner", "ml", "", int64(0),
+			"/data", "", true, "ReadWriteMany", int32(2),
+			"http", int32(8080), int32(80), "", "", "", int64(10000), uint8(1),
+			true, "web.example.com", "/", "Prefix", "web-tls",
+			false, "", "", "", ""},
+		[]any{"ns1", "", "", "cache", "redis@" + vtDigest, false, "", "", "", "", "", "", uint8(1), "", "", "-", int64(1000),
+			"", "", false, "", int32(1),
+			"tcp", int32(6379), int32(0), "TCP", "", "tcp", int64(0), uint8(2),
+			false, "", "", "", "",
+			true, "state", "/var/lib/state", "5Gi", "ReadWriteOncePod"},
+		[]any{"", "", "", "api", "api:latest", true, "1", "1Gi", "4", "IfNotPresent", "TOKEN", "", uint8(1), "", "", "/scratch", int64(0),
+			"/models", "v1", true, "ReadOnlyMany", int32(3),
+			"grpc", int32(9000), int32(9000), "", "/healthz", "", int64(4000), uint8(3),
+			true, "*.example.com", "/api", "Exact", "",
+			false, "", "", "", ""},
+	)
 	f.Fuzz(func(t *testing.T, ns, labelKey, labelVal, id, image string, allowLatest bool, cpuReq, memLimit, defCPULimit, pullPolicy, envName, envValue string, envFrom uint8, annKey, annVal, scratch string, runAsUser int64,
 		mountPath, subPath string, readOnly bool, modes string, replicas int32,
 		portName string, containerPort, servicePort int32, protocol, probePath, probePort string, probeMillis int64, probeKind uint8,
@@ -231,18 +279,21 @@ func FuzzProcessor(f *testing.F) {
 
 // FuzzBatch fuzzes BatchStageProps.
 func FuzzBatch(f *testing.F) {
-	f.Add("", "team", "data", "prep", "ghcr.io/acme/prep:1.0.0", false, "", "", "", "Never", "INPUT", "/data/in", uint8(0), "", "", "", int64(0),
-		"/data", "", false, "ReadWriteMany",
-		uint8(7), int32(4), int32(2), int32(10), int64(3600000), int64(86400000))
-	f.Add("jobs", "", "", "train", "trainer@"+vtDigest, false, "500m", "8Gi", "", "", "KEY", "", uint8(2), "example.com/run", "7", "-", int64(2000),
-		"/ckpt", "run-1", false, "ReadWriteOnce",
-		uint8(1), int32(0), int32(1), int32(1), int64(0), int64(0))
+	fzSeeds(f,
+		[]any{"", "team", "data", "prep", "ghcr.io/acme/prep:1.0.0", false, "", "", "", "Never", "INPUT", "/data/in", uint8(0), "", "", "", int64(0),
+			"/data", "", false, "ReadWriteMany",
+			uint8(7), int32(4), int32(2), int32(10), int64(3600000), int64(0), "gpu-batch"},
+		[]any{"jobs", "", "", "train", "trainer@" + vtDigest, false, "500m", "8Gi", "", "", "KEY", "", uint8(2), "example.com/run", "7", "-", int64(2000),
+			"/ckpt", "run-1", false, "ReadWriteOnce",
+			uint8(1), int32(0), int32(1), int32(1), int64(0), int64(0), ""},
+	)
 	f.Fuzz(func(t *testing.T, ns, labelKey, labelVal, id, image string, allowLatest bool, cpuReq, memLimit, defCPULimit, pullPolicy, envName, envValue string, envFrom uint8, annKey, annVal, scratch string, runAsUser int64,
 		mountPath, subPath string, readOnly bool, modes string,
-		jobFlags uint8, backoff, parallelism, completions int32, deadlineMillis, ttlMillis int64) {
+		jobFlags uint8, backoff, parallelism, completions int32, deadlineMillis, ttlMillis int64, queue string) {
 		w := fzWorkload{image: image, allowLatest: allowLatest, cpuReq: cpuReq, memLimit: memLimit, defCPULimit: defCPULimit, pullPolicy: pullPolicy, envName: envName, envValue: envValue, envFrom: envFrom,
 			annKey: annKey, annVal: annVal, scratch: scratch, runAsUser: runAsUser, mountPath: mountPath, subPath: subPath, readOnly: readOnly}
 		job := fzJob(jobFlags, backoff, parallelism, completions, deadlineMillis, ttlMillis)
+		job.Queue = queue
 		problems := fzProperty(t, func(c cdk8s.Chart) {
 			p, data := fzPipeline(c, ns, labelKey, labelVal, w, modes)
 			NewBatchStage(p, id, BatchStageProps{Workload: w.build(data), JobSettings: job})
@@ -267,21 +318,24 @@ func fzJob(flags uint8, backoff, parallelism, completions int32, deadlineMillis,
 
 // FuzzScheduled fuzzes ScheduledStageProps.
 func FuzzScheduled(f *testing.F) {
-	f.Add("", "", "", "nightly", "ghcr.io/acme/cleanup:2.0.1", false, "", "", "", "", "", "", uint8(0), "", "", "", int64(0),
-		"/data", "", false, "ReadWriteMany",
-		uint8(0), int32(0), int32(0), int32(0), int64(0), int64(0),
-		"0 2 * * *", "", "", int64(0), int32(0), int32(0), false)
-	f.Add("cron", "team", "ops", "report", "report:3", false, "500m", "1Gi", "2", "Always", "MODE", "full", uint8(0), "", "", "", int64(0),
-		"/reports", "out", false, "ReadWriteOncePod",
-		uint8(3), int32(2), int32(1), int32(0), int64(600000), int64(3600000),
-		"@hourly", "Europe/Berlin", "Replace", int64(120000), int32(1), int32(5), true)
+	fzSeeds(f,
+		[]any{"", "", "", "nightly", "ghcr.io/acme/cleanup:2.0.1", false, "", "", "", "", "", "", uint8(0), "", "", "", int64(0),
+			"/data", "", false, "ReadWriteMany",
+			uint8(0), int32(0), int32(0), int32(0), int64(0), int64(0),
+			"0 2 * * *", "", "", int64(0), int32(0), int32(0), false, ""},
+		[]any{"cron", "team", "ops", "report", "report:3", false, "500m", "1Gi", "2", "Always", "MODE", "full", uint8(0), "", "", "", int64(0),
+			"/reports", "out", false, "ReadWriteOncePod",
+			uint8(3), int32(2), int32(1), int32(0), int64(600000), int64(3600000),
+			"@hourly", "Europe/Berlin", "Replace", int64(120000), int32(1), int32(5), true, "reports"},
+	)
 	f.Fuzz(func(t *testing.T, ns, labelKey, labelVal, id, image string, allowLatest bool, cpuReq, memLimit, defCPULimit, pullPolicy, envName, envValue string, envFrom uint8, annKey, annVal, scratch string, runAsUser int64,
 		mountPath, subPath string, readOnly bool, modes string,
 		jobFlags uint8, backoff, parallelism, completions int32, deadlineMillis, ttlMillis int64,
-		schedule, tz, concurrency string, startingMillis int64, successful, failed int32, suspend bool) {
+		schedule, tz, concurrency string, startingMillis int64, successful, failed int32, suspend bool, queue string) {
 		w := fzWorkload{image: image, allowLatest: allowLatest, cpuReq: cpuReq, memLimit: memLimit, defCPULimit: defCPULimit, pullPolicy: pullPolicy, envName: envName, envValue: envValue, envFrom: envFrom,
 			annKey: annKey, annVal: annVal, scratch: scratch, runAsUser: runAsUser, mountPath: mountPath, subPath: subPath, readOnly: readOnly}
 		job := fzJob(jobFlags, backoff, parallelism, completions, deadlineMillis, ttlMillis)
+		job.Queue = queue
 		problems := fzProperty(t, func(c cdk8s.Chart) {
 			p, data := fzPipeline(c, ns, labelKey, labelVal, w, modes)
 			props := ScheduledStageProps{Workload: w.build(data), JobSettings: job, Schedule: schedule, TimeZone: tz,
@@ -301,12 +355,14 @@ func FuzzScheduled(f *testing.F) {
 // FuzzStorage fuzzes PipelineStorageProps, with a stage that mounts the
 // storage.
 func FuzzStorage(f *testing.F) {
-	f.Add("", "", "", "data", "100Gi", "", "", "", uint8(0), "", "", "", "", "tier", "hot",
-		uint8(1), int32(2), "/data", false, "")
-	f.Add("store", "team", "ml", "models", "1Ti", "ReadOnlyMany", "", "", uint8(1), "nfs.example.com", "/exports/models", "", "nfsvers=4.1", "", "",
-		uint8(2), int32(4), "/models", true, "")
-	f.Add("", "", "", "vol", "20Gi", "ReadWriteOnce", "gp3", "Block", uint8(2), "ebs.csi.aws.com", "vol-0123", "ext4", "", "", "",
-		uint8(3), int32(1), "/dev-data", false, "Replace")
+	fzSeeds(f,
+		[]any{"", "", "", "data", "100Gi", "", "", "", uint8(0), "", "", "", "", "tier", "hot",
+			uint8(1), int32(2), "/data", false, ""},
+		[]any{"store", "team", "ml", "models", "1Ti", "ReadOnlyMany", "", "", uint8(1), "nfs.example.com", "/exports/models", "", "nfsvers=4.1", "", "",
+			uint8(2), int32(4), "/models", true, ""},
+		[]any{"", "", "", "vol", "20Gi", "ReadWriteOnce", "gp3", "Block", uint8(2), "ebs.csi.aws.com", "vol-0123", "ext4", "", "", "",
+			uint8(3), int32(1), "/dev-data", false, "Replace"},
+	)
 	f.Fuzz(func(t *testing.T, ns, labelKey, labelVal, id, size, modes, class, volumeMode string, existing uint8, server, exportPath, fsType, mountOption, stLabelKey, stLabelVal string,
 		stageKind uint8, pods int32, mountPath string, readOnly bool, concurrency string) {
 		props := PipelineStorageProps{Size: size, AccessModes: fzList(modes), StorageClassName: class, VolumeMode: volumeMode}

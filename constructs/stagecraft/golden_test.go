@@ -193,7 +193,7 @@ func TestGoldenBatchStage(t *testing.T) {
 			stagecraft.NewBatchStage(p, "prepare", stagecraft.BatchStageProps{
 				Workload: everyWorkloadOption(data),
 				JobSettings: stagecraft.JobSettings{
-					BackoffLimit: ptr.To[int32](2), ActiveDeadline: 90 * time.Minute, TTLAfterFinished: 24 * time.Hour,
+					BackoffLimit: ptr.To[int32](2), ActiveDeadline: 90 * time.Minute,
 					Parallelism: ptr.To[int32](4), Completions: ptr.To[int32](8),
 				},
 			})

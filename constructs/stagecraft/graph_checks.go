@@ -22,8 +22,8 @@ func (g *graph) checks(p *Pipeline) []Problem {
 }
 
 // waitChecks returns the problems of the waits of stages: accelerators
-// held while waiting, a waited-for Job's TTL, the account a wait runs as,
-// and gate names already taken. They need no order of the stages.
+// held while waiting, the account a wait runs as, and gate names already
+// taken (a BatchStage's TTL is a problem of its own, waited for or not). They need no order of the stages.
 func (g *graph) waitChecks(stages []Stage) []Problem {
 	var out []Problem
 	names := map[string]Stage{}
@@ -46,10 +46,6 @@ func (g *graph) waitChecks(stages []Stage) []Problem {
 			if bs, ok := u.(*BatchStage); ok && bs.job.Parallelism != nil && *bs.job.Parallelism == 0 {
 				out = append(out, Problem{Construct: u.Path(), Type: field.ErrorTypeForbidden, Field: "Parallelism", Value: int32(0),
 					Detail: fmt.Sprintf("stage %s waits for this Job, which with Parallelism 0 runs no pod and never completes, so the wait would last WaitTimeout and fail: give it at least 1, or remove the wait", s.Path())})
-			}
-			if ttl := u.base().ttl; ttl > 0 {
-				out = append(out, Problem{Construct: u.Path(), Type: field.ErrorTypeForbidden, Field: "TTLAfterFinished", Value: ttl.String(),
-					Detail: fmt.Sprintf("stage %s waits for this Job, which would be deleted %v after it finishes: keep the Job (TTLAfterFinished zero, the default; a deploy tool would re-create a deleted Job and run it again), or remove the wait", s.Path(), ttl)})
 			}
 		}
 		if other, ok := names[gateName(b)]; ok && b.gated {

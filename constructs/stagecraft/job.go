@@ -27,10 +27,13 @@ type JobSettings struct {
 	// none, the Job may run for ever.
 	ActiveDeadline time.Duration
 	// TTLAfterFinished deletes the Job this long after it finishes
-	// (spec.ttlSecondsAfterFinished), a whole number of seconds. Default:
-	// zero, the Job is kept: GitOps tools such as Argo CD and Flux would
-	// re-create (and so re-run) a Job that the cluster deleted. A Job that
-	// another stage waits for must be kept: a TTL there is a problem.
+	// (spec.ttlSecondsAfterFinished), a whole number of seconds: for a
+	// ScheduledStage, whose Jobs the CronJob controller creates. Default:
+	// zero, the Job is kept. On a BatchStage it is a problem: its Job is in
+	// the output, which every deploy tool applies again (kubectl apply,
+	// Argo CD's sync and self-heal, Flux's interval, Helm's upgrade), so a
+	// Job the TTL deleted would be re-created and run again; the deploy
+	// tool's prune removes a run once a new one replaces it.
 	TTLAfterFinished time.Duration
 	// Parallelism is the number of pods running at once
 	// (spec.parallelism), zero or more. Default: Kubernetes' 1.
@@ -65,7 +68,8 @@ type JobSettings struct {
 	// failures are retried without counting, through a spec.podFailurePolicy
 	// rule with action Ignore on the DisruptionTarget condition.
 	CountDisruptions bool
-	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain: the
+	// Queue submits the Job to this Kueue LocalQueue, a DNS subdomain of at
+	// most 63 characters (a label value): the
 	// Job (a ScheduledStage's jobTemplate) carries the
 	// kueue.x-k8s.io/queue-name label, Kueue's admission webhook creates it
 	// suspended, and Kueue starts it when the queue admits it. stagecraft
@@ -75,12 +79,16 @@ type JobSettings struct {
 	// queue only when they have completed: its label names a LocalQueue of
 	// its own run (the Job's name), which does not exist until its gate
 	// creates it, on the ClusterQueue of Queue; the stagecraft.dev/queue
-	// annotation keeps Queue. Default: none (the Job starts at once).
+	// annotation keeps Queue. Queue is part of the run's identity: a
+	// changed Queue is a new run. Kueue's labels (kueue.x-k8s.io/queue-name,
+	// kueue.x-k8s.io/priority-class) in a chart's, pipeline's or stage's
+	// Labels are problems. Default: none (the Job starts at once).
 	Queue string
 }
 
 const (
 	queueLabel           = "kueue.x-k8s.io/queue-name"
+	priorityClassLabel   = "kueue.x-k8s.io/priority-class"
 	completionIndexEnv   = "JOB_COMPLETION_INDEX"
 	completionIndexField = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 )
@@ -135,8 +143,44 @@ func validateJob(j JobSettings, env []EnvVar) field.ErrorList {
 		}
 		seen[c] = true
 	}
-	if j.Queue != "" {
-		errs = append(errs, each(field.NewPath("Queue"), j.Queue, validation.IsDNS1123Subdomain(j.Queue))...)
+	return append(errs, validateQueue(j.Queue)...)
+}
+
+// validateQueue checks the name of a Kueue LocalQueue, which Kueue wants
+// a DNS subdomain and which becomes the value of the Job's queue label (at
+// most 63 characters).
+func validateQueue(q string) field.ErrorList {
+	if q == "" {
+		return nil
+	}
+	fld := field.NewPath("Queue")
+	if msgs := validation.IsDNS1123Subdomain(q); len(msgs) > 0 {
+		return each(fld, q, msgs)
+	}
+	var errs field.ErrorList
+	for _, m := range validation.IsValidLabelValue(q) {
+		errs = append(errs, invalid(fld, q, m+": the Job's "+queueLabel+" label holds the queue's name"))
+	}
+	return errs
+}
+
+// kueueLabels are the labels by which Kueue queues a Job and weighs its
+// Workload.
+var kueueLabels = []string{queueLabel, priorityClassLabel}
+
+// validateKueueLabels rejects Kueue's queue and priority labels among
+// labels that stagecraft puts on many objects (a chart's, a pipeline's, a
+// stage's or a storage's labels, fld).
+func validateKueueLabels(fld *field.Path, labels map[string]string) field.ErrorList {
+	var errs field.ErrorList
+	for _, k := range kueueLabels {
+		if v, ok := labels[k]; ok {
+			detail := "Kueue's label would reach every Job of its scope, a held Job (which Kueue would admit and let hold its quota while it waits) and the gates included (which could queue behind the Job they release); queue a stage's Job with JobSettings.Queue"
+			if k == priorityClassLabel {
+				detail += ", and give that Job its priority class with an Override of its labels"
+			}
+			errs = append(errs, forbidden(fld.Key(k), v, detail))
+		}
 	}
 	return errs
 }

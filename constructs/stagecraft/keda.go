@@ -45,7 +45,12 @@ type Trigger struct {
 	// "aws-sqs-queue" or "kafka". Required.
 	Type string
 	// Metadata configures the scaler (metadata): its server address, query
-	// or queue, and target value. Required: every scaler needs some.
+	// or queue, and target value. Required: every scaler needs some. For the
+	// prometheus, rabbitmq, aws-sqs-queue, kafka, cpu and memory scalers it
+	// is checked against KEDA's own rules (which KEDA applies only when it
+	// reconciles): a missing required parameter (prometheus' threshold,
+	// say), a target below 0.001 or a count below 1, a value that is not a
+	// number, or one KEDA does not know is a problem.
 	Metadata map[string]string
 	// Secrets pass credentials to the scaler by reference, through a
 	// TriggerAuthentication named "<stage>-<trigger index>"
@@ -53,8 +58,9 @@ type Trigger struct {
 	// Default: none.
 	Secrets []TriggerSecret
 	// MetricType is how the metric is compared with the target
-	// (metricType): AverageValue, Value or Utilization. Default: KEDA's
-	// (AverageValue).
+	// (metricType): AverageValue or Value; Utilization or AverageValue
+	// (required) for the cpu and memory scalers, the only ones that take
+	// Utilization. Default: KEDA's (AverageValue).
 	MetricType string
 }
 
@@ -120,8 +126,13 @@ func validateEventScaling(e *EventScaling, autoscaled bool, replicas *int32) fie
 	if len(e.Triggers) == 0 {
 		errs = append(errs, required(fld.Child("Triggers"), "at least one trigger, such as a queue length or a Prometheus query"))
 	}
+	resourceOnly := len(e.Triggers) > 0
 	for i, t := range e.Triggers {
 		errs = append(errs, validateTrigger(fld.Child("Triggers").Index(i), t)...)
+		resourceOnly = resourceOnly && (t.Type == "cpu" || t.Type == "memory")
+	}
+	if resourceOnly && e.MinReplicas == 0 {
+		errs = append(errs, invalid(fld.Child("MinReplicas"), 0, "KEDA's webhook refuses a ScaledObject with only cpu and memory triggers that scales to zero (no pod, no usage to scale up on): set MinReplicas to 1 or more, or add an event trigger"))
 	}
 	return errs
 }
@@ -141,6 +152,9 @@ func validateTrigger(f *field.Path, t Trigger) field.ErrorList {
 	}
 	switch t.MetricType {
 	case "", "AverageValue", "Value", "Utilization":
+		if t.Type != "" && len(t.Metadata) > 0 {
+			errs = append(errs, validateScalerRules(f, t)...)
+		}
 	default:
 		errs = append(errs, notSupported(f.Child("MetricType"), t.MetricType, "must be \"AverageValue\", \"Value\" or \"Utilization\""))
 	}

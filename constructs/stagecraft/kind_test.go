@@ -81,7 +81,7 @@ func TestNewStageKind(t *testing.T) {
 	})
 	consumer := newStreamStage(p, "transcribe", streamStageProps{
 		Workload: Workload{Image: "ghcr.io/acme/transcribe:1.0.0", Metrics: &Metrics{ContainerPort: 9090}},
-		Scaling:  EventScaling{MaxReplicas: 4, Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"queueName": "media"}}}},
+		Scaling:  EventScaling{MaxReplicas: 4, Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"queueName": "media", "hostFromEnv": "RABBITMQ_URL"}}}},
 	})
 	consumer.Calls(model)
 	consumer.RunsAfter(fill)

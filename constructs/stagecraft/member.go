@@ -143,7 +143,8 @@ func (m *member) detach(id, want string) {
 	reportDetached(id, err)
 }
 
-// validateID checks the id as the name of the construct's objects.
+// validateID checks the id as the name of the construct's objects, and
+// that its labels leave Kueue's to JobSettings.
 func (m *member) validateID() field.ErrorList {
 	fld := field.NewPath("id")
 	var errs field.ErrorList
@@ -154,6 +155,7 @@ func (m *member) validateID() field.ErrorList {
 	} else if len(m.name) > m.maxLen {
 		errs = append(errs, tooLong(fld, m.name, "must be no more than "+strconv.Itoa(m.maxLen)+" characters: Kubernetes derives longer names from it"))
 	}
+	errs = append(errs, validateKueueLabels(field.NewPath("Labels"), m.userLabel)...)
 	if m.pipeline == nil {
 		errs = append(errs, forbidden(fld, m.name, "a stage or storage must be created inside a Pipeline (directly or within a construct of one)"))
 	}

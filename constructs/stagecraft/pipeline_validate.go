@@ -22,6 +22,7 @@ func (p *Pipeline) validate() field.ErrorList {
 	errs = append(errs, p.validateNamespace()...)
 	errs = append(errs, validateLabels(field.NewPath("Labels"), props.Labels)...)
 	errs = append(errs, validateReservedLabels(field.NewPath("Labels"), props.Labels)...)
+	errs = append(errs, validateKueueLabels(field.NewPath("Labels"), props.Labels)...)
 	d := field.NewPath("Defaults")
 	errs = append(errs, validateResources(d.Child("Resources"), props.Defaults.Resources, props.Defaults.Resources.merge(defaultResources))...)
 	errs = append(errs, validatePullPolicy(d.Child("ImagePullPolicy"), props.Defaults.ImagePullPolicy)...)
@@ -66,5 +67,6 @@ func (p *Pipeline) validateNamespace() field.ErrorList {
 // every object of the chart, stagecraft's included.
 func validateChartLabels(c chartInfo) []Problem {
 	fld := field.NewPath("ChartProps", "Labels")
-	return problemsOf(c.path, append(validateLabels(fld, c.labels), validateControllerLabels(fld, c.labels)...))
+	errs := append(validateLabels(fld, c.labels), validateControllerLabels(fld, c.labels)...)
+	return problemsOf(c.path, append(errs, validateKueueLabels(fld, c.labels)...))
 }

@@ -51,6 +51,16 @@ type ProcessorStageProps struct {
 	// stage may run more than one pod, a preferred spread (maxSkew 1)
 	// across nodes and across zones.
 	Spread *Spread
+	// Rollout bounds how the Deployment replaces its pods on a change
+	// (spec.strategy.rollingUpdate). Default: Kubernetes' (25 % surge, 25 %
+	// unavailable), except with Accelerators: maxSurge 0 and
+	// maxUnavailable 1, since a surge pod would wait for a spare
+	// accelerator and, without one, stall the rollout for ever. Set
+	// MaxSurge only where spare accelerators exist. A stage that mounts
+	// storage attaching to one node rolls by Recreate, and a StatefulSet
+	// (Stateful) replaces one pod at a time without surge: Rollout is a
+	// problem on both.
+	Rollout *Rollout
 }
 
 // Port is a named container port, exposed by the stage's Service.

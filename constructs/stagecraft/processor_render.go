@@ -54,7 +54,7 @@ func (s *ProcessorStage) deployment(r *rendering) *appsv1.Deployment {
 			Replicas: s.spec.replicas,
 			Selector: s.selector(),
 			Template: tmpl,
-			Strategy: appsv1.DeploymentStrategy{Type: s.spec.strategy},
+			Strategy: s.resolveRollout(),
 		},
 	}
 }

@@ -39,6 +39,7 @@ func (s *ProcessorStage) validate() field.ErrorList {
 	errs = append(errs, validateProbe(field.NewPath("Liveness"), p.Liveness, p.Ports)...)
 	errs = append(errs, validateProbe(field.NewPath("Startup"), p.Startup, p.Ports)...)
 	errs = append(errs, validateIngress(p.Ingress, p.Ports)...)
+	errs = append(errs, s.validateRollout()...)
 	if p.Stateful != nil {
 		errs = append(errs, validateClaims(p.Stateful.Volumes)...)
 	}

@@ -21,6 +21,8 @@ type rendering struct {
 	cdk8sLabels bool
 	// runs holds the Job name of each completing stage rendered so far.
 	runs map[*stage]string
+	// runDigests holds the digest of each of those runs (see nameRun).
+	runDigests map[*stage]string
 	// at records the construct being rendered, for a panic; may be nil.
 	at *cursor
 	// problems are those of the objects that overrides changed.

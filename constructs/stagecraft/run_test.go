@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagetest"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 )
@@ -18,6 +21,11 @@ import (
 // and a processor that calls nothing and reads nothing; edit changes the
 // props of one stage.
 func chain(edit func(name string, p *stagecraft.BatchStageProps)) func(cdk8s.Chart) {
+	return chainOver(edit, nil)
+}
+
+// chainOver is chain with an override of the stages over names.
+func chainOver(edit func(name string, p *stagecraft.BatchStageProps), over map[string]func(runtime.Object)) func(cdk8s.Chart) {
 	return func(chart cdk8s.Chart) {
 		p := stagecraft.NewPipeline(chart, "runs", stagecraft.PipelineProps{})
 		ab := stagecraft.NewPipelineStorage(p, "ab", stagecraft.PipelineStorageProps{Size: "1Gi"})
@@ -34,7 +42,10 @@ func chain(edit func(name string, p *stagecraft.BatchStageProps)) func(cdk8s.Cha
 				props.Mounts = append(props.Mounts, stagecraft.Mount{Storage: s.out, Path: "/out"})
 			}
 			edit(s.name, &props)
-			stagecraft.NewBatchStage(p, s.name, props)
+			st := stagecraft.NewBatchStage(p, s.name, props)
+			if f := over[s.name]; f != nil {
+				st.Override(f)
+			}
 		}
 		stagecraft.NewProcessorStage(p, "web", stagecraft.ProcessorStageProps{
 			Workload: stagecraft.Workload{Image: "ghcr.io/acme/web:1.0.0"},
@@ -81,11 +92,6 @@ func TestRunIdentity(t *testing.T) {
 				p.Revision = "2026-11-29"
 			}
 		}, "bc"},
-		{"backoff limit of a", func(n string, p *stagecraft.BatchStageProps) {
-			if n == "a" {
-				p.BackoffLimit = ptr.To[int32](2)
-			}
-		}, "abc"},
 		{"labels of c (metadata of the Job and its pods)", func(n string, p *stagecraft.BatchStageProps) {
 			if n == "c" {
 				p.Labels = map[string]string{"team": "ml"}
@@ -139,20 +145,26 @@ func TestRunIdentityFollowers(t *testing.T) {
 	}
 }
 
-// TestFixedJobName keeps the stage's name.
+// TestFixedJobName keeps the stage's name, and the runs after a fixed
+// name run again when it does.
 func TestFixedJobName(t *testing.T) {
 	t.Parallel()
-	got := runNames(t, chain(func(n string, p *stagecraft.BatchStageProps) {
-		p.FixedJobName = n == "b"
-		if n == "a" {
-			p.Image = "ghcr.io/acme/a:2.0.0"
+	fixed := func(n string, p *stagecraft.BatchStageProps) { p.FixedJobName = n == "b" }
+	before := runNames(t, chain(fixed))
+	for _, tc := range []struct {
+		name  string
+		stage string
+	}{{"upstream of the fixed name changed", "a"}, {"the fixed name's own stage changed", "b"}} {
+		got := runNames(t, chain(func(n string, p *stagecraft.BatchStageProps) {
+			fixed(n, p)
+			bump(tc.stage)(n, p)
+		}))
+		if got["b"] != "b" {
+			t.Errorf("%s: b's Job is %q, want the fixed name b", tc.name, got["b"])
 		}
-	}))
-	if got["b"] != "b" {
-		t.Errorf("b's Job is %q, want the fixed name b", got["b"])
-	}
-	if !strings.HasPrefix(got["c"], "c-") {
-		t.Errorf("c's Job is %q", got["c"])
+		if !strings.HasPrefix(got["c"], "c-") || got["c"] == before["c"] {
+			t.Errorf("%s: c's Job is %q, was %q: want a new run of c after the new run of b", tc.name, got["c"], before["c"])
+		}
 	}
 }
 
@@ -202,4 +214,95 @@ func TestGoldenImageBump(t *testing.T) {
 	v1 := stagetest.SynthChart(t, "c", chain(func(string, *stagecraft.BatchStageProps) {}))
 	v2 := stagetest.SynthChart(t, "c", chain(bump("b")))
 	stagetest.AssertGolden(t, "run-image-bump", []byte(stagetest.Diff(v1.YAML, v2.YAML)))
+}
+
+// TestRunIdentityFields: every field of a Job that the API server
+// (ValidateJobUpdate) or Kueue's webhook refuses to change in place
+// renames the run, and the runs after it; every field they update in place
+// renames nothing.
+func TestRunIdentityFields(t *testing.T) {
+	t.Parallel()
+	indexed := func(p *stagecraft.BatchStageProps) {
+		p.Indexed, p.Completions, p.Parallelism = true, ptr.To[int32](4), ptr.To[int32](2)
+		p.BackoffLimitPerIndex, p.MaxFailedIndexes = ptr.To[int32](1), ptr.To[int32](2)
+	}
+	base := func(n string, p *stagecraft.BatchStageProps) {
+		if n == "b" {
+			indexed(p)
+		}
+	}
+	then := func(f func(*stagecraft.BatchStageProps)) func(string, *stagecraft.BatchStageProps) {
+		return func(n string, p *stagecraft.BatchStageProps) {
+			base(n, p)
+			if n == "b" {
+				f(p)
+			}
+		}
+	}
+	jobOf := func(f func(*batchv1.Job)) map[string]func(runtime.Object) {
+		return map[string]func(runtime.Object){"b": func(o runtime.Object) {
+			if j, ok := o.(*batchv1.Job); ok {
+				f(j)
+			}
+		}}
+	}
+	before := runNames(t, chain(base))
+	for _, tc := range []struct {
+		name    string
+		edit    func(string, *stagecraft.BatchStageProps)
+		over    map[string]func(runtime.Object)
+		renamed string
+	}{
+		// Immutable: a new run.
+		{"pod template (image)", then(func(p *stagecraft.BatchStageProps) { p.Image = "ghcr.io/acme/b:2.0.0" }), nil, "bc"},
+		{"pod template (stage labels)", then(func(p *stagecraft.BatchStageProps) { p.Labels = map[string]string{"team": "ml"} }), nil, "bc"},
+		{"completions", then(func(p *stagecraft.BatchStageProps) { p.Completions = ptr.To[int32](8) }), nil, "bc"},
+		{"completionMode", func(n string, p *stagecraft.BatchStageProps) {
+			base(n, p)
+			if n == "b" {
+				p.Indexed, p.BackoffLimitPerIndex, p.MaxFailedIndexes, p.Parallelism = false, nil, nil, nil
+			}
+		}, nil, "bc"},
+		{"podFailurePolicy (fail-fast exit codes)", then(func(p *stagecraft.BatchStageProps) { p.FailFastExitCodes = []int32{3} }), nil, "bc"},
+		{"podFailurePolicy (disruptions)", then(func(p *stagecraft.BatchStageProps) { p.CountDisruptions = true }), nil, "bc"},
+		{"backoffLimitPerIndex", then(func(p *stagecraft.BatchStageProps) { p.BackoffLimitPerIndex = ptr.To[int32](2) }), nil, "bc"},
+		{"Kueue queue", then(func(p *stagecraft.BatchStageProps) { p.Queue = "gpu" }), nil, "bc"},
+		{"successPolicy", base, jobOf(func(j *batchv1.Job) {
+			j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededCount: ptr.To[int32](2)}}}
+		}), "bc"},
+		{"managedBy", base, jobOf(func(j *batchv1.Job) { j.Spec.ManagedBy = ptr.To("kueue.x-k8s.io/multikueue") }), "bc"},
+		{"Kueue priority class label", base, jobOf(func(j *batchv1.Job) { j.Labels["kueue.x-k8s.io/priority-class"] = "high" }), "bc"},
+		{"revision", then(func(p *stagecraft.BatchStageProps) { p.Revision = "2" }), nil, "bc"},
+		// Mutable: updated in place, the same run.
+		{"backoffLimit", func(n string, p *stagecraft.BatchStageProps) {
+			base(n, p)
+			if n == "a" {
+				p.BackoffLimit = ptr.To[int32](2)
+			}
+		}, nil, ""},
+		{"parallelism", then(func(p *stagecraft.BatchStageProps) { p.Parallelism = ptr.To[int32](4) }), nil, ""},
+		{"maxFailedIndexes", then(func(p *stagecraft.BatchStageProps) { p.MaxFailedIndexes = ptr.To[int32](3) }), nil, ""},
+		{"activeDeadlineSeconds", then(func(p *stagecraft.BatchStageProps) { p.ActiveDeadline = time.Hour }), nil, ""},
+		{"ttlSecondsAfterFinished (of the last Job)", base, map[string]func(runtime.Object){"c": func(o runtime.Object) {
+			if j, ok := o.(*batchv1.Job); ok {
+				j.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
+			}
+		}}, ""},
+		{"podReplacementPolicy", base, jobOf(func(j *batchv1.Job) { j.Spec.PodReplacementPolicy = ptr.To(batchv1.Failed) }), ""},
+		{"the Job's own labels and annotations", base, jobOf(func(j *batchv1.Job) {
+			j.Labels["team"] = "ml"
+			j.Annotations = map[string]string{"example.com/owner": "ml"}
+		}), ""},
+	} {
+		got := runNames(t, chainOver(tc.edit, tc.over))
+		var renamed string
+		for _, n := range []string{"a", "b", "c"} {
+			if got[n] != before[n] {
+				renamed += n
+			}
+		}
+		if renamed != tc.renamed {
+			t.Errorf("%s: renamed the Jobs of %q, want %q (%v -> %v)", tc.name, renamed, tc.renamed, before, got)
+		}
+	}
 }

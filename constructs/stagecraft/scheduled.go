@@ -23,8 +23,10 @@ type ScheduledStageProps struct {
 
 	// Schedule is when runs start (spec.schedule): five cron fields
 	// "minute hour day-of-month month day-of-week" ("0 2 * * *") or a
-	// descriptor ("@daily"). Required. TZ= and CRON_TZ= are problems (set
-	// TimeZone), and so is a schedule that never fires ("0 2 30 2 *").
+	// descriptor ("@daily", "@every 6h"). Required. TZ= and CRON_TZ= are
+	// problems (set TimeZone), and so are a schedule that never fires
+	// ("0 2 30 2 *") and an @every interval that is not a positive whole
+	// number of seconds.
 	Schedule string
 	// TimeZone of the schedule (spec.timeZone), an IANA name such as
 	// "Europe/Berlin"; "Local" is a problem. Default: "Etc/UTC", so the
@@ -153,6 +155,8 @@ func validateSchedule(p ScheduledStageProps) field.ErrorList {
 			errs = append(errs, invalid(fld, p.Schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\""))
 		case sched.Next(neverFiresProbe).IsZero():
 			errs = append(errs, invalid(fld, p.Schedule, "never fires: no date matches its day of month and month (the CronJob controller looks five years ahead)"))
+		default:
+			errs = append(errs, validateEvery(fld, p.Schedule)...)
 		}
 	}
 	if p.TimeZone != "" {
@@ -167,6 +171,24 @@ func validateSchedule(p ScheduledStageProps) field.ErrorList {
 	}
 	errs = append(errs, validateSeconds(field.NewPath("StartingDeadline"), p.StartingDeadline, "must be zero (the default, 1h) or a positive whole number of seconds")...)
 	return append(errs, validateNonNegative(namedCount{"SuccessfulJobsHistoryLimit", p.SuccessfulJobsHistoryLimit}, namedCount{"FailedJobsHistoryLimit", p.FailedJobsHistoryLimit})...)
+}
+
+// everyPrefix starts an interval schedule, "@every 1h30m".
+const everyPrefix = "@every "
+
+// validateEvery checks the interval of an "@every" schedule: the cron
+// parser (the CronJob controller's) takes a zero, negative or sub-second
+// interval for one second, and drops a fraction of a second.
+func validateEvery(fld *field.Path, schedule string) field.ErrorList {
+	spec := strings.TrimSpace(schedule)
+	if !strings.HasPrefix(spec, everyPrefix) {
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(spec[len(everyPrefix):]))
+	if err == nil && d >= time.Second && d%time.Second == 0 {
+		return nil
+	}
+	return field.ErrorList{invalid(fld, schedule, "the interval of @every must be a positive whole number of seconds (\"@every 1h\"): the CronJob controller would start a run every second instead of a zero, negative or sub-second interval, and drop a fraction of a second")}
 }
 
 // objects returns the stage's CronJob.

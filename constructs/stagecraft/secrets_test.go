@@ -63,7 +63,7 @@ var scRows = []scRow{
 	}, "Ingress.Annotations[nginx.ingress.kubernetes.io/auth-password]"},
 	{"password in KEDA trigger metadata", func(p *Pipeline, w Workload) {
 		NewProcessorStage(p, "s", ProcessorStageProps{Workload: w, EventScaling: &EventScaling{MaxReplicas: 2,
-			Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"host": "amqp://app:hunter2@rabbit:5672/", "queueName": "jobs", "value": "5"}}}}})
+			Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"host": "amqp://app:hunter2@rabbit:5672/", "queueName": "jobs", "mode": "QueueLength", "value": "5"}}}}})
 	}, "EventScaling.Triggers[0].Metadata[host]"},
 	{"password in NFS mount options", func(p *Pipeline, _ Workload) {
 		NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi", Existing: &ExistingVolume{

@@ -348,6 +348,8 @@ func TestValidationProblems(t *testing.T) {
 	cases = append(cases, vtJobCases()...)
 	cases = append(cases, vtWaitCases()...)
 	cases = append(cases, vtHeadlessCases()...)
+	cases = append(cases, vtKEDACases()...)
+	cases = append(cases, vtRolloutCases()...)
 	bad := 0
 	for _, c := range cases {
 		if len(c.want) > 0 {
@@ -875,13 +877,38 @@ func vtJobCases() []vtCase {
 			want: []vtWant{vtS("ActiveDeadline", tInvalid, "1.5s")}},
 		{name: "job/negative ttl", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = -5 * time.Second }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, "-5s")}},
-		{name: "job/fractional ttl", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = time.Minute + time.Millisecond }),
+		{name: "job/fractional ttl", build: vtSched(func(j *ScheduledStageProps) { j.TTLAfterFinished = time.Minute + time.Millisecond }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, "1m0.001s")}},
-		{name: "job/ttl beyond int32 seconds", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour }),
+		{name: "job/ttl beyond int32 seconds", build: vtSched(func(j *ScheduledStageProps) { j.TTLAfterFinished = 80 * 365 * 24 * time.Hour }),
 			want: []vtWant{vtS("TTLAfterFinished", tInvalid, nil)}},
 		{name: "job/valid settings", build: vtJob(func(j *JobSettings) {
-			*j = JobSettings{BackoffLimit: ptr.To[int32](0), ActiveDeadline: time.Hour, TTLAfterFinished: 24 * time.Hour, Parallelism: ptr.To[int32](0), Completions: ptr.To[int32](5)}
+			*j = JobSettings{BackoffLimit: ptr.To[int32](0), ActiveDeadline: time.Hour, Parallelism: ptr.To[int32](0), Completions: ptr.To[int32](5)}
 		})},
+		{name: "job/ttl of a batch stage", build: vtJob(func(j *JobSettings) { j.TTLAfterFinished = 24 * time.Hour }),
+			want: []vtWant{vtS("TTLAfterFinished", tForbidden, "24h0m0s").saying("Flux every interval")}},
+		{name: "job/ttl of a scheduled stage", build: vtSched(func(s *ScheduledStageProps) { s.TTLAfterFinished = 24 * time.Hour })},
+		{name: "job/queue of 63 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 63) })},
+		{name: "job/queue of 69 characters", build: vtJob(func(j *JobSettings) { j.Queue = strings.Repeat("q", 69) }),
+			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 69)).saying("must be no more than 63 bytes: the Job's kueue.x-k8s.io/queue-name label")}},
+		{name: "job/queue of a scheduled stage of 64 characters", build: vtSched(func(s *ScheduledStageProps) { s.Queue = strings.Repeat("q", 64) }),
+			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 64)).saying("no more than 63 bytes")}},
+		{name: "job/queue label in a stage's labels", build: vtWork(func(w *Workload) { w.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"} }),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("queue a stage's Job with JobSettings.Queue")}},
+		{name: "job/queue label in a batch stage's labels", build: vtBatch(func(_ *Pipeline, s *BatchStageProps) {
+			s.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"}
+		}),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("hold its quota while it waits")}},
+		{name: "job/priority label in a storage's labels", build: vtStore(func(s *PipelineStorageProps) { s.Labels = map[string]string{"kueue.x-k8s.io/priority-class": "high"} }),
+			want: []vtWant{vtS("Labels[kueue.x-k8s.io/priority-class]", tForbidden, "high").saying("JobSettings.Queue")}},
+		{name: "job/queue and priority labels in the pipeline's labels", build: vtPipe(PipelineProps{Labels: map[string]string{"kueue.x-k8s.io/queue-name": "gpu", "kueue.x-k8s.io/priority-class": "high"}}),
+			want: []vtWant{
+				vtAt("test/p", "Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("the gates included"),
+				vtAt("test/p", "Labels[kueue.x-k8s.io/priority-class]", tForbidden, "high").saying("JobSettings.Queue"),
+			}},
+		{name: "job/queue label in the chart's labels", build: func(c cdk8s.Chart) {
+			app := c.Node().Scope().(constructs.Construct)
+			NewPipeline(cdk8s.NewChart(app, jsii.String("other"), &cdk8s.ChartProps{Labels: &map[string]*string{"kueue.x-k8s.io/queue-name": jsii.String("gpu")}}), "p", PipelineProps{})
+		}, want: []vtWant{vtAt("other", "ChartProps.Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("JobSettings.Queue")}},
 		{name: "job/batch mount relative path", build: vtBatch(func(p *Pipeline, s *BatchStageProps) {
 			s.Mounts = []Mount{{Storage: NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}), Path: "out"}}
 		}), want: []vtWant{vtS("Mounts[0].Path", tInvalid, "out")}},
@@ -928,6 +955,15 @@ func vtJobCases() []vtCase {
 			s.SuccessfulJobsHistoryLimit, s.FailedJobsHistoryLimit = ptr.To[int32](0), ptr.To[int32](10)
 		})},
 		{name: "scheduled/descriptor", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@weekly" })},
+		{name: "scheduled/every hour", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 1h30m" })},
+		{name: "scheduled/every negative interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every -1h" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every -1h").saying("positive whole number of seconds")}},
+		{name: "scheduled/every zero interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 0s" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 0s").saying("a run every second")}},
+		{name: "scheduled/every sub-second interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 500ms" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 500ms")}},
+		{name: "scheduled/every fractional interval", build: sched(func(s *ScheduledStageProps) { s.Schedule = "@every 1.5s" }),
+			want: []vtWant{vtS("Schedule", tInvalid, "@every 1.5s").saying("drop a fraction of a second")}},
 	}
 }
 

@@ -79,10 +79,10 @@ func vtWaitCases() []vtCase {
 			NewBatchStage(p, "a", BatchStageProps{Workload: vtW(Mount{Storage: d, Path: "/data"}), JobSettings: JobSettings{Parallelism: ptr.To[int32](0)}})
 			NewProcessorStage(p, "s", ProcessorStageProps{Workload: vtW(read(d, nil))})
 		})},
-		{name: "wait/a Job nobody waits for may have a TTL", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
+		{name: "wait/a Job nobody waits for has no TTL either", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
 			writer(p, d, time.Hour)
 			NewProcessorStage(p, "s", ProcessorStageProps{Workload: vtW(read(d, nil))})
-		})},
+		}), want: []vtWant{vtAt("test/p/a", "TTLAfterFinished", tForbidden, "1h0m0s").saying("re-creates it and it runs again")}},
 		{name: "wait/the name of a gate is taken", build: vtMounted(nil, func(p *Pipeline, d *PipelineStorage) {
 			writer(p, d, 0)
 			NewBatchStage(p, "s", BatchStageProps{Workload: vtW(read(d, nil))})

@@ -42,6 +42,8 @@ func upgradeCases() []upgradeCase {
 			[]string{"PersistentVolume up-archive spec.nfs.server"}},
 		{"Job with a fixed name changed", func(v *version) { v.fixedImage = "1.1.0" },
 			[]string{"Job up/fixed spec.template.spec.containers[0].image"}},
+		{"Job with a fixed name queued", func(v *version) { v.fixedQueue = "gpu" },
+			[]string{"Job up/fixed metadata.labels[kueue.x-k8s.io/queue-name]"}},
 
 		// Data deleted when pruned.
 		{"storage removed", func(v *version) { v.noData = true },

@@ -135,6 +135,15 @@ func jobRule(k objectKey, old, new *unstructured.Unstructured) []finding {
 	for _, f := range []string{"template", "completions", "completionMode", "podFailurePolicy", "backoffLimitPerIndex", "selector", "successPolicy", "managedBy"} {
 		out = append(out, immutable(old, new, fix, "spec", f)...)
 	}
+	// Kueue's webhook refuses a change to these labels while the Job is not
+	// suspended, so once Kueue admitted it, and for ever after it finished.
+	for _, l := range []string{"kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/priority-class"} {
+		if o, n := at(old, "metadata", "labels", l), at(new, "metadata", "labels", l); !reflect.DeepEqual(o, n) {
+			fld := "metadata.labels[" + l + "]"
+			out = append(out, finding{field: fld, accept: fld, old: o, new: n, fix: fix,
+				why: "Kueue's webhook refuses the change: the label is immutable while the Job is not suspended"})
+		}
+	}
 	return out
 }
 

@@ -34,6 +34,7 @@ type version struct {
 	parallel      bool
 	apiStateful   bool
 	fixedImage    string
+	fixedQueue    string
 	fillImage     string
 	apiSelector   bool
 	accept        []stagecraft.Change
@@ -93,7 +94,8 @@ func upgradeApp(v version) func(cdk8s.Chart) {
 			})
 		}
 		stagecraft.NewBatchStage(p, "fixed", stagecraft.BatchStageProps{
-			Workload: stagecraft.Workload{Image: "ghcr.io/acme/fixed:" + v.fixedImage}, FixedJobName: true})
+			Workload: stagecraft.Workload{Image: "ghcr.io/acme/fixed:" + v.fixedImage}, FixedJobName: true,
+			JobSettings: stagecraft.JobSettings{Queue: v.fixedQueue}})
 		stagecraft.NewBatchStage(p, "fill", stagecraft.BatchStageProps{
 			Workload: stagecraft.Workload{Image: "ghcr.io/acme/fill:" + v.fillImage}})
 	}

@@ -151,8 +151,13 @@ func buildStage(in *input, scope constructs.Construct, kind Kind, id string, sto
 		}
 		return b
 	case Batches:
+		w, js := workload(in, stores, false), jobSettings(in)
+		if in.keep() {
+			// A BatchStage's Job has no TTL: the deploy tool would re-create it.
+			js.TTLAfterFinished = 0
+		}
 		return built{stage: sc.NewBatchStage(scope, id, sc.BatchStageProps{
-			Workload: workload(in, stores, false), JobSettings: jobSettings(in),
+			Workload: w, JobSettings: js,
 			Revision: in.opt(dict{good: []string{"1", "v2"}, bad: []string{"bad value!"}}), FixedJobName: in.chance(1),
 		})}
 	default:

@@ -20,8 +20,8 @@ var (
 		bad:  []string{"default", "kube-system", rep("n", 63), "Bad_NS", "1ns"},
 	}
 	labelKeys = dict{
-		good: []string{"team", "example.com/tier", "kueue.x-k8s.io/queue-name"},
-		bad: []string{"app.kubernetes.io/name", "controller-uid", "batch.kubernetes.io/job-name", "job-name", "batch.kubernetes.io/controller-uid",
+		good: []string{"team", "example.com/tier"},
+		bad: []string{"kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/priority-class", "app.kubernetes.io/name", "controller-uid", "batch.kubernetes.io/job-name", "job-name", "batch.kubernetes.io/controller-uid",
 			"statefulset.kubernetes.io/pod-name", "pod-template-hash", "bad key", "kubernetes.io/metadata.name", "a/b/c"},
 	}
 	labelValues = dict{
@@ -82,7 +82,7 @@ var (
 	notSecrets = dict{good: []string{"Env[0].Value", "Args[1]", "Labels[team]"}, bad: []string{"Env", "Nope[0]"}}
 	cronSpecs  = dict{
 		good: []string{"0 2 * * *", "@daily", "@hourly", "*/15 8-18 * * 1-5", "0 0 29 2 *", "0 0 31 * *", "0 0 1 1 *", "@yearly", "* * * * *"},
-		bad:  []string{"0 2 30 2 *", "0 0 31 4 *", "60 2 * * *", "TZ=UTC 0 2 * * *", "@every 1h", "0 0 30,31 2 *", "0 0 L * *", "0 0 ? * *", ""},
+		bad:  []string{"0 2 30 2 *", "0 0 31 4 *", "60 2 * * *", "TZ=UTC 0 2 * * *", "@every 1h", "@every -1s", "@every 0s", "@every 500ms", "@every 1.5s", "0 0 30,31 2 *", "0 0 L * *", "0 0 ? * *", ""},
 	}
 	zones = dict{
 		good: []string{"", "Etc/UTC", "Europe/Berlin", "America/New_York", "UTC"},

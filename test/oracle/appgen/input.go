@@ -7,7 +7,9 @@ package appgen
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // input reads values from the fuzzer's bytes; past the end it reads zeros.
@@ -72,17 +74,44 @@ func (in *input) raw() string {
 }
 
 // pick returns one of the dictionary's good values, or, as a risky choice,
-// a bad one or a raw string.
+// a bad one, a raw string, or a good one stretched to a length limit.
 func (in *input) pick(d dict) string {
 	if in.risky() {
-		if in.n(8) == 0 {
+		switch in.n(8) {
+		case 0:
 			return in.raw()
+		case 1, 2:
+			return stretch(d.good[in.n(len(d.good))], limits[in.n(len(limits))])
 		}
 		if len(d.bad) > 0 {
 			return d.bad[in.n(len(d.bad))]
 		}
 	}
 	return d.good[in.n(len(d.good))]
+}
+
+// limits are the lengths at which the API server's and stagecraft's
+// string rules change, and one past each: a processor's or scheduled
+// stage's id (52), a batch stage's (54), a DNS label or label value (63),
+// a DNS subdomain (253).
+var limits = []int{52, 53, 54, 55, 63, 64, 253, 254}
+
+// stretch makes s n bytes long by repeating a character after its first
+// letter or digit, so that it keeps its shape ("/data" becomes
+// "/daaa…ta"); an empty s becomes n letters.
+func stretch(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	at := strings.IndexFunc(s, func(r rune) bool { return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) })
+	if at < 0 {
+		return s + strings.Repeat("a", n-len(s))
+	}
+	fill := "a"
+	if unicode.IsUpper(rune(s[at])) {
+		fill = "A"
+	}
+	return s[:at+1] + strings.Repeat(fill, n-len(s)) + s[at+1:]
 }
 
 // opt returns "" (the default) half the time, else pick(d).

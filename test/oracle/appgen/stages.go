@@ -245,6 +245,10 @@ func processorProps(in *input, stores []*sc.PipelineStorage) sc.ProcessorStagePr
 	if in.chance(1) {
 		p.Spread = &sc.Spread{Required: in.bool(), Disabled: in.bool()}
 	}
+	if in.chance(1) && (p.Stateful == nil || in.risky()) {
+		bounds := dict{good: []string{"0", "1", "25%"}, bad: []string{"-1", "101%", "x", "1.5"}}
+		p.Rollout = &sc.Rollout{MaxSurge: in.opt(bounds), MaxUnavailable: in.opt(bounds)}
+	}
 	return p
 }
 
@@ -284,16 +288,37 @@ func scaling(in *input, p *sc.ProcessorStageProps) {
 	p.EventScaling = &sc.EventScaling{
 		MinReplicas: []int32{0, 1}[in.n(2)], MaxReplicas: []int32{1, 4, 10}[in.n(3)],
 		Cooldown: in.duration(), PollingInterval: in.duration(),
-		Triggers: []sc.Trigger{{Type: in.pick(dict{good: []string{"prometheus", "rabbitmq", "kafka"}, bad: []string{"", "Bad Type"}}),
-			Metadata: map[string]string{"serverAddress": "http://prom.monitoring:9090", "threshold": "10"},
-			Secrets: list(in, 1, func() sc.TriggerSecret {
-				return sc.TriggerSecret{Parameter: "host", Secret: in.pick(dict{good: []string{"creds"}, bad: []string{"Bad_S"}}), Key: "k"}
-			}),
-			MetricType: in.opt(dict{good: []string{"AverageValue", "Value", "Utilization"}, bad: []string{"Average"}})}},
+		Triggers: []sc.Trigger{trigger(in)},
 	}
 	if kind == 3 && in.risky() {
 		p.Autoscaling = &sc.Autoscaling{MaxReplicas: 3}
 	}
+}
+
+// trigger is a KEDA trigger whose metadata follows its scaler's rules,
+// or, as a risky choice, breaks one (a missing parameter, a zero target,
+// a metric type the scaler refuses).
+func trigger(in *input) sc.Trigger {
+	typ := in.pick(dict{good: []string{"prometheus", "rabbitmq", "kafka"}, bad: []string{"", "Bad Type", "cpu"}})
+	md := map[string]string{}
+	switch typ {
+	case "prometheus":
+		md["serverAddress"], md["query"], md["threshold"] = "http://prom.monitoring:9090", "sum(rate(jobs_total[2m]))", in.pick(dict{good: []string{"10", "0.5"}, bad: []string{"0", "", "0.0001", "x"}})
+	case "rabbitmq":
+		md["queueName"], md["mode"], md["value"] = "jobs", in.pick(dict{good: []string{"QueueLength", "MessageRate"}, bad: []string{"Length", ""}}), in.pick(dict{good: []string{"20"}, bad: []string{"0", ""}})
+		if md["mode"] == "MessageRate" {
+			md["protocol"] = "http"
+		}
+	default:
+		md["bootstrapServers"], md["consumerGroup"], md["topic"] = "kafka:9092", "g", "t"
+		md["lagThreshold"] = in.pick(dict{good: []string{"10", "100"}, bad: []string{"0", "-1", "2.5"}})
+	}
+	t := sc.Trigger{Type: typ, Metadata: md,
+		MetricType: in.opt(dict{good: []string{"AverageValue", "Value"}, bad: []string{"Average", "Utilization"}})}
+	if typ == "rabbitmq" || in.risky() {
+		t.Secrets = []sc.TriggerSecret{{Parameter: "host", Secret: in.pick(dict{good: []string{"creds"}, bad: []string{"Bad_S"}}), Key: "k"}}
+	}
+	return t
 }
 
 // jobSettings are consistent (unless a risky choice leaves them as drawn):
