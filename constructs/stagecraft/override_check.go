@@ -17,16 +17,23 @@ import (
 
 // overridden runs the overrides of src on o and checks o after each: an
 // override that panics, or after which o breaks Pod Security "restricted"
-// or a rule of its kind that it did not break before, is a problem that
-// names the construct and the override. Only what still holds after the
-// last override is reported.
+// or a rule of its kind that it did not break before, or grants more than
+// o as rendered (see widening), is a problem that names the construct and
+// the override. Only what still holds after the last override is reported.
 func overridden(o runtime.Object, src source) []Problem {
 	var out []Problem
 	blame := map[string]int{}
 	kept := machineryOf(o, src.waitedFor)
+	rendered := o.DeepCopyObject()
 	violations := func() map[string]any {
 		v := objectViolations(o, src.privileged)
 		kept.check(o, v)
+		if !src.widen {
+			addErrors(v, widening(rendered, o))
+			if !src.privileged {
+				addErrors(v, enforcementLowered(rendered, o))
+			}
+		}
 		return v
 	}
 	before := violations()
@@ -80,11 +87,7 @@ func describe(o runtime.Object) string {
 // object's field and what is wrong) with the bad value.
 func objectViolations(o runtime.Object, privileged bool) map[string]any {
 	out := map[string]any{}
-	add := func(errs field.ErrorList) {
-		for _, e := range errs {
-			out[e.Field+": "+e.Detail] = e.BadValue
-		}
-	}
+	add := func(errs field.ErrorList) { addErrors(out, errs) }
 	if m, err := meta.Accessor(o); err == nil {
 		add(validateObjectMeta(o.GetObjectKind().GroupVersionKind().Kind, m))
 	}
@@ -97,6 +100,14 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 		}
 	}
 	return out
+}
+
+// addErrors adds errs to out, each as its message (the field and what is
+// wrong) with the bad value.
+func addErrors(out map[string]any, errs field.ErrorList) {
+	for _, e := range errs {
+		out[e.Field+": "+e.Detail] = e.BadValue
+	}
 }
 
 // podTemplateOf returns the pod template of an object that runs pods, and
@@ -166,6 +177,7 @@ func restrictedViolations(path *field.Path, tmpl *corev1.PodTemplateSpec) field.
 // tool would re-create a deleted Job and run it again).
 type machinery struct {
 	waits     []corev1.Container
+	before    []corev1.Container // the init containers before the first wait
 	gated     bool
 	waitedFor bool
 }
@@ -175,8 +187,11 @@ type machinery struct {
 func machineryOf(o runtime.Object, waitedFor bool) machinery {
 	m := machinery{waitedFor: waitedFor}
 	if tmpl, _ := podTemplateOf(o); tmpl != nil {
-		for _, c := range tmpl.Spec.InitContainers {
+		for i, c := range tmpl.Spec.InitContainers {
 			if c.Name == waitContainer {
+				if m.waits == nil {
+					m.before = tmpl.Spec.InitContainers[:i:i]
+				}
 				m.waits = append(m.waits, *c.DeepCopy())
 			}
 		}
@@ -202,8 +217,43 @@ func (m machinery) check(o runtime.Object, out map[string]any) {
 				"set its image with PipelineProps.GateImage, or drop the wait (RunsAfter, Mount.WaitForWriters)"] = want.Name
 		}
 	}
-	if j, ok := o.(*batchv1.Job); ok && m.waitedFor && j.Spec.TTLSecondsAfterFinished != nil {
-		out[field.NewPath("spec", "ttlSecondsAfterFinished").String()+": other stages wait for this Job, which must be kept after it finishes (a deploy tool would re-create a deleted Job and run it again)"] = *j.Spec.TTLSecondsAfterFinished
+	m.checkOrder(spec, tmpl.Spec.InitContainers, out)
+	if j, ok := o.(*batchv1.Job); ok && m.waitedFor {
+		m.checkWaitedFor(j, out)
+	}
+}
+
+// checkOrder adds to out an init container that runs before the first
+// wait and did not: it would run before the upstream Jobs completed.
+func (m machinery) checkOrder(spec *field.Path, init []corev1.Container, out map[string]any) {
+	if len(m.waits) == 0 {
+		return
+	}
+	for i := range init {
+		if init[i].Name == waitContainer {
+			return
+		}
+		if i >= len(m.before) || !equality.Semantic.DeepEqual(&init[i], &m.before[i]) {
+			out[spec.Child("initContainers").Index(i).String()+": an init container added before "+waitContainer+
+				" runs before the upstream Jobs complete; add it after "+waitContainer+", or drop the wait (RunsAfter, Mount.WaitForWriters)"] = init[i].Name
+			return
+		}
+	}
+}
+
+// checkWaitedFor adds to out what keeps the stages that wait for Job j
+// from ever starting, or starts them again.
+func (m machinery) checkWaitedFor(j *batchv1.Job, out map[string]any) {
+	spec := field.NewPath("spec")
+	const others = ": other stages wait for this Job"
+	if j.Spec.TTLSecondsAfterFinished != nil {
+		out[spec.Child("ttlSecondsAfterFinished").String()+others+", which must be kept after it finishes (a deploy tool would re-create a deleted Job and run it again)"] = *j.Spec.TTLSecondsAfterFinished
+	}
+	if j.Spec.Suspend != nil && *j.Spec.Suspend {
+		out[spec.Child("suspend").String()+others+", which must run: a suspended Job never completes, and they wait until WaitTimeout; to hold it, set its Queue (Kueue suspends and admits it), or drop the waits on it (RunsAfter, Mount.WaitForWriters)"] = true
+	}
+	if j.Spec.Parallelism != nil && *j.Spec.Parallelism == 0 {
+		out[spec.Child("parallelism").String()+others+", which must run: with parallelism 0 it starts no pod and never completes; drop the waits on it instead (RunsAfter, Mount.WaitForWriters)"] = int32(0)
 	}
 }
 

@@ -46,6 +46,9 @@ type source struct {
 	privileged bool
 	// waitedFor is set for a stage whose Job other stages wait for.
 	waitedFor bool
+	// widen accepts overrides after which an object grants more than
+	// stagecraft wrote (PipelineProps.AllowWideningOverride).
+	widen bool
 }
 
 // sourceOf returns the source of a stage's own objects.
@@ -70,7 +73,7 @@ func gateSource(s Stage) source {
 // large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
-	own := source{path: p.path, overrides: p.overrides}
+	own := source{path: p.path, overrides: p.overrides, privileged: r.anyPrivileged()}
 	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
 	}
@@ -128,6 +131,7 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 			addChartLabels(o, r.p.chart.labels)
 		}
 		if len(src.overrides) > 0 {
+			src.widen = r.p.props.AllowWideningOverride
 			r.problems = append(r.problems, overridden(o, src)...)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
@@ -155,6 +159,18 @@ func (r *rendering) stageObjects(s Stage) []runtime.Object {
 		out = append(out, monitor(&b.member, m, len(b.servicePorts) > 0))
 	}
 	return out
+}
+
+// anyPrivileged reports whether a stage of the pipeline is deliberately
+// privileged (Security.AllowPrivilegedOverride): the pipeline's Override
+// may then lower its namespace's Pod Security enforcement.
+func (r *rendering) anyPrivileged() bool {
+	for _, s := range r.g.order {
+		if s.base().work.given.Security.AllowPrivilegedOverride {
+			return true
+		}
+	}
+	return false
 }
 
 // callers returns the calls each stage receives, with their callers, in
