@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -92,8 +91,10 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 		add(validateObjectMeta(o.GetObjectKind().GroupVersionKind().Kind, m))
 	}
 	add(validateCounts(o))
+	add(validateKindRules(o))
 	if tmpl, path := podTemplateOf(o); tmpl != nil {
 		add(validatePodRules(path, &tmpl.Spec))
+		add(validatePodReferences(path, &tmpl.Spec, claimNames(o)))
 		add(podSecrets(path, &tmpl.Spec))
 		if !privileged {
 			add(restrictedViolations(path, tmpl))
@@ -127,36 +128,6 @@ func podTemplateOf(o runtime.Object) (*corev1.PodTemplateSpec, *field.Path) {
 		return &t.Spec.JobTemplate.Spec.Template, spec.Child("jobTemplate", "spec", "template")
 	}
 	return nil, nil
-}
-
-// validateCounts checks the counts of the kinds stagecraft writes: none
-// may be negative, and an autoscaler's bounds must be in order.
-func validateCounts(o runtime.Object) field.ErrorList {
-	spec := field.NewPath("spec")
-	var errs field.ErrorList
-	nonNegative := func(fld *field.Path, v *int32) {
-		if v != nil && *v < 0 {
-			errs = append(errs, invalid(fld, *v, "must be greater than or equal to 0"))
-		}
-	}
-	switch t := o.(type) {
-	case *appsv1.Deployment:
-		nonNegative(spec.Child("replicas"), t.Spec.Replicas)
-	case *appsv1.StatefulSet:
-		nonNegative(spec.Child("replicas"), t.Spec.Replicas)
-	case *batchv1.Job:
-		nonNegative(spec.Child("parallelism"), t.Spec.Parallelism)
-		nonNegative(spec.Child("completions"), t.Spec.Completions)
-		nonNegative(spec.Child("backoffLimit"), t.Spec.BackoffLimit)
-	case *autoscalingv2.HorizontalPodAutoscaler:
-		if m := t.Spec.MinReplicas; m != nil && (*m < 0 || *m > t.Spec.MaxReplicas) {
-			errs = append(errs, invalid(spec.Child("minReplicas"), *m, "must be between 0 and maxReplicas"))
-		}
-		if t.Spec.MaxReplicas < 1 {
-			errs = append(errs, invalid(spec.Child("maxReplicas"), t.Spec.MaxReplicas, "must be greater than or equal to 1"))
-		}
-	}
-	return errs
 }
 
 // restrictedViolations evaluates a pod template against Pod Security
@@ -276,4 +247,18 @@ func containsContainer(cs []corev1.Container, c *corev1.Container) bool {
 		}
 	}
 	return false
+}
+
+// claimNames returns the names of a StatefulSet's claim templates, which
+// its pods mount as volumes.
+func claimNames(o runtime.Object) []string {
+	s, ok := o.(*appsv1.StatefulSet)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, c := range s.Spec.VolumeClaimTemplates {
+		out = append(out, c.Name)
+	}
+	return out
 }

@@ -148,7 +148,7 @@ var grantRows = []grantRow{
 	}), want: []string{"spec.template.spec.volumes[2]", "projects a service account token", optOut}},
 	{name: "the pods' name label changed", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
 		m.Labels[labelName] = "down"
-	}), want: []string{"spec.template.metadata.labels[app.kubernetes.io/name]", "select them by", `must stay "web"`, optOut}},
+	}), want: []string{"spec.template.metadata.labels[app.kubernetes.io/name]", "select them by", `must stay "web"`, optOut}, count: 2},
 	{name: "a label of the pods' own added", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
 		m.Labels["team"] = "a"
 	})},
