@@ -56,7 +56,10 @@ type member struct {
 // containers it was first among, the scheduling gate of a held Job, no
 // TTL, suspend or zero parallelism on a Job that others wait for) must
 // stay as rendered.
-// A nil f, or an f that panics, is a problem too.
+// A stage that runs as a task of an Argo chain (PipelineProps.Workflows)
+// has no Job: f gets the Job (or CronJob) it would have had, whose pod
+// template becomes the task's pod; a change to anything else of it is a
+// problem. A nil f, or an f that panics, is a problem too.
 func (m *member) Override(f func(obj runtime.Object)) {
 	defer lockConstructs()()
 	if f == nil {

@@ -27,6 +27,9 @@ func overridden(o runtime.Object, src source) []Problem {
 	violations := func() map[string]any {
 		v := objectViolations(o, src.privileged)
 		kept.check(o, v)
+		if src.task != "" {
+			addErrors(v, taskDropped(rendered, o, src.task))
+		}
 		if !src.widen {
 			addErrors(v, widening(rendered, o))
 			if !src.privileged {

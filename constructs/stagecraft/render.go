@@ -49,6 +49,9 @@ type source struct {
 	// widen accepts overrides after which an object grants more than
 	// stagecraft wrote (PipelineProps.AllowWideningOverride).
 	widen bool
+	// task names the Argo task ("<WorkflowTemplate>/<task>") whose pod the
+	// object's pod template becomes; the rest of the object is not written.
+	task string
 }
 
 // sourceOf returns the source of a stage's own objects.
@@ -131,8 +134,7 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 			addChartLabels(o, r.p.chart.labels)
 		}
 		if len(src.overrides) > 0 {
-			src.widen = r.p.props.AllowWideningOverride
-			r.problems = append(r.problems, overridden(o, src)...)
+			r.checkOverrides(o, src)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)
