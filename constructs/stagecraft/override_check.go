@@ -24,9 +24,13 @@ func overridden(o runtime.Object, src source) []Problem {
 	blame := map[string]int{}
 	kept := machineryOf(o, src.waitedFor)
 	rendered := o.DeepCopyObject()
+	renderedArgo := argoSpecOf(o) // a custom object's copy shares its spec
 	violations := func() map[string]any {
 		v := objectViolations(o, src.privileged)
 		kept.check(o, v)
+		if renderedArgo != nil {
+			addErrors(v, workflowViolations(renderedArgo, o, src.privilegedTasks, src.widen))
+		}
 		if src.task != "" {
 			addErrors(v, taskDropped(rendered, o, src.task))
 		}

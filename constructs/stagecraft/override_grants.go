@@ -3,6 +3,7 @@ package stagecraft
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -188,18 +189,24 @@ func podWidened(path *field.Path, before, after *corev1.PodTemplateSpec) field.E
 	if before.Spec.ServiceAccountName != after.Spec.ServiceAccountName {
 		errs = append(errs, widened(spec.Child("serviceAccountName"), after.Spec.ServiceAccountName, "the pods run as another service account than "+quoteOr(before.Spec.ServiceAccountName, "the namespace's default")))
 	}
-	had := map[string]bool{}
+	projected := map[string]bool{}
 	for _, v := range before.Spec.Volumes {
 		if name := projectedToken(v); name != "" {
-			had[name] = true
+			projected[name] = true
 		}
 	}
 	for i, v := range after.Spec.Volumes {
-		if name := projectedToken(v); name != "" && !had[name] {
+		if name := projectedToken(v); name != "" && !projected[name] {
 			errs = append(errs, widened(spec.Child("volumes").Index(i), v.Name, "the volume projects a service account token"))
 		}
 	}
 	errs = append(errs, tokenMountsWidened(spec, &before.Spec, &after.Spec)...)
+	had := tokenSecretRefs(&before.Spec)
+	for _, ref := range tokenSecretRefs(&after.Spec) {
+		if !slices.Contains(had, ref) {
+			errs = append(errs, widened(spec, ref, "the pods read the service account token Secret "+ref))
+		}
+	}
 	for _, k := range selectingLabels {
 		vb, okB := before.Labels[k]
 		va, okA := after.Labels[k]
@@ -284,4 +291,46 @@ func tokenMountsWidened(spec *field.Path, before, after *corev1.PodSpec) field.E
 		}
 	}
 	return errs
+}
+
+// tokenSecretSuffix ends the name of a Secret that holds a service
+// account's token by Argo's convention, which stagecraft follows for the
+// executor's token ("<account>.service-account-token").
+const tokenSecretSuffix = ".service-account-token"
+
+// tokenSecretRefs returns the token Secrets a pod reads, through volumes,
+// projections and environment variables, sorted.
+func tokenSecretRefs(spec *corev1.PodSpec) []string {
+	var out []string
+	add := func(name string) {
+		if strings.HasSuffix(name, tokenSecretSuffix) && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, v := range spec.Volumes {
+		if v.Secret != nil {
+			add(v.Secret.SecretName)
+		}
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					add(src.Secret.Name)
+				}
+			}
+		}
+	}
+	for _, c := range append(append([]corev1.Container(nil), spec.InitContainers...), spec.Containers...) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				add(e.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+		for _, e := range c.EnvFrom {
+			if e.SecretRef != nil {
+				add(e.SecretRef.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

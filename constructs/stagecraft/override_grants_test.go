@@ -146,6 +146,14 @@ var grantRows = []grantRow{
 		s.Volumes = append(s.Volumes, corev1.Volume{Name: "tok", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t"}}}}}})
 	}), want: []string{"spec.template.spec.volumes[2]", "projects a service account token", optOut}},
+	{name: "an env var from a token Secret", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
+		s.Containers[0].Env = append(s.Containers[0].Env, corev1.EnvVar{Name: "T", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "nightly-executor.service-account-token"}, Key: "token"}}})
+	}), want: []string{"spec.template.spec", "read the service account token Secret nightly-executor.service-account-token", optOut}},
+	{name: "an env var from a Secret of the user's", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
+		s.Containers[0].Env = append(s.Containers[0].Env, corev1.EnvVar{Name: "T", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}})
+	})},
 	{name: "the pods' name label changed", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
 		m.Labels[labelName] = "down"
 	}), want: []string{"spec.template.metadata.labels[app.kubernetes.io/name]", "select them by", `must stay "web"`, optOut}, count: 2},

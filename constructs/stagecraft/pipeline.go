@@ -60,10 +60,12 @@ type PipelineProps struct {
 	// Role or ClusterRole with a rule it lacked, a binding to another role
 	// or subject, an admission policy that fails open, lost a validation
 	// or matches fewer requests, a NetworkPolicy that allows traffic it did
-	// not, a service account token mounted where none was, a pod run as
-	// another account, a changed label that policies select pods by, or a
-	// namespace that no longer enforces Pod Security "restricted". Default:
-	// false, such an override is a problem naming the object and field.
+	// not, a service account token mounted where none was (or a token
+	// Secret read), a pod or Argo's executor run as another account, a
+	// changed label that policies select pods by, a new container template
+	// of the WorkflowTemplate, or a namespace that no longer enforces Pod
+	// Security "restricted". Default: false, such an override is a problem
+	// naming the object and field.
 	AllowWideningOverride bool
 }
 

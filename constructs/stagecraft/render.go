@@ -52,6 +52,9 @@ type source struct {
 	// task names the Argo task ("<WorkflowTemplate>/<task>") whose pod the
 	// object's pod template becomes; the rest of the object is not written.
 	task string
+	// privilegedTasks are the Argo tasks whose stages accept overrides that
+	// break Pod Security "restricted", by template name.
+	privilegedTasks map[string]bool
 }
 
 // sourceOf returns the source of a stage's own objects.
@@ -76,7 +79,7 @@ func gateSource(s Stage) source {
 // large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
-	own := source{path: p.path, overrides: p.overrides, privileged: r.anyPrivileged()}
+	own := source{path: p.path, overrides: p.overrides, privileged: r.anyPrivileged(), privilegedTasks: r.privilegedTasks()}
 	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
 	}
@@ -173,6 +176,18 @@ func (r *rendering) anyPrivileged() bool {
 		}
 	}
 	return false
+}
+
+// privilegedTasks returns the Argo tasks whose stages are deliberately
+// privileged, by the name of their container template.
+func (r *rendering) privilegedTasks() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.g.chainStages() {
+		if s.base().work.given.Security.AllowPrivilegedOverride {
+			out[s.Name()] = true
+		}
+	}
+	return out
 }
 
 // callers returns the calls each stage receives, with their callers, in
