@@ -200,6 +200,9 @@ func podWidened(path *field.Path, before, after *corev1.PodTemplateSpec) field.E
 			errs = append(errs, widened(spec.Child("volumes").Index(i), v.Name, "the volume projects a service account token"))
 		}
 	}
+	if sb, sa := before.Spec.ShareProcessNamespace, after.Spec.ShareProcessNamespace; (sb == nil || !*sb) && sa != nil && *sa {
+		errs = append(errs, widened(spec.Child("shareProcessNamespace"), true, "each container can read the files, and tokens, of the pod's other containers through /proc"))
+	}
 	errs = append(errs, tokenMountsWidened(spec, &before.Spec, &after.Spec)...)
 	had := tokenSecretRefs(&before.Spec)
 	for _, ref := range tokenSecretRefs(&after.Spec) {

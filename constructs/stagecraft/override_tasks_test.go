@@ -119,6 +119,11 @@ func TestOverridesOfArgoTasks(t *testing.T) {
 				t.Volumes = &vols
 			}),
 			want: []string{"spec.templates[task].spec", "read the service account token Secret p-executor.service-account-token"}},
+		{name: "the pipeline's Override shares a task's processes with the executor",
+			pipeline: onTemplate("task", func(t *argoprojio.WorkflowTemplateSpecTemplates, _ *argoprojio.WorkflowTemplateSpec) {
+				t.PodSpecPatch = jsii.String(strings.Replace(*t.PodSpecPatch, "{", `{"shareProcessNamespace":true,`, 1))
+			}),
+			want: []string{"spec.templates[task].spec.shareProcessNamespace", "tokens, of the pod's other containers", "AllowWideningOverride"}},
 		{name: "the pipeline's Override runs the executor as another account",
 			pipeline: onTemplate("task", func(_ *argoprojio.WorkflowTemplateSpecTemplates, s *argoprojio.WorkflowTemplateSpec) {
 				s.Executor.ServiceAccountName = jsii.String("default")
