@@ -1,6 +1,8 @@
 package stagecraft
 
 import (
+	"fmt"
+	"net"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -32,7 +34,7 @@ func validateKindRules(o runtime.Object) field.ErrorList {
 	spec := field.NewPath("spec")
 	switch t := o.(type) {
 	case *appsv1.Deployment:
-		return validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)
+		return append(validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true), validateStrategy(spec.Child("strategy"), t.Spec.Strategy)...)
 	case *appsv1.StatefulSet:
 		errs := validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)
 		for i, c := range t.Spec.VolumeClaimTemplates {
@@ -42,11 +44,13 @@ func validateKindRules(o runtime.Object) field.ErrorList {
 	case *appsv1.DaemonSet:
 		return validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)
 	case *batchv1.Job:
+		errs := validateJobModes(spec, &t.Spec)
 		if t.Spec.ManualSelector != nil && *t.Spec.ManualSelector {
-			return validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)
+			errs = append(errs, validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)...)
 		}
+		return errs
 	case *batchv1.CronJob:
-		return validateCronJob(spec, &t.Spec)
+		return append(validateCronJob(spec, &t.Spec), validateJobModes(spec.Child("jobTemplate", "spec"), &t.Spec.JobTemplate.Spec)...)
 	case *corev1.Service:
 		return validateServicePorts(spec, &t.Spec)
 	case *networkingv1.Ingress:
@@ -107,22 +111,32 @@ func validateCronJob(spec *field.Path, s *batchv1.CronJobSpec) field.ErrorList {
 		}
 		errs = append(errs, validateTimeZone(spec.Child("timeZone"), *tz)...)
 	}
-	switch s.ConcurrencyPolicy {
-	case batchv1.ForbidConcurrent, batchv1.AllowConcurrent, batchv1.ReplaceConcurrent:
-	default:
-		errs = append(errs, notSupported(spec.Child("concurrencyPolicy"), s.ConcurrencyPolicy, "must be \"Forbid\", \"Allow\" or \"Replace\""))
-	}
-	return errs
+	return append(errs, oneOf(spec.Child("concurrencyPolicy"), s.ConcurrencyPolicy, batchv1.ForbidConcurrent, batchv1.AllowConcurrent, batchv1.ReplaceConcurrent)...)
 }
 
 // validateServicePorts checks a Service's ports: in range, named when
 // there are several, and node ports only where the type has them, in the
 // API server's default range.
 func validateServicePorts(spec *field.Path, s *corev1.ServiceSpec) field.ErrorList {
-	var errs field.ErrorList
+	errs := oneOf(spec.Child("type"), s.Type, corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeExternalName)
+	errs = append(errs, oneOf(spec.Child("sessionAffinity"), s.SessionAffinity, corev1.ServiceAffinityClientIP, corev1.ServiceAffinityNone)...)
 	nodePorts := s.Type == corev1.ServiceTypeNodePort || s.Type == corev1.ServiceTypeLoadBalancer
+	if s.ExternalTrafficPolicy != "" && !nodePorts {
+		errs = append(errs, invalid(spec.Child("externalTrafficPolicy"), s.ExternalTrafficPolicy, "may only be set for externally-accessible services (type NodePort or LoadBalancer)"))
+	}
+	names, ports := map[string]bool{}, map[string]bool{}
 	for i, p := range s.Ports {
 		fld := spec.Child("ports").Index(i)
+		errs = append(errs, oneOf(fld.Child("protocol"), p.Protocol, corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP)...)
+		if names[p.Name] {
+			errs = append(errs, duplicate(fld.Child("name"), p.Name, "port names must be unique in a Service"))
+		}
+		if key := fmt.Sprint(p.Port, "/", p.Protocol); ports[key] {
+			errs = append(errs, duplicate(fld, key, "a port and protocol may appear once in a Service"))
+		} else {
+			ports[key] = true
+		}
+		names[p.Name] = true
 		if len(s.Ports) > 1 && p.Name == "" {
 			errs = append(errs, required(fld.Child("name"), "a name: a Service with several ports names each"))
 		}
@@ -149,6 +163,14 @@ func validateServicePorts(spec *field.Path, s *corev1.ServiceSpec) field.ErrorLi
 func validateIngressRules(spec *field.Path, s *networkingv1.IngressSpec) field.ErrorList {
 	var errs field.ErrorList
 	for i, r := range s.Rules {
+		if r.Host != "" {
+			hf := spec.Child("rules").Index(i).Child("host")
+			if net.ParseIP(r.Host) != nil {
+				errs = append(errs, invalid(hf, r.Host, "must be a DNS name, not an IP address"))
+			} else {
+				errs = append(errs, each(hf, r.Host, validation.IsDNS1123Subdomain(strings.TrimPrefix(r.Host, "*.")))...)
+			}
+		}
 		if r.HTTP == nil {
 			continue
 		}
@@ -169,6 +191,9 @@ func validateIngressRules(spec *field.Path, s *networkingv1.IngressSpec) field.E
 				continue
 			}
 			errs = append(errs, validateIngressPath(fld.Child("path"), p.Path, string(*p.PathType))...)
+			if b := p.Backend.Service; b != nil {
+				errs = append(errs, each(fld.Child("backend", "service", "name"), b.Name, validation.IsDNS1123Label(b.Name))...)
+			}
 		}
 	}
 	return errs
@@ -256,4 +281,50 @@ func validateFieldRef(fld *field.Path, ref *corev1.ObjectFieldSelector, allowed 
 // notFound is the problem of a reference to something that does not exist.
 func notFound(fld *field.Path, v any, detail string) *field.Error {
 	return &field.Error{Type: field.ErrorTypeNotFound, Field: fld.String(), BadValue: v, Detail: detail}
+}
+
+// validateStrategy checks a Deployment's strategy: its type, and a
+// rolling update that can make progress.
+func validateStrategy(fld *field.Path, s appsv1.DeploymentStrategy) field.ErrorList {
+	errs := oneOf(fld.Child("type"), s.Type, appsv1.RecreateDeploymentStrategyType, appsv1.RollingUpdateDeploymentStrategyType)
+	if s.Type == appsv1.RecreateDeploymentStrategyType && s.RollingUpdate != nil {
+		errs = append(errs, forbidden(fld.Child("rollingUpdate"), "set", "may not be specified when strategy `type` is 'Recreate'"))
+	}
+	if ru := s.RollingUpdate; ru != nil && isZero(ru.MaxSurge) && isZero(ru.MaxUnavailable) {
+		errs = append(errs, invalid(fld.Child("rollingUpdate", "maxUnavailable"), 0, "may not be 0 when `maxSurge` is 0"))
+	}
+	return errs
+}
+
+// isZero reports whether an absolute number or percentage is zero.
+func isZero(v *intstr.IntOrString) bool {
+	return v != nil && (v.Type == intstr.Int && v.IntVal == 0 || v.Type == intstr.String && v.StrVal == "0%")
+}
+
+// validateJobModes checks what a Job's completion mode allows: per-index
+// limits for an Indexed Job only, and a pod failure policy that names the
+// pod's containers.
+func validateJobModes(spec *field.Path, s *batchv1.JobSpec) field.ErrorList {
+	var errs field.ErrorList
+	indexed := s.CompletionMode != nil && *s.CompletionMode == batchv1.IndexedCompletion
+	if !indexed && s.BackoffLimitPerIndex != nil {
+		errs = append(errs, invalid(spec.Child("backoffLimitPerIndex"), *s.BackoffLimitPerIndex, "requires indexed completion mode"))
+	}
+	if s.MaxFailedIndexes != nil && (!indexed || s.BackoffLimitPerIndex == nil) {
+		errs = append(errs, invalid(spec.Child("maxFailedIndexes"), *s.MaxFailedIndexes, "requires indexed completion mode and backoffLimitPerIndex"))
+	}
+	if s.PodFailurePolicy == nil {
+		return errs
+	}
+	names := map[string]bool{}
+	for _, c := range append(append([]corev1.Container(nil), s.Template.Spec.InitContainers...), s.Template.Spec.Containers...) {
+		names[c.Name] = true
+	}
+	for i, r := range s.PodFailurePolicy.Rules {
+		if r.OnExitCodes != nil && r.OnExitCodes.ContainerName != nil && !names[*r.OnExitCodes.ContainerName] {
+			errs = append(errs, invalid(spec.Child("podFailurePolicy", "rules").Index(i).Child("onExitCodes", "containerName"), *r.OnExitCodes.ContainerName,
+				"must be one of the container or initContainer names in the pod template"))
+		}
+	}
+	return errs
 }

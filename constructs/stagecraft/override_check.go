@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -100,8 +102,17 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 	add(validateCounts(o))
 	add(validateKindRules(o))
 	if tmpl, path := podTemplateOf(o); tmpl != nil {
+		add(metavalidation.ValidateLabels(tmpl.Labels, path.Child("metadata", "labels")))
+		add(apivalidation.ValidateAnnotations(tmpl.Annotations, path.Child("metadata", "annotations")))
 		add(validatePodRules(path, &tmpl.Spec))
 		add(validatePodReferences(path, &tmpl.Spec, claimNames(o)))
+		add(validatePodFields(path, &tmpl.Spec, restartPolicies(o)...))
+		for i := range tmpl.Spec.InitContainers {
+			add(validateContainerFields(path.Child("spec", "initContainers").Index(i), &tmpl.Spec.InitContainers[i]))
+		}
+		for i := range tmpl.Spec.Containers {
+			add(validateContainerFields(path.Child("spec", "containers").Index(i), &tmpl.Spec.Containers[i]))
+		}
 		add(podSecrets(path, &tmpl.Spec))
 		if !privileged {
 			add(restrictedViolations(path, tmpl))
@@ -268,4 +279,16 @@ func claimNames(o runtime.Object) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// restartPolicies returns the restart policies the pods of o's kind may
+// have.
+func restartPolicies(o runtime.Object) []corev1.RestartPolicy {
+	switch o.(type) {
+	case *batchv1.Job:
+		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
+	case *batchv1.CronJob:
+		return nil // the API server checks it on the Jobs the CronJob creates
+	}
+	return []corev1.RestartPolicy{corev1.RestartPolicyAlways}
 }
