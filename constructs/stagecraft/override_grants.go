@@ -179,7 +179,7 @@ func secretWidened(before, after *corev1.Secret) field.ErrorList {
 
 // selectingLabels are the pod labels that stagecraft's NetworkPolicies,
 // Services, gates and admission policy select pods by.
-var selectingLabels = []string{labelName, labelPartOf, labelComponent, workflowLabel}
+var selectingLabels = []string{labelName, labelPartOf, workflowLabel}
 
 // podWidened reports a pod template that runs as another account, mounts
 // a token it did not mount, or changes a label that policies select it by.

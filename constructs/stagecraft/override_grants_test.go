@@ -66,6 +66,18 @@ var grantRows = []grantRow{
 	{name: "a Role with a rule less, widening allowed", on: "web", widen: true, override: on("web-wait", func(r *rbacv1.Role) {
 		r.Rules[0].Verbs = append(r.Rules[0].Verbs, "delete")
 	})},
+	{name: "a Role's rule for any Job name", on: "web", override: on("web-wait", func(r *rbacv1.Role) {
+		r.Rules[0].ResourceNames = nil
+	}), want: []string{"rules[0]", "get jobs.batch", optOut}},
+	{name: "a Role's rule for another Job too", on: "web", override: on("web-wait", func(r *rbacv1.Role) {
+		r.Rules[0].ResourceNames = append(r.Rules[0].ResourceNames, "other")
+	}), want: []string{"rules[0]", "get jobs.batch", optOut}},
+	{name: "a Role's rule for any API group", on: "web", override: on("web-wait", func(r *rbacv1.Role) {
+		r.Rules[0].APIGroups = []string{"*"}
+	}), want: []string{"rules[0]", "get jobs.*", optOut}},
+	{name: "a RoleBinding to the account of another namespace", on: "web", override: on("web-wait", func(b *rbacv1.RoleBinding) {
+		b.Subjects[0].Namespace = "other"
+	}), want: []string{"subjects[0]", "ServiceAccount other/web", optOut}},
 	{name: "a RoleBinding to the default account", on: "web", override: on("web-wait", func(b *rbacv1.RoleBinding) {
 		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: "default", Namespace: "p"})
 	}), want: []string{"RoleBinding p/web-wait", "subjects[1]", "ServiceAccount p/default", optOut}},
@@ -120,6 +132,21 @@ var grantRows = []grantRow{
 		np.Spec.Egress[0].Ports = np.Spec.Egress[0].Ports[:1]
 		np.Spec.Egress[0].To[0].IPBlock = &networkingv1.IPBlock{CIDR: "10.0.0.1/32"}
 	})},
+	{name: "a peer of every namespace", on: "p", override: on("allow-dns", func(np *networkingv1.NetworkPolicy) {
+		np.Spec.Egress[0].To[0].NamespaceSelector = &metav1.LabelSelector{}
+	}), want: []string{"NetworkPolicy p/allow-dns", "spec.egress[0]", optOut}},
+	{name: "an address peer made every pod of the namespace", on: "web", override: on("web", func(np *networkingv1.NetworkPolicy) {
+		np.Spec.Egress[0].To[0] = networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}}
+	}), want: []string{"NetworkPolicy p/web", "spec.egress[0]", optOut}},
+	{name: "the gate policy matching no account", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
+		s.MatchConditions[0].Expression = "false"
+	}), want: []string{"spec.matchConditions[gate-accounts]", "false", "lets requests it does not match through", optOut}},
+	{name: "the gate policy with one validation more", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
+		s.Validations = append(s.Validations, admissionv1.Validation{Expression: "true", Message: "always"})
+	})},
+	{name: "the wait container's upstream changed", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
+		s.InitContainers[0].Args = []string{"wait", "--namespace=p", "--upstream=other", "--timeout=1s"}
+	}), want: []string{"initContainers[wait-upstream]", "must stay as stagecraft wrote it"}},
 	{name: "the default deny without Egress", on: "p", override: on("default-deny", func(np *networkingv1.NetworkPolicy) {
 		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	}), want: []string{"NetworkPolicy p/default-deny", "spec.policyTypes", "Egress traffic is no longer isolated", optOut}},
@@ -160,6 +187,12 @@ var grantRows = []grantRow{
 	{name: "a label of the pods' own added", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
 		m.Labels["team"] = "a"
 	})},
+	{name: "the pods' component label changed: nothing selects by it", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
+		m.Labels[labelComponent] = "api"
+	})},
+	{name: "the pods labelled as an Argo workflow's", on: "web", override: webPod(func(_ *corev1.PodSpec, m *metav1.ObjectMeta) {
+		m.Labels[workflowLabel] = "x"
+	}), want: []string{"labels[workflows.argoproj.io/workflow]", "must stay unset", optOut}},
 	{name: "the namespace without enforcement", on: "p", override: func(o runtime.Object) {
 		if ns, ok := o.(*corev1.Namespace); ok {
 			ns.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
