@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	psapi "k8s.io/pod-security-admission/api"
@@ -27,6 +28,9 @@ const wideningOptOut = "; set PipelineProps.AllowWideningOverride to accept an o
 // widening returns what after grants that before, the same object as
 // rendered, did not.
 func widening(before, after runtime.Object) field.ErrorList {
+	if errs := moved(before, after); len(errs) > 0 {
+		return errs
+	}
 	switch a := after.(type) {
 	case *rbacv1.Role:
 		return rulesWidened(field.NewPath("rules"), before.(*rbacv1.Role).Rules, a.Rules)
@@ -336,4 +340,30 @@ func tokenSecretRefs(spec *corev1.PodSpec) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// grantKinds are the kinds whose objects grant or restrict access by
+// where they are: renamed or moved, they grant elsewhere, or stop
+// restricting here.
+var grantKinds = map[string]bool{"Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true,
+	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true, "NetworkPolicy": true,
+	"ServiceAccount": true, "Secret": true}
+
+// moved reports an object of a grant kind that an override renamed or
+// moved to another namespace.
+func moved(before, after runtime.Object) field.ErrorList {
+	kind := before.GetObjectKind().GroupVersionKind().Kind
+	mb, err1 := meta.Accessor(before)
+	ma, err2 := meta.Accessor(after)
+	if !grantKinds[kind] || err1 != nil || err2 != nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if mb.GetNamespace() != ma.GetNamespace() {
+		errs = append(errs, widened(field.NewPath("metadata", "namespace"), ma.GetNamespace(), "the "+kind+" grants or restricts in another namespace than "+mb.GetNamespace()))
+	}
+	if mb.GetName() != ma.GetName() {
+		errs = append(errs, widened(field.NewPath("metadata", "name"), ma.GetName(), "the "+kind+" "+mb.GetName()+" is replaced by another: what refers to it, or what it holds, changes"))
+	}
+	return errs
 }

@@ -78,6 +78,12 @@ var grantRows = []grantRow{
 	{name: "a RoleBinding to the account of another namespace", on: "web", override: on("web-wait", func(b *rbacv1.RoleBinding) {
 		b.Subjects[0].Namespace = "other"
 	}), want: []string{"subjects[0]", "ServiceAccount other/web", optOut}},
+	{name: "a RoleBinding moved to kube-system", on: "web", override: on("web-wait", func(b *rbacv1.RoleBinding) {
+		b.Namespace = "kube-system"
+	}), want: []string{"RoleBinding kube-system/web-wait", "metadata.namespace", "another namespace than p", optOut}},
+	{name: "a NetworkPolicy renamed", on: "p", override: on("default-deny", func(np *networkingv1.NetworkPolicy) {
+		np.Name = "deny"
+	}), want: []string{"metadata.name", "deny", "NetworkPolicy default-deny is replaced", optOut}},
 	{name: "a RoleBinding to the default account", on: "web", override: on("web-wait", func(b *rbacv1.RoleBinding) {
 		b.Subjects = append(b.Subjects, rbacv1.Subject{Kind: "ServiceAccount", Name: "default", Namespace: "p"})
 	}), want: []string{"RoleBinding p/web-wait", "subjects[1]", "ServiceAccount p/default", optOut}},
