@@ -54,7 +54,10 @@
 // needs one. Every default can be overridden, through props or, for a field
 // stagecraft has no prop for, through Override; an object an Override
 // changed is checked again (Pod Security "restricted" and the rules of its
-// kind), unless the stage sets Security.AllowPrivilegedOverride.
+// kind), unless the stage sets Security.AllowPrivilegedOverride, and may
+// grant no more than it did as rendered (roles and bindings, admission and
+// network policies, tokens and accounts), unless the pipeline sets
+// PipelineProps.AllowWideningOverride.
 //
 // The constructs are cdk8s constructs, nodes of the app's construct tree,
 // but stagecraft builds their Kubernetes objects as typed k8s.io/api values

@@ -46,12 +46,20 @@ type member struct {
 // Security "restricted", or that breaks a rule of its kind (a negative
 // replica count, an invalid name or label), is a problem that names the
 // construct and the override ("Override[0]"), unless the construct allows
-// it (Security.AllowPrivilegedOverride on a stage). The objects of a held
+// it (Security.AllowPrivilegedOverride on a stage). Nor may an object
+// grant more after the overrides than before them (see
+// PipelineProps.AllowWideningOverride for what that covers, and the
+// opt-out). The objects of a held
 // BatchStage's gate (its Job, ServiceAccount, Role, RoleBinding and
 // NetworkPolicy) are stagecraft's and are not passed to f; what a stage's
-// waits need (the init container wait-upstream, the scheduling gate of a
-// held Job, no TTL on a Job that others wait for) must stay as rendered.
-// A nil f, or an f that panics, is a problem too.
+// waits need (the init container wait-upstream, first among the init
+// containers it was first among, the scheduling gate of a held Job, no
+// TTL, suspend or zero parallelism on a Job that others wait for) must
+// stay as rendered.
+// A stage that runs as a task of an Argo chain (PipelineProps.Workflows)
+// has no Job: f gets the Job (or CronJob) it would have had, whose pod
+// template becomes the task's pod; a change to anything else of it is a
+// problem. A nil f, or an f that panics, is a problem too.
 func (m *member) Override(f func(obj runtime.Object)) {
 	defer lockConstructs()()
 	if f == nil {

@@ -6,27 +6,42 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // overridden runs the overrides of src on o and checks o after each: an
 // override that panics, or after which o breaks Pod Security "restricted"
-// or a rule of its kind that it did not break before, is a problem that
-// names the construct and the override. Only what still holds after the
-// last override is reported.
+// or a rule of its kind that it did not break before, or grants more than
+// o as rendered (see widening), is a problem that names the construct and
+// the override. Only what still holds after the last override is reported.
 func overridden(o runtime.Object, src source) []Problem {
 	var out []Problem
 	blame := map[string]int{}
 	kept := machineryOf(o, src.waitedFor)
+	rendered := o.DeepCopyObject()
+	renderedArgo := argoSpecOf(o) // a custom object's copy shares its spec
 	violations := func() map[string]any {
 		v := objectViolations(o, src.privileged)
 		kept.check(o, v)
+		if renderedArgo != nil {
+			addErrors(v, workflowViolations(renderedArgo, o, src.privilegedTasks, src.widen))
+		}
+		if src.task != "" {
+			addErrors(v, taskDropped(rendered, o, src.task))
+		}
+		if !src.widen {
+			addErrors(v, widening(rendered, o))
+			if !src.privileged {
+				addErrors(v, enforcementLowered(rendered, o))
+			}
+		}
 		return v
 	}
 	before := violations()
@@ -80,23 +95,38 @@ func describe(o runtime.Object) string {
 // object's field and what is wrong) with the bad value.
 func objectViolations(o runtime.Object, privileged bool) map[string]any {
 	out := map[string]any{}
-	add := func(errs field.ErrorList) {
-		for _, e := range errs {
-			out[e.Field+": "+e.Detail] = e.BadValue
-		}
-	}
+	add := func(errs field.ErrorList) { addErrors(out, errs) }
 	if m, err := meta.Accessor(o); err == nil {
 		add(validateObjectMeta(o.GetObjectKind().GroupVersionKind().Kind, m))
 	}
 	add(validateCounts(o))
+	add(validateKindRules(o))
 	if tmpl, path := podTemplateOf(o); tmpl != nil {
+		add(metavalidation.ValidateLabels(tmpl.Labels, path.Child("metadata", "labels")))
+		add(apivalidation.ValidateAnnotations(tmpl.Annotations, path.Child("metadata", "annotations")))
 		add(validatePodRules(path, &tmpl.Spec))
+		add(validatePodReferences(path, &tmpl.Spec, claimNames(o)))
+		add(validatePodFields(path, &tmpl.Spec, restartPolicies(o)...))
+		for i := range tmpl.Spec.InitContainers {
+			add(validateContainerFields(path.Child("spec", "initContainers").Index(i), &tmpl.Spec.InitContainers[i]))
+		}
+		for i := range tmpl.Spec.Containers {
+			add(validateContainerFields(path.Child("spec", "containers").Index(i), &tmpl.Spec.Containers[i]))
+		}
 		add(podSecrets(path, &tmpl.Spec))
 		if !privileged {
 			add(restrictedViolations(path, tmpl))
 		}
 	}
 	return out
+}
+
+// addErrors adds errs to out, each as its message (the field and what is
+// wrong) with the bad value.
+func addErrors(out map[string]any, errs field.ErrorList) {
+	for _, e := range errs {
+		out[e.Field+": "+e.Detail] = e.BadValue
+	}
 }
 
 // podTemplateOf returns the pod template of an object that runs pods, and
@@ -118,36 +148,6 @@ func podTemplateOf(o runtime.Object) (*corev1.PodTemplateSpec, *field.Path) {
 	return nil, nil
 }
 
-// validateCounts checks the counts of the kinds stagecraft writes: none
-// may be negative, and an autoscaler's bounds must be in order.
-func validateCounts(o runtime.Object) field.ErrorList {
-	spec := field.NewPath("spec")
-	var errs field.ErrorList
-	nonNegative := func(fld *field.Path, v *int32) {
-		if v != nil && *v < 0 {
-			errs = append(errs, invalid(fld, *v, "must be greater than or equal to 0"))
-		}
-	}
-	switch t := o.(type) {
-	case *appsv1.Deployment:
-		nonNegative(spec.Child("replicas"), t.Spec.Replicas)
-	case *appsv1.StatefulSet:
-		nonNegative(spec.Child("replicas"), t.Spec.Replicas)
-	case *batchv1.Job:
-		nonNegative(spec.Child("parallelism"), t.Spec.Parallelism)
-		nonNegative(spec.Child("completions"), t.Spec.Completions)
-		nonNegative(spec.Child("backoffLimit"), t.Spec.BackoffLimit)
-	case *autoscalingv2.HorizontalPodAutoscaler:
-		if m := t.Spec.MinReplicas; m != nil && (*m < 0 || *m > t.Spec.MaxReplicas) {
-			errs = append(errs, invalid(spec.Child("minReplicas"), *m, "must be between 0 and maxReplicas"))
-		}
-		if t.Spec.MaxReplicas < 1 {
-			errs = append(errs, invalid(spec.Child("maxReplicas"), t.Spec.MaxReplicas, "must be greater than or equal to 1"))
-		}
-	}
-	return errs
-}
-
 // restrictedViolations evaluates a pod template against Pod Security
 // "restricted" at the latest version.
 func restrictedViolations(path *field.Path, tmpl *corev1.PodTemplateSpec) field.ErrorList {
@@ -166,6 +166,7 @@ func restrictedViolations(path *field.Path, tmpl *corev1.PodTemplateSpec) field.
 // tool would re-create a deleted Job and run it again).
 type machinery struct {
 	waits     []corev1.Container
+	before    []corev1.Container // the init containers before the first wait
 	gated     bool
 	waitedFor bool
 }
@@ -175,8 +176,11 @@ type machinery struct {
 func machineryOf(o runtime.Object, waitedFor bool) machinery {
 	m := machinery{waitedFor: waitedFor}
 	if tmpl, _ := podTemplateOf(o); tmpl != nil {
-		for _, c := range tmpl.Spec.InitContainers {
+		for i, c := range tmpl.Spec.InitContainers {
 			if c.Name == waitContainer {
+				if m.waits == nil {
+					m.before = tmpl.Spec.InitContainers[:i:i]
+				}
 				m.waits = append(m.waits, *c.DeepCopy())
 			}
 		}
@@ -202,8 +206,43 @@ func (m machinery) check(o runtime.Object, out map[string]any) {
 				"set its image with PipelineProps.GateImage, or drop the wait (RunsAfter, Mount.WaitForWriters)"] = want.Name
 		}
 	}
-	if j, ok := o.(*batchv1.Job); ok && m.waitedFor && j.Spec.TTLSecondsAfterFinished != nil {
-		out[field.NewPath("spec", "ttlSecondsAfterFinished").String()+": other stages wait for this Job, which must be kept after it finishes (a deploy tool would re-create a deleted Job and run it again)"] = *j.Spec.TTLSecondsAfterFinished
+	m.checkOrder(spec, tmpl.Spec.InitContainers, out)
+	if j, ok := o.(*batchv1.Job); ok && m.waitedFor {
+		m.checkWaitedFor(j, out)
+	}
+}
+
+// checkOrder adds to out an init container that runs before the first
+// wait and did not: it would run before the upstream Jobs completed.
+func (m machinery) checkOrder(spec *field.Path, init []corev1.Container, out map[string]any) {
+	if len(m.waits) == 0 {
+		return
+	}
+	for i := range init {
+		if init[i].Name == waitContainer {
+			return
+		}
+		if i >= len(m.before) || !equality.Semantic.DeepEqual(&init[i], &m.before[i]) {
+			out[spec.Child("initContainers").Index(i).String()+": an init container added before "+waitContainer+
+				" runs before the upstream Jobs complete; add it after "+waitContainer+", or drop the wait (RunsAfter, Mount.WaitForWriters)"] = init[i].Name
+			return
+		}
+	}
+}
+
+// checkWaitedFor adds to out what keeps the stages that wait for Job j
+// from ever starting, or starts them again.
+func (m machinery) checkWaitedFor(j *batchv1.Job, out map[string]any) {
+	spec := field.NewPath("spec")
+	const others = ": other stages wait for this Job"
+	if j.Spec.TTLSecondsAfterFinished != nil {
+		out[spec.Child("ttlSecondsAfterFinished").String()+others+", which must be kept after it finishes (a deploy tool would re-create a deleted Job and run it again)"] = *j.Spec.TTLSecondsAfterFinished
+	}
+	if j.Spec.Suspend != nil && *j.Spec.Suspend {
+		out[spec.Child("suspend").String()+others+", which must run: a suspended Job never completes, and they wait until WaitTimeout; to hold it, set its Queue (Kueue suspends and admits it), or drop the waits on it (RunsAfter, Mount.WaitForWriters)"] = true
+	}
+	if j.Spec.Parallelism != nil && *j.Spec.Parallelism == 0 {
+		out[spec.Child("parallelism").String()+others+", which must run: with parallelism 0 it starts no pod and never completes; drop the waits on it instead (RunsAfter, Mount.WaitForWriters)"] = int32(0)
 	}
 }
 
@@ -226,4 +265,30 @@ func containsContainer(cs []corev1.Container, c *corev1.Container) bool {
 		}
 	}
 	return false
+}
+
+// claimNames returns the names of a StatefulSet's claim templates, which
+// its pods mount as volumes.
+func claimNames(o runtime.Object) []string {
+	s, ok := o.(*appsv1.StatefulSet)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, c := range s.Spec.VolumeClaimTemplates {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// restartPolicies returns the restart policies the pods of o's kind may
+// have.
+func restartPolicies(o runtime.Object) []corev1.RestartPolicy {
+	switch o.(type) {
+	case *batchv1.Job:
+		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
+	case *batchv1.CronJob:
+		return nil // the API server checks it on the Jobs the CronJob creates
+	}
+	return []corev1.RestartPolicy{corev1.RestartPolicyAlways}
 }

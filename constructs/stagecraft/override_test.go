@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
@@ -23,6 +25,48 @@ type ovRow struct {
 	overrides  []func(runtime.Object)
 	field      string
 	want       []string
+	// build makes the construct "s" whose overrides these are. Default: a
+	// ProcessorStage with one port.
+	build func(p *Pipeline, props ProcessorStageProps) overridable
+	// apiRefuses: the API server refuses the result too (test/oracle
+	// checks it, see ovRefusedEnv).
+	apiRefuses bool
+}
+
+type overridable interface{ Override(func(runtime.Object)) }
+
+func ovScheduled(p *Pipeline, props ProcessorStageProps) overridable {
+	return NewScheduledStage(p, "s", ScheduledStageProps{Workload: props.Workload, Schedule: "@daily"})
+}
+
+func ovStorage(p *Pipeline, _ ProcessorStageProps) overridable {
+	s := NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi"})
+	NewBatchStage(p, "reader", BatchStageProps{Workload: Workload{Image: muImage, Mounts: []Mount{{Storage: s, Path: "/data"}}}})
+	return s
+}
+
+// ovWith builds a ProcessorStage whose props f changes.
+func ovWith(f func(*ProcessorStageProps)) func(*Pipeline, ProcessorStageProps) overridable {
+	return func(p *Pipeline, props ProcessorStageProps) overridable {
+		f(&props)
+		return NewProcessorStage(p, "s", props)
+	}
+}
+
+func onType[T runtime.Object](f func(T)) func(runtime.Object) {
+	return func(o runtime.Object) {
+		if t, ok := o.(T); ok {
+			f(t)
+		}
+	}
+}
+
+func withEnv(e corev1.EnvVar) func(runtime.Object) {
+	return onDeployment(func(d *appsv1.Deployment) { ovMain(d).Env = append(ovMain(d).Env, e) })
+}
+
+func fieldEnv(path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: "X", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 }
 
 func onDeployment(f func(d *appsv1.Deployment)) func(runtime.Object) {
@@ -41,52 +85,137 @@ var ovRows = []ovRow{
 	})}},
 	{name: "privileged: true", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		ovMain(d).SecurityContext.Privileged = ptr.To(true)
-	})}, field: "Override[0]", want: []string{"Deployment p/s", "restricted", "privileged", "AllowPrivilegedOverride"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"Deployment p/s", "restricted", "privileged", "AllowPrivilegedOverride"}},
 	{name: "privileged: true, allowed", privileged: true, overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		ovMain(d).SecurityContext.Privileged = ptr.To(true)
 	})}},
 	{name: "a hostPath volume", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Volumes = append(d.Spec.Template.Spec.Volumes, corev1.Volume{Name: "host",
 			VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
-	})}, field: "Override[0]", want: []string{"restricted", "hostPath"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"restricted", "hostPath"}},
 	{name: "runs as root", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.SecurityContext.RunAsNonRoot = nil
 		ovMain(d).SecurityContext.RunAsNonRoot = ptr.To(false)
-	})}, field: "Override[0]", want: []string{"runAsNonRoot"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"runAsNonRoot"}},
 	{name: "a negative replica count", privileged: true, overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		d.Spec.Replicas = ptr.To[int32](-1)
-	})}, field: "Override[0]", want: []string{"spec.replicas", "-1", "greater than or equal to 0"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.replicas", "-1", "greater than or equal to 0"}},
 	{name: "the second of two overrides breaks it", overrides: []func(runtime.Object){
 		onDeployment(func(d *appsv1.Deployment) { d.Spec.RevisionHistoryLimit = ptr.To[int32](3) }),
 		onDeployment(func(d *appsv1.Deployment) { ovMain(d).SecurityContext.AllowPrivilegeEscalation = ptr.To(true) }),
-	}, field: "Override[1]", want: []string{"allowPrivilegeEscalation"}},
+	}, field: "Override[1]", apiRefuses: true, want: []string{"allowPrivilegeEscalation"}},
 	{name: "an invalid label on the Service", overrides: []func(runtime.Object){func(o runtime.Object) {
 		if s, ok := o.(*corev1.Service); ok {
 			s.Labels["team"] = "not a label value!"
 		}
-	}}, field: "Override[0]", want: []string{"Service p/s", "metadata.labels"}},
+	}}, field: "Override[0]", apiRefuses: true, want: []string{"Service p/s", "metadata.labels"}},
 	{name: "a request above its limit", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		ovMain(d).Resources.Requests[corev1.ResourceCPU] = ovMain(d).Resources.Limits[corev1.ResourceMemory]
-	})}, field: "Override[0]", want: []string{"resources.requests[cpu]", "less than or equal to the limit"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"resources.requests[cpu]", "less than or equal to the limit"}},
 	{name: "a literal password added to the env", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		ovMain(d).Env = append(ovMain(d).Env, corev1.EnvVar{Name: "DB_PASSWORD", Value: "hunter2"})
 	})}, field: "Override[0]", want: []string{"env[1].value", "secret-like name", "EnvFromSecret"}},
 	{name: "no container left", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers = nil
-	})}, field: "Override[0]", want: []string{"at least one container"}},
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"at least one container"}},
+	// What the API server refuses, by the same rules as props.
+	{name: "a selector that no longer selects the template", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		d.Spec.Selector.MatchLabels["tier"] = "web"
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.template.metadata.labels", "`selector` does not match template `labels`", "tier=web"}},
+	{name: "an empty selector", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		d.Spec.Selector = &metav1.LabelSelector{}
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.selector", "empty selector"}},
+	{name: "a relative Exact Ingress path", build: ovWith(func(p *ProcessorStageProps) { p.Ingress = &Ingress{PathType: "Exact", Path: "/api"} }),
+		overrides: []func(runtime.Object){onType(func(in *networkingv1.Ingress) { in.Spec.Rules[0].HTTP.Paths[0].Path = "api" })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"Ingress p/s", "spec.rules[0].http.paths[0].path", "must start with '/'"}},
+	{name: "a Prefix Ingress path with //", build: ovWith(func(p *ProcessorStageProps) { p.Ingress = &Ingress{} }),
+		overrides: []func(runtime.Object){onType(func(in *networkingv1.Ingress) { in.Spec.Rules[0].HTTP.Paths[0].Path = "/a//b" })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"paths[0].path", "'//'"}},
+	{name: "an Ingress path without a type", build: ovWith(func(p *ProcessorStageProps) { p.Ingress = &Ingress{} }),
+		overrides: []func(runtime.Object){onType(func(in *networkingv1.Ingress) { in.Spec.Rules[0].HTTP.Paths[0].PathType = nil })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"paths[0].pathType", "a path type is required"}},
+	{name: "a fieldRef to a field that does not exist", overrides: []func(runtime.Object){withEnv(fieldEnv("status.phase"))},
+		field: "Override[0]", apiRefuses: true, want: []string{"env[1].valueFrom.fieldRef.fieldPath", "status.phase", "no such field"}},
+	{name: "a fieldRef to metadata.labels without a key", overrides: []func(runtime.Object){withEnv(fieldEnv("metadata.labels"))},
+		field: "Override[0]", apiRefuses: true, want: []string{"fieldRef.fieldPath", "metadata.labels['<key>']"}},
+	{name: "a fieldRef to a label", overrides: []func(runtime.Object){withEnv(fieldEnv("metadata.labels['app.kubernetes.io/name']"))}},
+	{name: "a fieldRef to the pod's IP", overrides: []func(runtime.Object){withEnv(fieldEnv("status.podIP"))}},
+	{name: "a mount of a missing volume", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		ovMain(d).VolumeMounts = append(ovMain(d).VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/data"})
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"volumeMounts[1].name", "data", "no volume of that name"}},
+	{name: "two mounts at one path", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		ovMain(d).VolumeMounts = append(ovMain(d).VolumeMounts, corev1.VolumeMount{Name: "scratch", MountPath: "/tmp", SubPath: "x"})
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"volumeMounts[1].mountPath", "must be unique"}},
+	{name: "a claim template of a bad access mode",
+		build: ovWith(func(p *ProcessorStageProps) {
+			p.Stateful = &Stateful{Volumes: []VolumeClaim{{Name: "data", Path: "/data", Size: "1Gi"}}}
+		}),
+		overrides: []func(runtime.Object){onType(func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates[0].Spec.AccessModes = []corev1.PersistentVolumeAccessMode{"ReadWriteSometimes"}
+		})}, field: "Override[0]", apiRefuses: true, want: []string{"StatefulSet p/s", "volumeClaimTemplates[0].spec.accessModes[0]", "ReadWriteSometimes", "ReadWriteOncePod"}},
+	{name: "a claim of ReadWriteOncePod and another mode", build: ovStorage,
+		overrides: []func(runtime.Object){onType(func(c *corev1.PersistentVolumeClaim) {
+			c.Spec.AccessModes = []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOncePod, corev1.ReadWriteMany}
+		})}, field: "Override[0]", apiRefuses: true, want: []string{"PersistentVolumeClaim p/s", "spec.accessModes", "cannot be combined"}},
+	{name: "a CronJob schedule of minute 61", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.Schedule = "61 * * * *" })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"CronJob p/s", "spec.schedule", "not a valid cron schedule"}},
+	{name: "a CronJob schedule with TZ=", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.Schedule = "TZ=UTC 0 2 * * *" })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"spec.schedule", "set spec.timeZone"}},
+	{name: "a CronJob in an unknown time zone", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.TimeZone = ptr.To("Mars/Olympus_Mons") })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"spec.timeZone", "Mars/Olympus_Mons", "unknown time zone"}},
+	{name: "a CronJob of an empty time zone", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.TimeZone = ptr.To("") })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"spec.timeZone", "must be unset"}},
+	{name: "a CronJob in Berlin", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.TimeZone = ptr.To("Europe/Berlin") })}},
+	{name: "a negative history limit", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.SuccessfulJobsHistoryLimit = ptr.To[int32](-1) })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"spec.successfulJobsHistoryLimit", "greater than or equal to 0"}},
+	{name: "a negative backoff limit in the job template", build: ovScheduled,
+		overrides: []func(runtime.Object){onType(func(c *batchv1.CronJob) { c.Spec.JobTemplate.Spec.BackoffLimit = ptr.To[int32](-3) })},
+		field:     "Override[0]", apiRefuses: true, want: []string{"spec.jobTemplate.spec.backoffLimit", "-3"}},
+	{name: "a negative revision history", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		d.Spec.RevisionHistoryLimit = ptr.To[int32](-1)
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.revisionHistoryLimit", "greater than or equal to 0"}},
+	// The API server's node port allocator refuses it on create, after
+	// the validation that test/oracle runs: not apiRefuses.
+	{name: "a node port outside the range", overrides: []func(runtime.Object){onType(func(s *corev1.Service) {
+		s.Spec.Type, s.Spec.Ports[0].NodePort = corev1.ServiceTypeNodePort, 8080
+	})}, field: "Override[0]", want: []string{"Service p/s", "spec.ports[0].nodePort", "8080", "30000-32767"}},
+	{name: "a node port on a ClusterIP Service", overrides: []func(runtime.Object){onType(func(s *corev1.Service) {
+		s.Spec.Ports[0].NodePort = 30080
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.ports[0].nodePort", "may not be used when `type` is \"ClusterIP\""}},
+	{name: "a node port in the range", overrides: []func(runtime.Object){onType(func(s *corev1.Service) {
+		s.Spec.Type, s.Spec.Ports[0].NodePort = corev1.ServiceTypeNodePort, 30080
+	})}},
+	{name: "a Service port out of range", overrides: []func(runtime.Object){onType(func(s *corev1.Service) {
+		s.Spec.Ports[0].Port = 70000
+	})}, field: "Override[0]", apiRefuses: true, want: []string{"spec.ports[0].port", "between 1 and 65535"}},
 }
 
 // TestOverridesCheckedAgain: every object an Override changed is checked
 // again, and a problem names the construct, the object and the override.
 func TestOverridesCheckedAgain(t *testing.T) {
-	for _, row := range ovRows {
+	for _, row := range append(ovRows, ovPodRows...) {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
 			props := muProc("http")
 			props.Security.AllowPrivilegedOverride = row.privileged
-			s := NewProcessorStage(p, "s", props)
-			for _, ov := range row.overrides {
+			build := row.build
+			if build == nil {
+				build = func(p *Pipeline, props ProcessorStageProps) overridable { return NewProcessorStage(p, "s", props) }
+			}
+			s := build(p, props)
+			var captured ovCapture
+			overrides := row.overrides
+			if row.apiRefuses {
+				overrides = captured.wrap(overrides)
+			}
+			for _, ov := range overrides {
 				s.Override(ov)
 			}
 			_, err := Synthesize(app)
@@ -114,6 +243,9 @@ func TestOverridesCheckedAgain(t *testing.T) {
 				}
 				if ok {
 					t.Log(text)
+					if row.apiRefuses {
+						captured.export(t)
+					}
 					return
 				}
 			}

@@ -55,6 +55,18 @@ type PipelineProps struct {
 	// deploy tool may not create admission policies; the gates then keep
 	// their namespace-wide pod patch permission. Default: false.
 	NoGateAdmissionPolicy bool
+	// AllowWideningOverride accepts an Override (the pipeline's or a
+	// stage's) after which an object grants more than stagecraft wrote: a
+	// Role or ClusterRole with a rule it lacked, a binding to another role
+	// or subject, an admission policy that fails open, lost a validation
+	// or matches fewer requests, a NetworkPolicy that allows traffic it did
+	// not, a service account token mounted where none was (or a token
+	// Secret read), a pod or Argo's executor run as another account, a
+	// changed label that policies select pods by, a new container template
+	// of the WorkflowTemplate, or a namespace that no longer enforces Pod
+	// Security "restricted". Default: false, such an override is a problem
+	// naming the object and field.
+	AllowWideningOverride bool
 }
 
 // Network configures a pipeline's network isolation. Every pipeline denies

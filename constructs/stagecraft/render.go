@@ -48,6 +48,15 @@ type source struct {
 	privileged bool
 	// waitedFor is set for a stage whose Job other stages wait for.
 	waitedFor bool
+	// widen accepts overrides after which an object grants more than
+	// stagecraft wrote (PipelineProps.AllowWideningOverride).
+	widen bool
+	// task names the Argo task ("<WorkflowTemplate>/<task>") whose pod the
+	// object's pod template becomes; the rest of the object is not written.
+	task string
+	// privilegedTasks are the Argo tasks whose stages accept overrides that
+	// break Pod Security "restricted", by template name.
+	privilegedTasks map[string]bool
 }
 
 // sourceOf returns the source of a stage's own objects.
@@ -72,7 +81,7 @@ func gateSource(s Stage) source {
 // large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
-	own := source{path: p.path, overrides: p.overrides}
+	own := source{path: p.path, overrides: p.overrides, privileged: r.anyPrivileged(), privilegedTasks: r.privilegedTasks()}
 	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
 	}
@@ -130,7 +139,7 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 			addChartLabels(o, r.p.chart.labels)
 		}
 		if len(src.overrides) > 0 {
-			r.problems = append(r.problems, overridden(o, src)...)
+			r.checkOverrides(o, src)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)
@@ -155,6 +164,30 @@ func (r *rendering) stageObjects(s Stage) []runtime.Object {
 	}
 	if m := b.work.metrics; m != nil {
 		out = append(out, monitor(&b.member, m, len(b.servicePorts) > 0))
+	}
+	return out
+}
+
+// anyPrivileged reports whether a stage of the pipeline is deliberately
+// privileged (Security.AllowPrivilegedOverride): the pipeline's Override
+// may then lower its namespace's Pod Security enforcement.
+func (r *rendering) anyPrivileged() bool {
+	for _, s := range r.g.order {
+		if s.base().work.given.Security.AllowPrivilegedOverride {
+			return true
+		}
+	}
+	return false
+}
+
+// privilegedTasks returns the Argo tasks whose stages are deliberately
+// privileged, by the name of their container template.
+func (r *rendering) privilegedTasks() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.g.chainStages() {
+		if s.base().work.given.Security.AllowPrivilegedOverride {
+			out[s.Name()] = true
+		}
 	}
 	return out
 }

@@ -141,29 +141,8 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 var neverFiresProbe = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 func validateSchedule(p ScheduledStageProps) field.ErrorList {
-	fld := field.NewPath("Schedule")
-	var errs field.ErrorList
-	switch {
-	case p.Schedule == "":
-		errs = append(errs, required(fld, "a cron schedule such as \"0 2 * * *\" or \"@daily\""))
-	case strings.Contains(p.Schedule, "TZ="):
-		errs = append(errs, forbidden(fld, p.Schedule, "TZ= and CRON_TZ= are not allowed in the schedule; set TimeZone"))
-	default:
-		sched, err := cronParser.Parse(p.Schedule)
-		switch {
-		case err != nil:
-			errs = append(errs, invalid(fld, p.Schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\""))
-		case sched.Next(neverFiresProbe).IsZero():
-			errs = append(errs, invalid(fld, p.Schedule, "never fires: no date matches its day of month and month (the CronJob controller looks five years ahead)"))
-		default:
-			errs = append(errs, validateEvery(fld, p.Schedule)...)
-		}
-	}
-	if p.TimeZone != "" {
-		if _, err := time.LoadLocation(p.TimeZone); p.TimeZone == "Local" || err != nil {
-			errs = append(errs, invalid(field.NewPath("TimeZone"), p.TimeZone, "unknown time zone; use an IANA name such as \"Etc/UTC\" or \"Europe/Berlin\""))
-		}
-	}
+	errs := validateCron(field.NewPath("Schedule"), p.Schedule, "TimeZone")
+	errs = append(errs, validateTimeZone(field.NewPath("TimeZone"), p.TimeZone)...)
 	switch batchv1.ConcurrencyPolicy(p.ConcurrencyPolicy) {
 	case "", batchv1.ForbidConcurrent, batchv1.AllowConcurrent, batchv1.ReplaceConcurrent:
 	default:
@@ -189,6 +168,36 @@ func validateEvery(fld *field.Path, schedule string) field.ErrorList {
 		return nil
 	}
 	return field.ErrorList{invalid(fld, schedule, "the interval of @every must be a positive whole number of seconds (\"@every 1h\"): the CronJob controller would start a run every second instead of a zero, negative or sub-second interval, and drop a fraction of a second")}
+}
+
+// validateCron checks a cron schedule as the CronJob controller reads
+// it; tz names the field that sets the time zone instead of TZ=.
+func validateCron(fld *field.Path, schedule, tz string) field.ErrorList {
+	switch {
+	case schedule == "":
+		return field.ErrorList{required(fld, "a cron schedule such as \"0 2 * * *\" or \"@daily\"")}
+	case strings.Contains(schedule, "TZ="):
+		return field.ErrorList{forbidden(fld, schedule, "TZ= and CRON_TZ= are not allowed in the schedule; set "+tz)}
+	}
+	sched, err := cronParser.Parse(schedule)
+	switch {
+	case err != nil:
+		return field.ErrorList{invalid(fld, schedule, "not a valid cron schedule ("+err.Error()+"); use five fields \"minute hour day-of-month month day-of-week\" or a descriptor such as \"@hourly\"")}
+	case sched.Next(neverFiresProbe).IsZero():
+		return field.ErrorList{invalid(fld, schedule, "never fires: no date matches its day of month and month (the CronJob controller looks five years ahead)")}
+	}
+	return validateEvery(fld, schedule)
+}
+
+// validateTimeZone checks an IANA time zone name; "" is the controller's.
+func validateTimeZone(fld *field.Path, tz string) field.ErrorList {
+	if tz == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(tz); tz == "Local" || err != nil {
+		return field.ErrorList{invalid(fld, tz, "unknown time zone; use an IANA name such as \"Etc/UTC\" or \"Europe/Berlin\"")}
+	}
+	return nil
 }
 
 // objects returns the stage's CronJob.

@@ -27,7 +27,7 @@ const mainContainer = "main"
 // shards.
 func (r *rendering) taskTemplates(s Stage) []*argoprojio.WorkflowTemplateSpecTemplates {
 	b, j := s.base(), jobSettingsOf(s)
-	pod := podTemplate(r, b, podOptions{restart: corev1.RestartPolicyNever})
+	pod := r.taskPod(s, podTemplate(r, b, podOptions{restart: corev1.RestartPolicyNever}))
 	labels := pod.Labels
 	if j.Queue != "" {
 		// Kueue manages Argo's pods through its pod integration.

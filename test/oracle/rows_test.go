@@ -19,7 +19,7 @@ func TestValidRows(t *testing.T) {
 		t.Skip("runs the library's tests")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestValidation.*|TestSecretLiteralsRefused|TestOverridesCheckedAgain|TestFuzzFindings|Fuzz.*)$", "./constructs/stagecraft")
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestValidation.*|TestSecretLiteralsRefused|TestOverridesCheckedAgain|TestOverridesGrantNoMore|TestOverridesOfArgoTasks|TestFuzzFindings|Fuzz.*)$", "./constructs/stagecraft")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "STAGECRAFT_EXPORT_VALID="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -53,5 +53,45 @@ func TestValidRows(t *testing.T) {
 	t.Logf("%d valid rows, %d objects", len(rows), objects)
 	if len(rows) < 50 {
 		t.Errorf("only %d valid rows were exported", len(rows))
+	}
+}
+
+// TestRefusedOverrideRows checks the other side: every override that the
+// library refuses because the API server would refuse its result (the
+// rows of TestOverridesCheckedAgain marked apiRefuses) is refused by the
+// API server's own validation too. The library's test writes the objects
+// as the overrides left them ($STAGECRAFT_EXPORT_REFUSED); each folder
+// must draw at least one finding.
+func TestRefusedOverrideRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the library's tests")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestOverridesCheckedAgain$", "./constructs/stagecraft")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "STAGECRAFT_EXPORT_REFUSED="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the library's tests failed: %v\n%s", err, out)
+	}
+	rows, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := oracle(t)
+	for _, row := range rows {
+		data, err := os.ReadFile(filepath.Join(dir, row.Name(), "objects.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.ReplaceAll(row.Name(), "~", "/")
+		_, findings := o.CheckFolder(map[string][]byte{"objects.yaml": data})
+		if len(findings) == 0 {
+			t.Errorf("%s: the library refuses the override, the API server accepts it:\n%s", name, data)
+			continue
+		}
+		t.Logf("%s: %s", name, findings[0])
+	}
+	if len(rows) < 20 {
+		t.Errorf("only %d refused rows were exported", len(rows))
 	}
 }
