@@ -207,8 +207,12 @@ func (m machinery) check(o runtime.Object, out map[string]any) {
 		}
 	}
 	m.checkOrder(spec, tmpl.Spec.InitContainers, out)
-	if j, ok := o.(*batchv1.Job); ok && m.waitedFor {
-		m.checkWaitedFor(j, out)
+	if j, ok := o.(*batchv1.Job); ok {
+		if m.waitedFor {
+			m.checkWaitedFor(j, out)
+		} else if j.Spec.TTLSecondsAfterFinished != nil {
+			out[field.NewPath("spec", "ttlSecondsAfterFinished").String()+": "+batchTTLDetail] = *j.Spec.TTLSecondsAfterFinished
+		}
 	}
 }
 

@@ -221,6 +221,8 @@ var grantRows = []grantRow{
 	{name: "the Job others wait for with no pods", on: "up", override: onJob(func(j *batchv1.Job) { j.Spec.Parallelism = ptr.To[int32](0) }),
 		want: []string{"spec.parallelism", "starts no pod"}},
 	{name: "a held Job suspended: none waits for it", on: "down", override: onJob(func(j *batchv1.Job) { j.Spec.Suspend = ptr.To(true) })},
+	{name: "a TTL on a Job none waits for", on: "down", override: onJob(func(j *batchv1.Job) { j.Spec.TTLSecondsAfterFinished = ptr.To[int32](60) }),
+		want: []string{"after the override, spec.ttlSecondsAfterFinished:", "every deploy tool applies the whole output again"}},
 }
 
 func onPolicy(f func(*admissionv1.ValidatingAdmissionPolicySpec)) func(runtime.Object) {
