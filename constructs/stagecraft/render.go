@@ -23,8 +23,11 @@ type rendering struct {
 	runs map[*stage]string
 	// at records the construct being rendered, for a panic; may be nil.
 	at *cursor
-	// problems are those of the objects that overrides changed.
+	// problems are those of the objects that overrides changed, and the
+	// secrets the objects would hold.
 	problems []Problem
+	// secrets scans every object written, after its overrides.
+	secrets *secretScan
 }
 
 // analyzed is a pipeline and its graph.
@@ -70,6 +73,7 @@ func gateSource(s Stage) source {
 // large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
+	r.secrets = newSecretScan(p)
 	own := source{path: p.path, overrides: p.overrides}
 	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
@@ -117,7 +121,9 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 		}
 	}
 	// An Argo chain comes last: its Workflows start once the rest is there.
-	return r.emit(f, r.workflowObjects(), r.lastWave(), own)
+	err := r.emit(f, r.workflowObjects(), r.lastWave(), own)
+	r.problems = append(r.problems, r.secrets.finish()...)
+	return err
 }
 
 // emit finishes the objects of one construct and passes them to f.
@@ -133,6 +139,7 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)
 		}
+		r.secrets.object(o, src.path)
 		if err := f(o, src.path); err != nil {
 			return err
 		}

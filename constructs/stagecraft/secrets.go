@@ -41,12 +41,16 @@ var urlWithUserinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]+@[^\
 
 // Words of a name that say its value is a secret, alone or in pairs.
 var (
-	secretWords     = map[string]bool{"password": true, "passwd": true, "secret": true, "token": true, "apikey": true, "credential": true, "credentials": true, "passphrase": true}
-	secretWordPairs = map[[2]string]bool{{"api", "key"}: true, {"private", "key"}: true, {"access", "key"}: true, {"secret", "key"}: true, {"auth", "key"}: true, {"signing", "key"}: true}
+	secretWords     = map[string]bool{"password": true, "passwd": true, "pwd": true, "secret": true, "token": true, "apikey": true, "credential": true, "credentials": true, "passphrase": true}
+	secretWordPairs = map[[2]string]bool{{"api", "key"}: true, {"private", "key"}: true, {"access", "key"}: true, {"secret", "key"}: true, {"auth", "key"}: true, {"signing", "key"}: true,
+		{"account", "key"}: true}
+	// Endings of one-word names that say the same (PGPASSWORD, apitoken).
+	secretSuffixes = []string{"password", "passwd", "token", "secret"}
 	// Words that, last in a name, say the value only points at a secret or
 	// describes one (TOKEN_FILE, SECRET_NAME, ACCESS_KEY_ID, passwordFromEnv).
 	pointerWords = map[string]bool{"file": true, "path": true, "dir": true, "name": true, "ref": true, "id": true, "url": true, "endpoint": true,
-		"env": true, "type": true, "length": true, "len": true, "size": true, "ttl": true, "expiry": true, "header": true, "field": true}
+		"env": true, "type": true, "length": true, "len": true, "size": true, "ttl": true, "expiry": true, "header": true, "field": true,
+		"issuer": true, "iss": true, "audience": true, "aud": true, "algorithm": true, "alg": true, "uri": true, "host": true, "count": true, "limit": true}
 	// Words of names under which a long random value is a key.
 	keyWords = map[string]bool{"key": true, "auth": true, "signature": true, "salt": true, "hmac": true, "dsn": true}
 )
@@ -87,7 +91,7 @@ func secretName(name string) (strong, weak bool) {
 		return false, false
 	}
 	for i, w := range words {
-		if secretWords[w] || (i > 0 && secretWordPairs[[2]string{words[i-1], w}]) {
+		if secretWords[w] || (i > 0 && secretWordPairs[[2]string{words[i-1], w}]) || secretSuffix(w) {
 			return true, true
 		}
 		weak = weak || keyWords[w]
@@ -95,19 +99,49 @@ func secretName(name string) (strong, weak bool) {
 	return false, weak
 }
 
+// secretSuffix reports whether a word ends in a secret word, as
+// PGPASSWORD and apitoken do.
+func secretSuffix(w string) bool {
+	for _, suf := range secretSuffixes {
+		if len(w) > len(suf) && strings.HasSuffix(w, suf) {
+			return true
+		}
+	}
+	return false
+}
+
 // notALiteral reports whether a value under a secret-like name is no
 // secret itself: empty, a boolean or number, a reference to a variable
-// ($(VAR), ${VAR}) or a file path.
+// ($(VAR), ${VAR}), a file path, a URL without a password (an issuer or
+// an audience), or the name of an algorithm (RS256, AES-256-GCM).
 func notALiteral(v string) bool {
 	v = strings.TrimSpace(v)
 	switch strings.ToLower(v) {
 	case "", "true", "false", "yes", "no", "none", "null":
 		return true
 	}
-	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "$(") || strings.HasPrefix(v, "${") {
+	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "$(") || strings.HasPrefix(v, "${") || algorithmName.MatchString(v) {
+		return true
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
 		return true
 	}
 	return strings.IndexFunc(v, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' }) < 0
+}
+
+// Values of fixed shapes that are no secrets, however random they look.
+var (
+	algorithmName = regexp.MustCompile(`^(?i:[HRPE]S(?:256|384|512)|EdDSA|ES256K|RSA-OAEP(?:-256)?|A(?:128|192|256)(?:GCM|CBC-HS\d+|KW)|AES-?(?:128|192|256)(?:-?(?:GCM|CBC|CTR|SIV))?|SHA-?(?:1|224|256|384|512)|HMAC-?SHA-?(?:1|256|384|512)|ChaCha20-Poly1305|X25519|Ed25519|P-(?:256|384|521))$`)
+	digest        = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$`)
+	uuid          = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// plainName is a name made of words: lowercase letters, '-', '.', '_'.
+	plainName = regexp.MustCompile(`^[a-z]+(?:[._-][a-z]+)*$`)
+)
+
+// structured reports whether v has the shape of a value that only looks
+// random: an object path, a digest, a UUID or a name of words.
+func structured(v string) bool {
+	return strings.Contains(v, "/") || digest.MatchString(v) || uuid.MatchString(v) || plainName.MatchString(v)
 }
 
 // entropy is the Shannon entropy of s, in bits per character.
@@ -128,7 +162,7 @@ func entropy(s string) float64 {
 // highEntropy reports whether v looks like a random key: long, without
 // spaces, and varied.
 func highEntropy(v string) bool {
-	return len(v) >= 20 && !strings.ContainsAny(v, " \t\n") && entropy(v) >= 3.5
+	return len(v) >= 20 && !strings.ContainsAny(v, " \t\n") && !structured(v) && entropy(v) >= 3.5
 }
 
 // urlPassword returns the first URL in v whose userinfo holds a literal
@@ -146,15 +180,32 @@ func urlPassword(v string) (string, bool) {
 	return "", false
 }
 
-// looksSecret returns why the value under name looks like a secret, or "".
-func looksSecret(name, value string) string {
-	for _, t := range tokenShapes {
-		if t.re.MatchString(value) {
-			return "holds what looks like " + t.name
+// shapeSecret returns why value, whatever its name, holds a secret: a
+// token of a well-known shape, a URL with a password, or a secret in its
+// text (see textSecret); or "".
+func shapeSecret(value string) string {
+	if len(value) >= 14 {
+		for _, t := range tokenShapes {
+			if t.re.MatchString(value) {
+				return "holds what looks like " + t.name
+			}
 		}
 	}
-	if u, ok := urlPassword(value); ok {
-		return "holds a URL with a password (" + u + ")"
+	if strings.Contains(value, "://") {
+		if u, ok := urlPassword(value); ok {
+			return "holds a URL with a password (" + u + ")"
+		}
+	}
+	return textSecret(value)
+}
+
+// looksSecret returns why the value under name looks like a secret, or "".
+func looksSecret(name, value string) string {
+	if why := shapeSecret(value); why != "" {
+		return why
+	}
+	if why := base64Secret(value); why != "" {
+		return why
 	}
 	strong, weak := secretName(name)
 	switch {

@@ -1,0 +1,128 @@
+package stagecraft
+
+import (
+	"reflect"
+	"regexp"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// The scan of what a pipeline writes: every string of every object it
+// renders, after the overrides, is read by the secret detector. The props
+// were read before (validateSecrets), with their names; the scan finds what
+// no prop check reads: probes, metrics paths, volume handles and paths, the
+// chart's labels, and whatever an override wrote.
+
+// objectEntry is a NotSecrets entry naming a field of a rendered object,
+// "Kind:json.path" ("Deployment:spec.template.spec.containers[0].livenessProbe.httpGet.path").
+var objectEntry = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*:[a-zA-Z]`)
+
+// isObjectEntry reports whether a NotSecrets entry names a field of a
+// rendered object rather than a prop.
+func isObjectEntry(e string) bool { return objectEntry.MatchString(e) }
+
+// entryUse is an object entry of a construct's NotSecrets: its index there
+// and whether a rendered field matched it.
+type entryUse struct {
+	index int
+	used  bool
+}
+
+// secretScan scans the objects of one pipeline, in the order they are
+// written; each secret is reported once, where it is first written.
+type secretScan struct {
+	// allowed are the values NotSecrets declares no secrets: those of the
+	// props it names, and those of the object fields it names.
+	allowed  map[string]bool
+	entries  map[string]map[string]*entryUse // construct path -> entry -> use
+	reported map[string]bool
+	problems []Problem
+}
+
+// newSecretScan collects the NotSecrets of the pipeline's constructs.
+func newSecretScan(p *Pipeline) *secretScan {
+	s := &secretScan{allowed: map[string]bool{}, entries: map[string]map[string]*entryUse{}, reported: map[string]bool{}}
+	s.add(p.path, mapFields("Labels", p.props.Labels, insteadMeta), p.props.NotSecrets)
+	for _, c := range p.parts {
+		fields, notSecrets := secretFields(c)
+		s.add(c.membership().path, fields, notSecrets)
+	}
+	return s
+}
+
+func (s *secretScan) add(path string, fields []valueField, notSecrets []string) {
+	named := map[string]bool{}
+	for i, e := range notSecrets {
+		if isObjectEntry(e) {
+			if s.entries[path] == nil {
+				s.entries[path] = map[string]*entryUse{}
+			}
+			s.entries[path][e] = &entryUse{index: i}
+		}
+		named[e] = true
+	}
+	for _, f := range fields {
+		if named[f.path] {
+			s.allowed[f.value] = true
+		}
+	}
+}
+
+// object scans one object of the construct at path.
+func (s *secretScan) object(o runtime.Object, path string) {
+	kind := o.GetObjectKind().GroupVersionKind().Kind
+	entries := s.entries[path]
+	w := walker{visit: func(at func() string, name, value string) bool {
+		if s.allowed[value] {
+			return false
+		}
+		if entries != nil {
+			if e := entries[kind+":"+at()]; e != nil {
+				e.used = true
+				s.allowed[value] = true
+				return false
+			}
+		}
+		why := looksSecret(name, value)
+		if why == "" {
+			return false
+		}
+		if !s.reported[value] {
+			s.reported[value] = true
+			fld := at()
+			s.problems = append(s.problems, Problem{Construct: path, Object: describe(o), Type: field.ErrorTypeForbidden, Field: fld, Value: redacted,
+				Detail: "the value " + why + ", and would be written into the manifests in plain text; keep it in a Secret and pass it by reference " +
+					"(EnvFromSecret, Trigger.Secrets, the volume driver's secret). If it is not a secret, list " + quote(kind+":"+fld) + " in the construct's NotSecrets"})
+		}
+		return true
+	}}
+	w.value(reflect.ValueOf(o), "")
+}
+
+// finish returns the problems found, and those of object entries that
+// named no field of their construct's objects.
+func (s *secretScan) finish() []Problem {
+	out := s.problems
+	for path, entries := range s.entries {
+		for e, use := range entries {
+			if !use.used {
+				out = append(out, Problem{Construct: path, Type: field.ErrorTypeNotSupported, Field: field.NewPath("NotSecrets").Index(use.index).String(), Value: e,
+					Detail: "names no field of the construct's objects; use the Kind:field form a problem names, such as \"Deployment:spec.template.spec.containers[0].livenessProbe.httpGet.path\""})
+			}
+		}
+	}
+	sortProblems(out[len(s.problems):])
+	return out
+}
+
+// sortProblems orders problems by construct and field, for stable output.
+func sortProblems(ps []Problem) {
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Construct != ps[j].Construct {
+			return ps[i].Construct < ps[j].Construct
+		}
+		return ps[i].Field < ps[j].Field
+	})
+}
