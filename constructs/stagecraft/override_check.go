@@ -91,7 +91,6 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 	add(validateCounts(o))
 	if tmpl, path := podTemplateOf(o); tmpl != nil {
 		add(validatePodRules(path, &tmpl.Spec))
-		add(podSecrets(path, &tmpl.Spec))
 		if !privileged {
 			add(restrictedViolations(path, tmpl))
 		}

@@ -133,13 +133,15 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 		if !r.cdk8sLabels {
 			addChartLabels(o, r.p.chart.labels)
 		}
+		var before map[string]bool
 		if len(src.overrides) > 0 {
+			before = flagged(o)
 			r.problems = append(r.problems, overridden(o, src)...)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)
 		}
-		r.secrets.object(o, src.path)
+		r.secrets.object(o, src.path, before)
 		if err := f(o, src.path); err != nil {
 			return err
 		}

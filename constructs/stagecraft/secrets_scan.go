@@ -70,8 +70,23 @@ func (s *secretScan) add(path string, fields []valueField, notSecrets []string) 
 	}
 }
 
-// object scans one object of the construct at path.
-func (s *secretScan) object(o runtime.Object, path string) {
+// flagged returns the values of o that look like secrets, to tell which
+// of them the construct's overrides wrote.
+func flagged(o runtime.Object) map[string]bool {
+	out := map[string]bool{}
+	w := walker{visit: func(_ func() string, name, value string) bool {
+		if looksSecret(name, value) != "" {
+			out[value] = true
+		}
+		return false
+	}}
+	w.value(reflect.ValueOf(o), "")
+	return out
+}
+
+// object scans one object of the construct at path; before are the
+// values flagged before its overrides ran, nil without overrides.
+func (s *secretScan) object(o runtime.Object, path string, before map[string]bool) {
 	kind := o.GetObjectKind().GroupVersionKind().Kind
 	entries := s.entries[path]
 	w := walker{visit: func(at func() string, name, value string) bool {
@@ -92,6 +107,9 @@ func (s *secretScan) object(o runtime.Object, path string) {
 		if !s.reported[value] {
 			s.reported[value] = true
 			fld := at()
+			if before != nil && !before[value] {
+				why += " (an Override wrote it)"
+			}
 			s.problems = append(s.problems, Problem{Construct: path, Object: describe(o), Type: field.ErrorTypeForbidden, Field: fld, Value: redacted,
 				Detail: "the value " + why + ", and would be written into the manifests in plain text; keep it in a Secret and pass it by reference " +
 					"(EnvFromSecret, Trigger.Secrets, the volume driver's secret). If it is not a secret, list " + quote(kind+":"+fld) + " in the construct's NotSecrets"})
