@@ -123,6 +123,9 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 	// An Argo chain comes last: its Workflows start once the rest is there.
 	err := r.emit(f, r.workflowObjects(), r.lastWave(), own)
 	r.problems = append(r.problems, r.secrets.finish()...)
+	if len(r.problems) > 0 {
+		redactProblems(r.problems, r.secrets.reportedSecrets())
+	}
 	return err
 }
 

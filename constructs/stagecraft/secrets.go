@@ -173,7 +173,8 @@ func urlPassword(v string) (string, bool) {
 		if err != nil || u.User == nil {
 			continue
 		}
-		if p, ok := u.User.Password(); ok && p != "" && !notALiteral(p) {
+		// "xxxxx" is how url.URL.Redacted masks a password.
+		if p, ok := u.User.Password(); ok && p != "" && p != "xxxxx" && !notALiteral(p) {
 			return u.Redacted(), true
 		}
 	}

@@ -1,7 +1,6 @@
 package stagecraft
 
 import (
-	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -64,8 +63,6 @@ func ssBatchOverride(w Workload, ov func(obj runtime.Object)) func(app cdk8s.App
 		}
 	}
 }
-
-func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 const (
 	ssDeployment = "Deployment p/s"

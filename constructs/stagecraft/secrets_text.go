@@ -53,38 +53,73 @@ func literalValue(v string) bool {
 	return !notALiteral(v)
 }
 
-// textSecret returns why the free text v holds a secret, or "".
-func textSecret(v string) string {
-	if strings.IndexByte(v, '=') >= 0 {
-		for _, m := range assignment.FindAllStringSubmatch(v, -1) {
-			if strong, _ := secretName(m[1]); strong && literalValue(m[2]) {
-				return "assigns a literal to the secret-like name " + quote(m[1])
-			}
+// textRule is a shape of a secret in free text: re finds it, the
+// submatch name (0 for none) is the name it stands under and value the
+// secret; pass reports whether the text may hold re's shape at all.
+type textRule struct {
+	re          *regexp.Regexp
+	name, value int
+	pass        func(v string) bool
+	why         func(name, value string) string
+}
+
+func has(b byte) func(string) bool {
+	return func(v string) bool { return strings.IndexByte(v, b) >= 0 }
+}
+
+// underSecretName accepts a literal under a secret-like name.
+func underSecretName(what string) func(name, value string) string {
+	return func(name, value string) string {
+		if strong, _ := secretName(name); strong && literalValue(value) {
+			return what + " " + quote(name)
 		}
+		return ""
 	}
-	if strings.IndexByte(v, '"') >= 0 {
-		for _, m := range jsonPair.FindAllStringSubmatch(v, -1) {
-			if strong, _ := secretName(m[1]); strong && literalValue(m[2]) {
-				return "gives a literal to the secret-like key " + quote(m[1])
-			}
+}
+
+var textRules = []textRule{
+	{assignment, 1, 2, has('='), underSecretName("assigns a literal to the secret-like name")},
+	{jsonPair, 1, 2, has('"'), underSecretName("gives a literal to the secret-like key")},
+	{flagWord, 1, 2, has(' '), underSecretName("passes a literal to the secret-like flag")},
+	{bearer, 0, 1, has(' '), func(_, v string) string {
+		if literalValue(v) && strings.IndexFunc(v, func(r rune) bool { return !unicode.IsLower(r) }) >= 0 {
+			return "holds a literal bearer token"
 		}
-	}
-	if strings.IndexByte(v, ' ') >= 0 {
-		for _, m := range flagWord.FindAllStringSubmatch(v, -1) {
-			if strong, _ := secretName(m[1]); strong && literalValue(m[2]) {
-				return "passes a literal to the secret-like flag " + quote(m[1])
-			}
-		}
-		for _, m := range bearer.FindAllStringSubmatch(v, -1) {
-			if literalValue(m[1]) && strings.IndexFunc(m[1], func(r rune) bool { return !unicode.IsLower(r) }) >= 0 {
-				return "holds a literal bearer token"
-			}
-		}
-		if m := mysqlPassword.FindStringSubmatch(v); m != nil && literalValue(m[1]) {
+		return ""
+	}},
+	{mysqlPassword, 0, 1, has(' '), func(_, v string) string {
+		if literalValue(v) {
 			return "passes a literal password to mysql's -p"
 		}
+		return ""
+	}},
+}
+
+// textMatches calls f with why and where (start, end) each secret of the
+// text rules is in v, until f returns false.
+func textMatches(v string, f func(why string, start, end int) bool) {
+	for _, r := range textRules {
+		if !r.pass(v) {
+			continue
+		}
+		for _, m := range r.re.FindAllStringSubmatchIndex(v, -1) {
+			name := ""
+			if r.name > 0 {
+				name = v[m[2*r.name]:m[2*r.name+1]]
+			}
+			start, end := m[2*r.value], m[2*r.value+1]
+			if why := r.why(name, unquote(v[start:end])); why != "" && !f(why, start, end) {
+				return
+			}
+		}
 	}
-	return ""
+}
+
+// textSecret returns why the free text v holds a secret, or "".
+func textSecret(v string) string {
+	found := ""
+	textMatches(v, func(why string, _, _ int) bool { found = why; return false })
+	return found
 }
 
 // base64Secret returns why a base64 blob in v decodes to a credential, or
