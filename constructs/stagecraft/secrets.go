@@ -16,24 +16,65 @@ import (
 // and about forty modules into the library's go.mod; trufflehog's detectors
 // pull more; neither is needed to recognise the shapes below.
 
-// tokenShape is a well-known credential format.
+// tokenShape is a well-known credential format: re finds it, and ok
+// (when set) accepts each match.
 type tokenShape struct {
 	name string
 	re   *regexp.Regexp
+	ok   func(match string) bool
+}
+
+// spans returns where the shape is in v.
+func (t tokenShape) spans(v string) [][]int {
+	ms := t.re.FindAllStringIndex(v, -1)
+	if t.ok == nil {
+		return ms
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if t.ok(v[m[0]:m[1]]) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // tokenShapes are matched anywhere in a value.
 var tokenShapes = []tokenShape{
-	{"an OpenAI or Anthropic API key", regexp.MustCompile(`\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`)},
-	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`)},
-	{"a Hugging Face token", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`)},
-	{"an AWS access key ID", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`)},
-	{"a GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}`)},
-	{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`)},
-	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`)},
-	{"a Stripe key", regexp.MustCompile(`\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,}`)},
-	{"a private key", regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY-----`)},
-	{"a JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`)},
+	{"an OpenAI or Anthropic API key", regexp.MustCompile(`\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`), nil},
+	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`), nil},
+	{"a Hugging Face token", regexp.MustCompile(`\b(?:hf_|api_org_)[A-Za-z0-9]{30,}`), nil},
+	{"an AWS access key ID", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`), nil},
+	{"a GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}`), nil},
+	{"a Slack token", regexp.MustCompile(`\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}`), nil},
+	{"a Slack or Teams webhook URL", regexp.MustCompile(`hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/+_-]{20,}|\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/_-]{20,}`), nil},
+	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`), nil},
+	{"a Stripe key", regexp.MustCompile(`\b(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,}`), nil},
+	{"an Azure AD client secret", regexp.MustCompile(`(?:^|[^A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`), nil},
+	{"an OpenShift token", regexp.MustCompile(`\bsha256~[A-Za-z0-9_-]{43}`), nil},
+	{"a private key", regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----`), nil},
+	{"a JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`), nil},
+	// The tokens of many services: a short prefix and a separator, then a
+	// long random body (ntn_..., sgp_..., hvs....), in both cases and
+	// with digits, which no Kubernetes name and no hex digest has.
+	{"an API token", regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9]{1,9}(?:[_.][A-Za-z0-9]{1,9})?[_.-][A-Za-z0-9_-]{24,}`), randomBody},
+}
+
+// randomBody accepts a prefixed token whose body is random: upper and
+// lower case and digits, varied; an integrity hash (sha256-...) is not.
+func randomBody(m string) bool {
+	if strings.HasPrefix(strings.ToLower(m), "sha") {
+		return false
+	}
+	i := strings.LastIndexAny(m[:min(len(m), 21)], "_.-")
+	body := m[i+1:]
+	lower, upper, digit := false, false, false
+	for _, r := range body {
+		lower = lower || unicode.IsLower(r)
+		upper = upper || unicode.IsUpper(r)
+		digit = digit || unicode.IsDigit(r)
+	}
+	return lower && upper && digit && entropy(body) >= 3.5
 }
 
 // urlWithUserinfo finds URLs that carry a user and a password.
@@ -41,7 +82,8 @@ var urlWithUserinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s/@]+@[^\
 
 // Words of a name that say its value is a secret, alone or in pairs.
 var (
-	secretWords     = map[string]bool{"password": true, "passwd": true, "pwd": true, "secret": true, "token": true, "apikey": true, "credential": true, "credentials": true, "passphrase": true}
+	secretWords = map[string]bool{"password": true, "passwd": true, "pwd": true, "secret": true, "token": true, "apikey": true, "credential": true, "credentials": true, "passphrase": true,
+		"accesskey": true, "secretkey": true, "privatekey": true}
 	secretWordPairs = map[[2]string]bool{{"api", "key"}: true, {"private", "key"}: true, {"access", "key"}: true, {"secret", "key"}: true, {"auth", "key"}: true, {"signing", "key"}: true,
 		{"account", "key"}: true}
 	// Endings of one-word names that say the same (PGPASSWORD, apitoken).
@@ -126,8 +168,14 @@ func notALiteral(v string) bool {
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" && u.User == nil {
 		return true
 	}
-	return strings.IndexFunc(v, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' }) < 0
+	// A number, unless it is as long as the numeric IDs and secrets of
+	// some services (a Discord client secret has 32 digits).
+	return len(v) <= maxPlainNumber && strings.IndexFunc(v, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' }) < 0
 }
+
+// maxPlainNumber is the length up to which a number under a secret-like
+// name is a setting (MAX_TOKENS=4096, a timestamp in milliseconds).
+const maxPlainNumber = 14
 
 // Values of fixed shapes that are no secrets, however random they look.
 var (
@@ -141,7 +189,7 @@ var (
 // structured reports whether v has the shape of a value that only looks
 // random: an object path, a digest, a UUID or a name of words.
 func structured(v string) bool {
-	return strings.Contains(v, "/") || digest.MatchString(v) || uuid.MatchString(v) || plainName.MatchString(v)
+	return strings.Contains(v, "/") && !strings.ContainsAny(v, "+=") || digest.MatchString(v) || uuid.MatchString(v) || plainName.MatchString(v)
 }
 
 // entropy is the Shannon entropy of s, in bits per character.
@@ -187,7 +235,7 @@ func urlPassword(v string) (string, bool) {
 func shapeSecret(value string) string {
 	if len(value) >= 14 {
 		for _, t := range tokenShapes {
-			if t.re.MatchString(value) {
+			if t.re.MatchString(value) && len(t.spans(value)) > 0 {
 				return "holds what looks like " + t.name
 			}
 		}

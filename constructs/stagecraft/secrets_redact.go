@@ -20,7 +20,7 @@ func secretSpans(v string) [][2]int {
 	var out [][2]int
 	if len(v) >= 14 {
 		for _, t := range tokenShapes {
-			for _, m := range t.re.FindAllStringIndex(v, -1) {
+			for _, m := range t.spans(v) {
 				out = append(out, [2]int{m[0], m[1]})
 			}
 		}

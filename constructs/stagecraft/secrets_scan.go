@@ -90,15 +90,15 @@ func (s *secretScan) object(o runtime.Object, path string, before map[string]boo
 	kind := o.GetObjectKind().GroupVersionKind().Kind
 	entries := s.entries[path]
 	w := walker{visit: func(at func() string, name, value string) bool {
-		if s.allowed[value] {
-			return false
-		}
 		if entries != nil {
 			if e := entries[kind+":"+at()]; e != nil {
 				e.used = true
 				s.allowed[value] = true
 				return false
 			}
+		}
+		if s.allowed[value] {
+			return false
 		}
 		why := looksSecret(name, value)
 		if why == "" {

@@ -19,12 +19,24 @@ var (
 	// assignment is name=value: a shell variable, a flag, a query or a
 	// connection string's key (JDBC's password=, Azure's AccountKey=).
 	assignment = regexp.MustCompile(`([A-Za-z][A-Za-z0-9_.-]*)=("[^"]*"|'[^']*'|[^\s;&,'"()\]}]+)`)
-	// jsonPair is "name": "value" in JSON or YAML text.
-	jsonPair = regexp.MustCompile(`"([A-Za-z][A-Za-z0-9_.-]*)"\s*:\s*"([^"]*)"`)
+	// jsonPair is "name": "value" in JSON or YAML text, "name" => "value"
+	// in Ruby or PHP, ("name", "value") in a call.
+	jsonPair = regexp.MustCompile(`["']([A-Za-z0-9_.-]*[A-Za-z][A-Za-z0-9_.-]*)["']\s*(?::|,|=>)\s*("[^"]*"|'[^']*')`)
+	// keyed is a name, an operator of a config or programming language
+	// (name: v, name = "v", name := "v", var name string = "v") and a value.
+	keyed = regexp.MustCompile(`([A-Za-z0-9_.-]*[A-Za-z][A-Za-z0-9_.-]*)(?:\s+(?:string|str|String))?\s*(?::{1,3}=|\?=|\.=|\|\|=|=>|:|=)\s*` +
+		"(\"[^\"\n]*\"|'[^'\n]*'|`[^`\n]*`|[^\\s\"'`;,)]+)")
+	// xmlElement is <name>value</name>.
+	xmlElement = regexp.MustCompile(`<([A-Za-z0-9_.-]*[A-Za-z][A-Za-z0-9_.-]*)>\s*([^<\s]+)\s*</`)
 	// flagWord is a flag followed by its value in a command line.
 	flagWord = regexp.MustCompile(`(?:^|\s)--?([A-Za-z][A-Za-z0-9_-]*)\s+("[^"]*"|'[^']*'|[^\s;&|'"-][^\s;&|'"]*)`)
 	// bearer is an HTTP bearer token.
 	bearer = regexp.MustCompile(`(?i)\bbearer\s+([A-Za-z0-9._~+/-]{8,}=*)`)
+	// authorization is the credentials of an HTTP Authorization header
+	// (after its scheme: Basic, Token, Api-Token).
+	authorization = regexp.MustCompile(`(?i)\bauthorization["']?\s*:\s*(?:[A-Za-z-]+\s+)?([^\s"'\\]{8,})`)
+	// userFlag is curl's (and wget's) user:password.
+	userFlag = regexp.MustCompile(`(?:^|\s)(?:-u|--user|--proxy-user)\s+("[^"]*"|'[^']*'|[^\s"']+)`)
 	// mysqlPassword is the password of the mysql clients, glued to -p.
 	mysqlPassword = regexp.MustCompile(`\bmysql(?:dump|admin|import|check|sh)?\b[^|;&]*?\s-p([^\s;&|'"]+)`)
 	// base64Blob is a run of base64 (standard or URL-safe alphabet).
@@ -35,7 +47,7 @@ var (
 
 // unquote drops the quotes around a captured value.
 func unquote(v string) string {
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && v[len(v)-1] == v[0] {
 		return v[1 : len(v)-1]
 	}
 	return v
@@ -67,23 +79,64 @@ func has(b byte) func(string) bool {
 	return func(v string) bool { return strings.IndexByte(v, b) >= 0 }
 }
 
-// underSecretName accepts a literal under a secret-like name.
+// underSecretName accepts a literal under a secret-like name, or a long
+// random value under a key-like one.
 func underSecretName(what string) func(name, value string) string {
 	return func(name, value string) string {
-		if strong, _ := secretName(name); strong && literalValue(value) {
+		strong, weak := secretName(name)
+		if strong && literalValue(value) || weak && highEntropy(unquote(value)) {
 			return what + " " + quote(name)
 		}
 		return ""
 	}
 }
 
+// keyLike reports whether a literal, found after a secret-like name and
+// an operator that prose uses too (a colon), looks like a key rather than
+// a word: six characters or more, with a digit or both cases.
+func keyLike(v string) bool {
+	v = unquote(v)
+	lower, upper, digit := false, false, false
+	for _, r := range v {
+		lower = lower || unicode.IsLower(r)
+		upper = upper || unicode.IsUpper(r)
+		digit = digit || unicode.IsDigit(r)
+	}
+	return len(v) >= 6 && (digit || lower && upper)
+}
+
+// keyedSecret accepts a key-like literal under a secret-like name.
+func keyedSecret(what string) func(name, value string) string {
+	inner := underSecretName(what)
+	return func(name, value string) string {
+		if !keyLike(value) {
+			return ""
+		}
+		return inner(name, value)
+	}
+}
+
 var textRules = []textRule{
 	{assignment, 1, 2, has('='), underSecretName("assigns a literal to the secret-like name")},
-	{jsonPair, 1, 2, has('"'), underSecretName("gives a literal to the secret-like key")},
+	{jsonPair, 1, 2, func(v string) bool { return strings.ContainsAny(v, `"'`) }, underSecretName("gives a literal to the secret-like key")},
+	{keyed, 1, 2, func(v string) bool { return strings.ContainsAny(v, "=:") }, keyedSecret("gives a literal to the secret-like name")},
+	{xmlElement, 1, 2, has('<'), keyedSecret("gives a literal to the secret-like element")},
 	{flagWord, 1, 2, has(' '), underSecretName("passes a literal to the secret-like flag")},
 	{bearer, 0, 1, has(' '), func(_, v string) string {
 		if literalValue(v) && strings.IndexFunc(v, func(r rune) bool { return !unicode.IsLower(r) }) >= 0 {
 			return "holds a literal bearer token"
+		}
+		return ""
+	}},
+	{authorization, 0, 1, has(':'), func(_, v string) string {
+		if literalValue(v) && keyLike(v) {
+			return "holds a literal Authorization header"
+		}
+		return ""
+	}},
+	{userFlag, 0, 1, has(' '), func(_, v string) string {
+		if _, pw, _ := strings.Cut(unquote(v), ":"); literalValue(pw) {
+			return "passes a literal user:password to -u/--user"
 		}
 		return ""
 	}},
