@@ -17,15 +17,34 @@ import (
 // pull more; neither is needed to recognise the shapes below.
 
 // tokenShape is a well-known credential format: re finds it, and ok
-// (when set) accepts each match.
+// (when set) accepts each match. pre is a cheap test a value must pass
+// for re to run at all: most strings of an object hold none of the
+// shapes' keywords (as gitleaks' rules have keywords).
 type tokenShape struct {
 	name string
 	re   *regexp.Regexp
+	pre  func(v string) bool
 	ok   func(match string) bool
+}
+
+// shape is a token shape that only values with one of the keywords can
+// hold.
+func shape(name, pattern string, keywords ...string) tokenShape {
+	return tokenShape{name: name, re: regexp.MustCompile(pattern), pre: func(v string) bool {
+		for _, k := range keywords {
+			if strings.Contains(v, k) {
+				return true
+			}
+		}
+		return false
+	}}
 }
 
 // spans returns where the shape is in v.
 func (t tokenShape) spans(v string) [][]int {
+	if !t.pre(v) {
+		return nil
+	}
 	ms := t.re.FindAllStringIndex(v, -1)
 	if t.ok == nil {
 		return ms
@@ -41,23 +60,37 @@ func (t tokenShape) spans(v string) [][]int {
 
 // tokenShapes are matched anywhere in a value.
 var tokenShapes = []tokenShape{
-	{"an OpenAI or Anthropic API key", regexp.MustCompile(`\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`), nil},
-	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`), nil},
-	{"a Hugging Face token", regexp.MustCompile(`\b(?:hf_|api_org_)[A-Za-z0-9]{30,}`), nil},
-	{"an AWS access key ID", regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`), nil},
-	{"a GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}`), nil},
-	{"a Slack token", regexp.MustCompile(`\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}`), nil},
-	{"a Slack or Teams webhook URL", regexp.MustCompile(`hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/+_-]{20,}|\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/_-]{20,}`), nil},
-	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`), nil},
-	{"a Stripe key", regexp.MustCompile(`\b(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,}`), nil},
-	{"an Azure AD client secret", regexp.MustCompile(`(?:^|[^A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`), nil},
-	{"an OpenShift token", regexp.MustCompile(`\bsha256~[A-Za-z0-9_-]{43}`), nil},
-	{"a private key", regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----`), nil},
-	{"a JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`), nil},
+	shape("an OpenAI or Anthropic API key", `\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`, "sk-"),
+	shape("a GitHub token", `\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`, "gh"),
+	shape("a Hugging Face token", `\b(?:hf_|api_org_)[A-Za-z0-9]{30,}`, "hf_", "api_org_"),
+	shape("an AWS access key ID", `\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`, "AKIA", "ASIA", "ABIA", "ACCA"),
+	shape("a GitLab token", `\bglpat-[A-Za-z0-9_-]{20,}`, "glpat-"),
+	shape("a Slack token", `\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{10,}`, "xox", "xapp-"),
+	shape("a Slack or Teams webhook URL", `hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/+_-]{20,}|\.webhook\.office\.com/webhookb2/[A-Za-z0-9@/_-]{20,}`,
+		"hooks.slack.com", "webhook.office.com"),
+	shape("a Google API key", `\bAIza[0-9A-Za-z_-]{35}`, "AIza"),
+	shape("a Stripe key", `\b(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,}`, "k_live_", "k_test_", "k_prod_"),
+	shape("an Azure AD client secret", `(?:^|[^A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`, "Q~"),
+	shape("an OpenShift token", `\bsha256~[A-Za-z0-9_-]{43}`, "sha256~"),
+	shape("a private key", `-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----`, "PRIVATE KEY"),
+	shape("a JSON Web Token", `\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`, "eyJ"),
 	// The tokens of many services: a short prefix and a separator, then a
 	// long random body (ntn_..., sgp_..., hvs....), in both cases and
 	// with digits, which no Kubernetes name and no hex digest has.
-	{"an API token", regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9]{1,9}(?:[_.][A-Za-z0-9]{1,9})?[_.-][A-Za-z0-9_-]{24,}`), randomBody},
+	{name: "an API token", re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9]{1,9}(?:[_.][A-Za-z0-9]{1,9})?[_.-][A-Za-z0-9_-]{24,}`),
+		pre: func(v string) bool { return len(v) >= 27 && mixed(v) }, ok: randomBody},
+}
+
+// mixed reports whether v has upper and lower case letters and digits.
+func mixed(v string) bool {
+	lower, upper, digit := false, false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		lower = lower || 'a' <= c && c <= 'z'
+		upper = upper || 'A' <= c && c <= 'Z'
+		digit = digit || '0' <= c && c <= '9'
+	}
+	return lower && upper && digit
 }
 
 // randomBody accepts a prefixed token whose body is random: upper and
@@ -68,13 +101,7 @@ func randomBody(m string) bool {
 	}
 	i := strings.LastIndexAny(m[:min(len(m), 21)], "_.-")
 	body := m[i+1:]
-	lower, upper, digit := false, false, false
-	for _, r := range body {
-		lower = lower || unicode.IsLower(r)
-		upper = upper || unicode.IsUpper(r)
-		digit = digit || unicode.IsDigit(r)
-	}
-	return lower && upper && digit && entropy(body) >= 3.5
+	return mixed(body) && entropy(body) >= 3.5
 }
 
 // urlWithUserinfo finds URLs that carry a user and a password.
@@ -192,17 +219,19 @@ func structured(v string) bool {
 	return strings.Contains(v, "/") && !strings.ContainsAny(v, "+=") || digest.MatchString(v) || uuid.MatchString(v) || plainName.MatchString(v)
 }
 
-// entropy is the Shannon entropy of s, in bits per character.
+// entropy is the Shannon entropy of s, in bits per byte.
 func entropy(s string) float64 {
-	counts := map[rune]int{}
-	for _, r := range s {
-		counts[r]++
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
 	}
-	n := float64(len([]rune(s)))
+	n := float64(len(s))
 	var h float64
 	for _, c := range counts {
-		p := float64(c) / n
-		h -= p * math.Log2(p)
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
 	}
 	return h
 }
@@ -235,7 +264,7 @@ func urlPassword(v string) (string, bool) {
 func shapeSecret(value string) string {
 	if len(value) >= 14 {
 		for _, t := range tokenShapes {
-			if t.re.MatchString(value) && len(t.spans(value)) > 0 {
+			if len(t.spans(value)) > 0 {
 				return "holds what looks like " + t.name
 			}
 		}

@@ -38,12 +38,20 @@ type secretScan struct {
 	allowed  map[string]bool
 	entries  map[string]map[string]*entryUse // construct path -> entry -> use
 	reported map[string]bool
+	verdicts map[[2]string]string
 	problems []Problem
+
+	// The object being scanned.
+	w          walker
+	obj        runtime.Object
+	path, kind string
+	objEntries map[string]*entryUse
+	before     map[string]bool
 }
 
 // newSecretScan collects the NotSecrets of the pipeline's constructs.
 func newSecretScan(p *Pipeline) *secretScan {
-	s := &secretScan{allowed: map[string]bool{}, entries: map[string]map[string]*entryUse{}, reported: map[string]bool{}}
+	s := &secretScan{allowed: map[string]bool{}, entries: map[string]map[string]*entryUse{}, reported: map[string]bool{}, verdicts: map[[2]string]string{}}
 	s.add(p.path, mapFields("Labels", p.props.Labels, insteadMeta), p.props.NotSecrets)
 	for _, c := range p.parts {
 		fields, notSecrets := secretFields(c)
@@ -70,11 +78,23 @@ func (s *secretScan) add(path string, fields []valueField, notSecrets []string) 
 	}
 }
 
+// verdict is looksSecret, once per name and value: the objects of a
+// pipeline repeat most of their strings (labels, images, names).
+func (s *secretScan) verdict(name, value string) string {
+	k := [2]string{name, value}
+	why, ok := s.verdicts[k]
+	if !ok {
+		why = looksSecret(name, value)
+		s.verdicts[k] = why
+	}
+	return why
+}
+
 // flagged returns the values of o that look like secrets, to tell which
 // of them the construct's overrides wrote.
 func flagged(o runtime.Object) map[string]bool {
 	out := map[string]bool{}
-	w := walker{visit: func(_ func() string, name, value string) bool {
+	w := walker{visit: func(_ *walker, name, value string) bool {
 		if looksSecret(name, value) != "" {
 			out[value] = true
 		}
@@ -87,36 +107,43 @@ func flagged(o runtime.Object) map[string]bool {
 // object scans one object of the construct at path; before are the
 // values flagged before its overrides ran, nil without overrides.
 func (s *secretScan) object(o runtime.Object, path string, before map[string]bool) {
-	kind := o.GetObjectKind().GroupVersionKind().Kind
-	entries := s.entries[path]
-	w := walker{visit: func(at func() string, name, value string) bool {
-		if entries != nil {
-			if e := entries[kind+":"+at()]; e != nil {
-				e.used = true
-				s.allowed[value] = true
-				return false
-			}
-		}
-		if s.allowed[value] {
+	s.obj, s.path, s.before = o, path, before
+	s.kind = o.GetObjectKind().GroupVersionKind().Kind
+	s.objEntries = s.entries[path]
+	if s.w.visit == nil {
+		s.w.visit = s.visit
+	}
+	s.w.segs = s.w.segs[:0]
+	s.w.value(reflect.ValueOf(o), "")
+}
+
+// visit judges one string of the object being scanned.
+func (s *secretScan) visit(at *walker, name, value string) bool {
+	if s.objEntries != nil {
+		if e := s.objEntries[s.kind+":"+at.path()]; e != nil {
+			e.used = true
+			s.allowed[value] = true
 			return false
 		}
-		why := looksSecret(name, value)
-		if why == "" {
-			return false
+	}
+	if s.allowed[value] {
+		return false
+	}
+	why := s.verdict(name, value)
+	if why == "" {
+		return false
+	}
+	if !s.reported[value] {
+		s.reported[value] = true
+		fld := at.path()
+		if s.before != nil && !s.before[value] {
+			why += " (an Override wrote it)"
 		}
-		if !s.reported[value] {
-			s.reported[value] = true
-			fld := at()
-			if before != nil && !before[value] {
-				why += " (an Override wrote it)"
-			}
-			s.problems = append(s.problems, Problem{Construct: path, Object: describe(o), Type: field.ErrorTypeForbidden, Field: fld, Value: redacted,
-				Detail: "the value " + why + ", and would be written into the manifests in plain text; keep it in a Secret and pass it by reference " +
-					"(EnvFromSecret, Trigger.Secrets, the volume driver's secret). If it is not a secret, list " + quote(kind+":"+fld) + " in the construct's NotSecrets"})
-		}
-		return true
-	}}
-	w.value(reflect.ValueOf(o), "")
+		s.problems = append(s.problems, Problem{Construct: s.path, Object: describe(s.obj), Type: field.ErrorTypeForbidden, Field: fld, Value: redacted,
+			Detail: "the value " + why + ", and would be written into the manifests in plain text; keep it in a Secret and pass it by reference " +
+				"(EnvFromSecret, Trigger.Secrets, the volume driver's secret). If it is not a secret, list " + quote(s.kind+":"+fld) + " in the construct's NotSecrets"})
+	}
+	return true
 }
 
 // finish returns the problems found, and those of object entries that

@@ -45,6 +45,28 @@ var (
 	userPassword = regexp.MustCompile(`^[A-Za-z0-9._@+-]{1,64}:[^\s:]{3,}$`)
 )
 
+// secretWordStarts are the words secretName looks for, by first letter:
+// a text without one holds no secret-like name.
+var secretWordStarts = [26][]string{'a' - 'a': {"auth"}, 'c' - 'a': {"cred"}, 'd' - 'a': {"dsn"}, 'h' - 'a': {"hmac"}, 'k' - 'a': {"key"},
+	'p' - 'a': {"pass", "pwd"}, 's' - 'a': {"secret", "salt", "signature"}, 't' - 'a': {"token"}}
+
+// hasSecretWord reports whether v holds one of secretWordStarts, in any
+// case.
+func hasSecretWord(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i] | 0x20 // ASCII lower case
+		if c < 'a' || c > 'z' {
+			continue
+		}
+		for _, w := range secretWordStarts[c-'a'] {
+			if len(v)-i >= len(w) && strings.EqualFold(v[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // unquote drops the quotes around a captured value.
 func unquote(v string) string {
 	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'' || v[0] == '`') && v[len(v)-1] == v[0] {
@@ -122,25 +144,25 @@ var textRules = []textRule{
 	{keyed, 1, 2, func(v string) bool { return strings.ContainsAny(v, "=:") }, keyedSecret("gives a literal to the secret-like name")},
 	{xmlElement, 1, 2, has('<'), keyedSecret("gives a literal to the secret-like element")},
 	{flagWord, 1, 2, has(' '), underSecretName("passes a literal to the secret-like flag")},
-	{bearer, 0, 1, has(' '), func(_, v string) string {
+	{bearer, 0, 1, func(v string) bool { return strings.Contains(v, "earer ") || strings.Contains(v, "EARER ") }, func(_, v string) string {
 		if literalValue(v) && strings.IndexFunc(v, func(r rune) bool { return !unicode.IsLower(r) }) >= 0 {
 			return "holds a literal bearer token"
 		}
 		return ""
 	}},
-	{authorization, 0, 1, has(':'), func(_, v string) string {
+	{authorization, 0, 1, func(v string) bool { return strings.Contains(v, "uthorization") || strings.Contains(v, "UTHORIZATION") }, func(_, v string) string {
 		if literalValue(v) && keyLike(v) {
 			return "holds a literal Authorization header"
 		}
 		return ""
 	}},
-	{userFlag, 0, 1, has(' '), func(_, v string) string {
+	{userFlag, 0, 1, func(v string) bool { return strings.Contains(v, "-u") }, func(_, v string) string {
 		if _, pw, _ := strings.Cut(unquote(v), ":"); literalValue(pw) {
 			return "passes a literal user:password to -u/--user"
 		}
 		return ""
 	}},
-	{mysqlPassword, 0, 1, has(' '), func(_, v string) string {
+	{mysqlPassword, 0, 1, func(v string) bool { return strings.Contains(v, "mysql") }, func(_, v string) string {
 		if literalValue(v) {
 			return "passes a literal password to mysql's -p"
 		}
@@ -151,8 +173,9 @@ var textRules = []textRule{
 // textMatches calls f with why and where (start, end) each secret of the
 // text rules is in v, until f returns false.
 func textMatches(v string, f func(why string, start, end int) bool) {
+	named := hasSecretWord(v)
 	for _, r := range textRules {
-		if !r.pass(v) {
+		if r.name > 0 && !named || !r.pass(v) {
 			continue
 		}
 		for _, m := range r.re.FindAllStringSubmatchIndex(v, -1) {
@@ -179,7 +202,8 @@ func textSecret(v string) string {
 // "". Only blobs that decode to printable text are read, once (no
 // base64 inside base64).
 func base64Secret(v string) string {
-	if len(v) < 12 {
+	// Base64 of text has both cases: names and hex digests are no base64.
+	if len(v) < 12 || strings.IndexFunc(v, unicode.IsUpper) < 0 || strings.IndexFunc(v, unicode.IsLower) < 0 {
 		return ""
 	}
 	for _, blob := range base64Blob.FindAllString(v, -1) {

@@ -18,34 +18,50 @@ import (
 // It reads the typed objects by reflection, as encoding/json would write
 // them: exported fields under their json names, inline structs merged.
 
-// stringVisitor is called for each string; path renders its field path.
-// It returns whether it reported the string.
-type stringVisitor func(path func() string, name, value string) bool
+// stringVisitor is called for each string, with the walker (whose path
+// method renders the string's field path); it returns whether it reported
+// the string.
+type stringVisitor func(w *walker, name, value string) bool
+
+// segment is one step of a path: a field, an index or a map key; it is
+// rendered only when a string is reported.
+type segment struct {
+	field string
+	index int // -1 for a field or a key
+	key   string
+}
 
 // walker holds the path to the value being walked.
 type walker struct {
-	segs  []string
+	segs  []segment
 	visit stringVisitor
 }
 
-// pathString renders the walker's path.
-func (w *walker) pathString() string {
+// path renders the walker's path.
+func (w *walker) path() string {
 	var b strings.Builder
 	for _, s := range w.segs {
-		if b.Len() > 0 && s[0] != '[' {
-			b.WriteByte('.')
+		switch {
+		case s.index >= 0:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case s.field == "":
+			b.WriteString("[" + s.key + "]")
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s.field)
 		}
-		b.WriteString(s)
 	}
 	return b.String()
 }
 
-func (w *walker) push(s string) { w.segs = append(w.segs, s) }
-func (w *walker) pop()          { w.segs = w.segs[:len(w.segs)-1] }
+func (w *walker) push(s segment) { w.segs = append(w.segs, s) }
+func (w *walker) pop()           { w.segs = w.segs[:len(w.segs)-1] }
 
 // str visits one string.
 func (w *walker) str(name, value string) bool {
-	return value != "" && w.visit(w.pathString, name, value)
+	return value != "" && w.visit(w, name, value)
 }
 
 var (
@@ -97,7 +113,7 @@ func (w *walker) structure(v reflect.Value) {
 		if i == fields.valued {
 			name = own
 		}
-		w.push(f.name)
+		w.push(segment{field: f.name, index: -1})
 		w.value(fv, name)
 		w.pop()
 	}
@@ -108,13 +124,22 @@ func (w *walker) mapping(v reflect.Value) {
 	if v.Type().Key().Kind() != reflect.String || v.Len() == 0 {
 		return
 	}
+	if m, ok := v.Interface().(map[string]string); ok {
+		for _, k := range sortedKeys(m) {
+			w.push(segment{key: k, index: -1})
+			w.str("", k)
+			w.str(k, m[k])
+			w.pop()
+		}
+		return
+	}
 	keys := make([]string, 0, v.Len())
 	for it := v.MapRange(); it.Next(); {
 		keys = append(keys, it.Key().String())
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		w.push("[" + k + "]")
+		w.push(segment{key: k, index: -1})
 		w.str("", k)
 		w.value(v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), k)
 		w.pop()
@@ -129,7 +154,7 @@ func (w *walker) items(v reflect.Value, name string) {
 	}
 	words := v.Type().Elem().Kind() == reflect.String
 	for i := range v.Len() {
-		w.push("[" + strconv.Itoa(i) + "]")
+		w.push(segment{index: i})
 		if words {
 			a := v.Index(i).String()
 			if k, val, ok := strings.Cut(a, "="); !ok || !strings.HasPrefix(k, "-") || !w.str(k, val) {
