@@ -47,8 +47,12 @@ var (
 
 // secretWordStarts are the words secretName looks for, by first letter:
 // a text without one holds no secret-like name.
-var secretWordStarts = [26][]string{'a' - 'a': {"auth"}, 'c' - 'a': {"cred"}, 'd' - 'a': {"dsn"}, 'h' - 'a': {"hmac"}, 'k' - 'a': {"key"},
-	'p' - 'a': {"pass", "pwd"}, 's' - 'a': {"secret", "salt", "signature"}, 't' - 'a': {"token"}}
+var secretWordStarts = func() (out [26][]string) {
+	for _, w := range []string{"auth", "cred", "dsn", "hmac", "key", "pass", "pwd", "secret", "salt", "signature", "token"} {
+		out[w[0]-'a'] = append(out[w[0]-'a'], w)
+	}
+	return out
+}()
 
 // hasSecretWord reports whether v holds one of secretWordStarts, in any
 // case.

@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/zricethezav/gitleaks/v8/cmd/generate/config/utils"
 	"github.com/lucasjones/reggen"
+	"github.com/zricethezav/gitleaks/v8/cmd/generate/config/utils"
 )
 
 // entry is one string of the corpus, written as the value of a pod
