@@ -202,7 +202,7 @@ func TestNotSecretsObjectEntryMustMatch(t *testing.T) {
 	}
 }
 
-// TestSecretScanSeesEveryString: the scan's walk reads every string value
+// TestSecretScanSeesEveryString: the scan's walk reads every non-empty string value
 // that is written, in every kind of object (the JSON of each object, as
 // the YAML encoder sees it, holds no string the walk missed), so a new
 // field is scanned without a list to update. Quantities are written as
