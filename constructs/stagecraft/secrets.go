@@ -163,10 +163,15 @@ func secretName(name string) (strong, weak bool) {
 		if secretWords[w] || (i > 0 && secretWordPairs[[2]string{words[i-1], w}]) || secretSuffix(w) {
 			return true, true
 		}
-		weak = weak || keyWords[w]
+		weak = weak || keyWords[w] && !(w == "key" && i > 0 && dataKeys[words[i-1]])
 	}
 	return false, weak
 }
+
+// dataKeys are the words before "key" in the names of keys that address
+// data, not secrets (CACHE_KEY, PARTITION_KEY, S3_KEY).
+var dataKeys = map[string]bool{"cache": true, "partition": true, "sort": true, "shard": true, "routing": true, "object": true, "s3": true,
+	"idempotency": true, "primary": true, "foreign": true, "dedup": true, "hash": true, "row": true, "lookup": true, "group": true, "order": true}
 
 // secretSuffix reports whether a word ends in a secret word, as
 // PGPASSWORD and apitoken do.

@@ -81,6 +81,9 @@ var ssRows = []ssRow{
 	{"bearer token in an exec probe's shell command", ssProcessor(func(p *ProcessorStageProps) {
 		p.Readiness = &Probe{Command: []string{"sh", "-c", "curl -fsS -H 'Authorization: Bearer 9fQx2LmZ7vKp3RtY8wNb' localhost:8080/ready"}}
 	}), "test/p/s", ssDeployment, ssContainer + ".readinessProbe.exec.command[2]", "9fQx2LmZ7vKp3RtY8wNb"},
+	{"redis-cli -a <password> in an exec probe", ssProcessor(func(p *ProcessorStageProps) {
+		p.Liveness = &Probe{Command: []string{"redis-cli", "-a", "S3cr3tPass", "ping"}}
+	}), "test/p/s", ssDeployment, ssContainer + ".livenessProbe.exec.command[2]", "S3cr3tPass"},
 	{"token in a metrics path", ssProcessor(func(p *ProcessorStageProps) {
 		p.Ports = append(p.Ports, Port{Name: "metrics", ContainerPort: 9090})
 		p.Workload.Metrics = &Metrics{Path: "/metrics?token=" + ssPW}

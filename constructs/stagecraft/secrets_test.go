@@ -100,7 +100,11 @@ var scRows = []scRow{
 		w.Args = []string{"--header", "Authorization: Basic " + b64("bob:hunter2")}
 	}), "Args[1]"},
 
+	{"redis-cli -a <password> in the args", scBatch(func(w *Workload) { w.Command = []string{"redis-cli", "-h", "redis", "-a", "S3cr3tPass", "ping"} }), "Command[4]"},
+	{"base64 of a Docker config with base64 credentials", scEnv("DOCKER_CFG", b64(`{"auths":{"r.example.com":{"auth":"`+b64("bot:hunter2")+`"}}}`)), "Env[0].Value"},
+
 	// No secrets: these must pass.
+	{"a versioned hash under CACHE_KEY", scEnv("CACHE_KEY", "v3-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), ""},
 	{"object paths under *_KEY names", scBatch(func(w *Workload) {
 		w.Env = []EnvVar{Env("S3_KEY", "models/a.bin"), Env("MODEL_KEY", "/data/keys/x"), Env("SHARD_KEY", "datasets/2024/shard-00017-of-00100.parquet")}
 	}), ""},

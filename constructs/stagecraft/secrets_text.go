@@ -37,6 +37,8 @@ var (
 	authorization = regexp.MustCompile(`(?i)\bauthorization["']?\s*:\s*(?:[A-Za-z-]+\s+)?([^\s"'\\]{8,})`)
 	// userFlag is curl's (and wget's) user:password.
 	userFlag = regexp.MustCompile(`(?:^|\s)(?:-u|--user|--proxy-user)\s+("[^"]*"|'[^']*'|[^\s"']+)`)
+	// redisPassword is redis-cli's -a password.
+	redisPassword = regexp.MustCompile(`\bredis-cli\b[^|;&]*?\s-a\s+("[^"]*"|'[^']*'|[^\s;&|'"]+)`)
 	// mysqlPassword is the password of the mysql clients, glued to -p.
 	mysqlPassword = regexp.MustCompile(`\bmysql(?:dump|admin|import|check|sh)?\b[^|;&]*?\s-p([^\s;&|'"]+)`)
 	// base64Blob is a run of base64 (standard or URL-safe alphabet).
@@ -166,6 +168,12 @@ var textRules = []textRule{
 		}
 		return ""
 	}},
+	{redisPassword, 0, 1, func(v string) bool { return strings.Contains(v, "redis-cli") }, func(_, v string) string {
+		if literalValue(v) {
+			return "passes a literal password to redis-cli's -a"
+		}
+		return ""
+	}},
 	{mysqlPassword, 0, 1, func(v string) bool { return strings.Contains(v, "mysql") }, func(_, v string) string {
 		if literalValue(v) {
 			return "passes a literal password to mysql's -p"
@@ -205,9 +213,13 @@ func textSecret(v string) string {
 // base64Secret returns why a base64 blob in v decodes to a credential, or
 // "". Only blobs that decode to printable text are read, once (no
 // base64 inside base64).
-func base64Secret(v string) string {
+func base64Secret(v string) string { return base64SecretIn(v, 2) }
+
+// base64SecretIn reads base64 inside base64 down to depth levels (a
+// Docker config's "auth" is base64 of user:password inside base64).
+func base64SecretIn(v string, depth int) string {
 	// Base64 of text has both cases: names and hex digests are no base64.
-	if len(v) < 12 || strings.IndexFunc(v, unicode.IsUpper) < 0 || strings.IndexFunc(v, unicode.IsLower) < 0 {
+	if depth == 0 || len(v) < 12 || strings.IndexFunc(v, unicode.IsUpper) < 0 || strings.IndexFunc(v, unicode.IsLower) < 0 {
 		return ""
 	}
 	for _, blob := range base64Blob.FindAllString(v, -1) {
@@ -221,7 +233,7 @@ func base64Secret(v string) string {
 		if why := shapeSecret(text); why != "" {
 			return "holds base64 that decodes to text that " + why
 		}
-		if why := textSecret(text); why != "" {
+		if why := base64SecretIn(text, depth-1); why != "" {
 			return "holds base64 that decodes to text that " + why
 		}
 	}

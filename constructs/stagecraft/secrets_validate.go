@@ -76,8 +76,8 @@ func argFields(path string, args []string) []valueField {
 		name, value := "", a
 		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "-") {
 			name, value = k, v
-		} else if i > 0 && strings.HasPrefix(args[i-1], "-") && !strings.Contains(args[i-1], "=") {
-			name = args[i-1]
+		} else if i > 0 {
+			name = flagName(args[0], args[i-1])
 		}
 		out = append(out, valueField{pathIndex(path, i), name, value, insteadArgs})
 	}

@@ -1,6 +1,7 @@
 package stagecraft
 
 import (
+	"path"
 	"reflect"
 	"sort"
 	"strconv"
@@ -167,18 +168,30 @@ func (w *walker) items(v reflect.Value, name string) {
 	}
 }
 
-// flagBefore returns the word before words[i] if it is a flag without
-// a value of its own ("--token" before "x"), else "".
+// flagBefore returns the name of words[i], see flagName.
 func flagBefore(words reflect.Value, i int) string {
 	if i == 0 {
 		return ""
 	}
-	prev := words.Index(i - 1).String()
-	if strings.HasPrefix(prev, "-") && !strings.Contains(prev, "=") {
-		return prev
-	}
-	return ""
+	return flagName(words.Index(0).String(), words.Index(i-1).String())
 }
+
+// flagName returns the name a word of a command line stands under: prev,
+// the word before it, if that is a flag without a value of its own
+// ("--token" before "x"), else ""; a program's short flag for a password
+// (redis-cli -a) is named "--password".
+func flagName(program, prev string) string {
+	if !strings.HasPrefix(prev, "-") || strings.Contains(prev, "=") {
+		return ""
+	}
+	if len(prev) == 2 && passwordFlags[path.Base(program)+" "+prev] {
+		return "--password"
+	}
+	return prev
+}
+
+// passwordFlags are the short flags some programs take a password with.
+var passwordFlags = map[string]bool{"redis-cli -a": true, "sshpass -p": true}
 
 // jsonField is an exported field as encoding/json writes it.
 type jsonField struct {
