@@ -32,6 +32,7 @@ var uuidUnderKey = regexp.MustCompile(`(?i)^(?:const )?[a-z_]*(?:key|clientid)[\
 
 var exceptions = []exception{
 	{"generic-api-key", uuidUnderKey, "a UUID under a *_KEY name is an identifier (an idempotency or partition key), which issue 23 asks stagecraft not to refuse; under a secret-like name (API_KEY, TOKEN) it is refused"},
+	{"generic-api-key", regexp.MustCompile(`^(?:CACHE|PARTITION|SORT|SHARD|IDEMPOTENCY|OBJECT|S3)_KEY=[0-9a-z-]+$`), "a hash under a data key's name (CACHE_KEY) is a digest, which issue 23 asks stagecraft not to refuse; gitleaks' generic rule reads any long value under a *key* name"},
 	{"heroku-api-key", uuidUnderKey, "as generic-api-key: a UUID under a *_KEY name"},
 	{"hubspot-api-key", uuidUnderKey, "as generic-api-key: a UUID under a *_KEY name"},
 	{"snyk-api-token", uuidUnderKey, "as generic-api-key: a UUID under a *_KEY name"},
