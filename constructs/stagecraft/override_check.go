@@ -113,7 +113,6 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 		for i := range tmpl.Spec.Containers {
 			add(validateContainerFields(path.Child("spec", "containers").Index(i), &tmpl.Spec.Containers[i]))
 		}
-		add(podSecrets(path, &tmpl.Spec))
 		if !privileged {
 			add(restrictedViolations(path, tmpl))
 		}

@@ -101,31 +101,3 @@ func evaluateRestricted(meta *metav1.ObjectMeta, spec *corev1.PodSpec) []psViola
 	}
 	return out
 }
-
-// podSecrets finds literal values in a pod template's containers that
-// look like secrets (see looksSecret): an override may add them.
-func podSecrets(path *field.Path, spec *corev1.PodSpec) field.ErrorList {
-	var errs field.ErrorList
-	scan := func(fld *field.Path, c *corev1.Container) {
-		var fields []valueField
-		for i, e := range c.Env {
-			if e.ValueFrom == nil {
-				fields = append(fields, valueField{fld.Child("env").Index(i).Child("value").String(), e.Name, e.Value, insteadEnv})
-			}
-		}
-		fields = append(fields, argFields(fld.Child("command").String(), c.Command)...)
-		fields = append(fields, argFields(fld.Child("args").String(), c.Args)...)
-		for _, f := range fields {
-			if why := looksSecret(f.name, f.value); why != "" {
-				errs = append(errs, forbidden(pathOf(f.path), "(redacted)", "the value "+why+"; "+f.instead))
-			}
-		}
-	}
-	for i := range spec.InitContainers {
-		scan(path.Child("spec", "initContainers").Index(i), &spec.InitContainers[i])
-	}
-	for i := range spec.Containers {
-		scan(path.Child("spec", "containers").Index(i), &spec.Containers[i])
-	}
-	return errs
-}

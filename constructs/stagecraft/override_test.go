@@ -112,9 +112,6 @@ var ovRows = []ovRow{
 	{name: "a request above its limit", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		ovMain(d).Resources.Requests[corev1.ResourceCPU] = ovMain(d).Resources.Limits[corev1.ResourceMemory]
 	})}, field: "Override[0]", apiRefuses: true, want: []string{"resources.requests[cpu]", "less than or equal to the limit"}},
-	{name: "a literal password added to the env", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
-		ovMain(d).Env = append(ovMain(d).Env, corev1.EnvVar{Name: "DB_PASSWORD", Value: "hunter2"})
-	})}, field: "Override[0]", want: []string{"env[1].value", "secret-like name", "EnvFromSecret"}},
 	{name: "no container left", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
 		d.Spec.Template.Spec.Containers = nil
 	})}, field: "Override[0]", apiRefuses: true, want: []string{"at least one container"}},

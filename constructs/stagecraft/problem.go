@@ -37,6 +37,10 @@ type Problem struct {
 // field.Error, prefixed with the construct path:
 //
 //	path: Field: Invalid value: "x": what is allowed
+//
+// What looks like a credential in the value or the detail (a token of a
+// well-known shape, a URL's password, a literal after password= or
+// Bearer) is written as "(redacted)".
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.Construct)
@@ -52,19 +56,20 @@ func (p Problem) String() string {
 	b.WriteString(p.Type.String())
 	if p.Value != nil {
 		b.WriteString(": ")
-		b.WriteString(renderValue(p.Value))
+		b.WriteString(renderValue(redactValue(p.Value, nil)))
 	}
 	if p.Detail != "" {
 		b.WriteString(": ")
-		b.WriteString(p.Detail)
+		b.WriteString(redactText(p.Detail, nil))
 	}
 	return b.String()
 }
 
 // FieldError returns the problem as a Kubernetes field.Error (without the
-// construct path), for field.ErrorMatcher and other apimachinery helpers.
+// construct path), for field.ErrorMatcher and other apimachinery helpers;
+// credentials in the value and the detail are redacted as String does.
 func (p Problem) FieldError() *field.Error {
-	return &field.Error{Type: p.Type, Field: p.Field, BadValue: p.Value, Detail: p.Detail}
+	return &field.Error{Type: p.Type, Field: p.Field, BadValue: redactValue(p.Value, nil), Detail: redactText(p.Detail, nil)}
 }
 
 // renderValue writes a value as field.Error does: strings quoted, numbers

@@ -25,8 +25,11 @@ type rendering struct {
 	runDigests map[*stage]string
 	// at records the construct being rendered, for a panic; may be nil.
 	at *cursor
-	// problems are those of the objects that overrides changed.
+	// problems are those of the objects that overrides changed, and the
+	// secrets the objects would hold.
 	problems []Problem
+	// secrets scans every object written, after its overrides.
+	secrets *secretScan
 }
 
 // analyzed is a pipeline and its graph.
@@ -81,6 +84,7 @@ func gateSource(s Stage) source {
 // large pipeline never holds them all.
 func (r *rendering) each(f func(obj runtime.Object, construct string) error) error {
 	p, g := r.p, r.g
+	r.secrets = newSecretScan(p)
 	own := source{path: p.path, overrides: p.overrides, privileged: r.anyPrivileged(), privilegedTasks: r.privilegedTasks()}
 	if err := r.emit(f, append([]runtime.Object{p.namespaceObject()}, r.gateAdmissionObjects()...), -1, own); err != nil {
 		return err
@@ -128,7 +132,12 @@ func (r *rendering) each(f func(obj runtime.Object, construct string) error) err
 		}
 	}
 	// An Argo chain comes last: its Workflows start once the rest is there.
-	return r.emit(f, r.workflowObjects(), r.lastWave(), own)
+	err := r.emit(f, r.workflowObjects(), r.lastWave(), own)
+	r.problems = append(r.problems, r.secrets.finish()...)
+	if len(r.problems) > 0 {
+		redactProblems(r.problems, r.secrets.reportedSecrets())
+	}
+	return err
 }
 
 // emit finishes the objects of one construct and passes them to f.
@@ -138,12 +147,15 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 		if !r.cdk8sLabels {
 			addChartLabels(o, r.p.chart.labels)
 		}
+		var before map[string]bool
 		if len(src.overrides) > 0 {
+			before = flagged(o)
 			r.checkOverrides(o, src)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)
 		}
+		r.secrets.object(o, src.path, before)
 		if err := f(o, src.path); err != nil {
 			return err
 		}

@@ -283,11 +283,6 @@ func TestRunIdentityFields(t *testing.T) {
 		{"parallelism", then(func(p *stagecraft.BatchStageProps) { p.Parallelism = ptr.To[int32](4) }), nil, ""},
 		{"maxFailedIndexes", then(func(p *stagecraft.BatchStageProps) { p.MaxFailedIndexes = ptr.To[int32](3) }), nil, ""},
 		{"activeDeadlineSeconds", then(func(p *stagecraft.BatchStageProps) { p.ActiveDeadline = time.Hour }), nil, ""},
-		{"ttlSecondsAfterFinished (of the last Job)", base, map[string]func(runtime.Object){"c": func(o runtime.Object) {
-			if j, ok := o.(*batchv1.Job); ok {
-				j.Spec.TTLSecondsAfterFinished = ptr.To[int32](3600)
-			}
-		}}, ""},
 		{"podReplacementPolicy", base, jobOf(func(j *batchv1.Job) { j.Spec.PodReplacementPolicy = ptr.To(batchv1.Failed) }), ""},
 		{"the Job's own labels and annotations", base, jobOf(func(j *batchv1.Job) {
 			j.Labels["team"] = "ml"

@@ -1,6 +1,7 @@
 package stagecraft
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -77,7 +78,52 @@ var scRows = []scRow{
 		NewPipelineStorage(p, "s", PipelineStorageProps{Size: "1Gi", Labels: map[string]string{"owner-token": "abc123"}})
 	}, "Labels[owner-token]"},
 
+	{"JDBC URL with a password", scEnv("JDBC_URL", "jdbc:mysql://db:3306/app?user=app&password=hunter2"), "Env[0].Value"},
+	{"SQL Server connection string", scEnv("DB", "Server=db;Database=app;User Id=app;Password=hunter2;"), "Env[0].Value"},
+	{"Azure storage connection string", scEnv("STORAGE", "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFi;EndpointSuffix=core.windows.net"), "Env[0].Value"},
+	{"Azure Service Bus connection string", scEnv("BUS", "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=app;SharedAccessKey=Zm9vYmFyYmF6cXV4MTIzNDU2"), "Env[0].Value"},
+	{"mysql -p<password> in a shell string", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "mysql -h db -u app -phunter2 app < /sql/init.sql"}
+	}), "Command[2]"},
+	{"--password= in a shell string", scBatch(func(w *Workload) { w.Command = []string{"sh", "-c", "pg_dump --password=hunter2 app > /out/app.sql"} }), "Command[2]"},
+	{"--password <value> in a shell string", scBatch(func(w *Workload) { w.Command = []string{"sh", "-c", "mysqldump --password hunter2 app"} }), "Command[2]"},
+	{"a password variable set in a shell string", scBatch(func(w *Workload) { w.Command = []string{"sh", "-c", "PGPASSWORD=hunter2 psql -h db app"} }), "Command[2]"},
+	{"bearer token in a shell string", scBatch(func(w *Workload) {
+		w.Args = []string{"-c", "curl -H 'Authorization: Bearer 9fQx2LmZ7vKp3RtY8wNb' https://api.example.com"}
+	}), "Args[1]"},
+	{"URL with user:password in a shell string", scBatch(func(w *Workload) { w.Args = []string{"-c", "aria2c https://bob:hunter2@files.example.com/a.bin"} }), "Args[1]"},
+	{"JSON with an api key", scEnv("CONFIG", `{"endpoint": "https://api.example.com", "api_key": "abc123xyz"}`), "Env[0].Value"},
+	{"base64 of user:password", scEnv("AUTH", b64("app:hunter2")), "Env[0].Value"},
+	{"base64 of a private key", scEnv("TLS_B64", b64("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n")), "Env[0].Value"},
+	{"base64 of a token", scEnv("HUB", b64(scHF)), "Env[0].Value"},
+	{"basic auth header with base64 credentials", scBatch(func(w *Workload) {
+		w.Args = []string{"--header", "Authorization: Basic " + b64("bob:hunter2")}
+	}), "Args[1]"},
+
+	{"redis-cli -a <password> in the args", scBatch(func(w *Workload) { w.Command = []string{"redis-cli", "-h", "redis", "-a", "S3cr3tPass", "ping"} }), "Command[4]"},
+	{"base64 of a Docker config with base64 credentials", scEnv("DOCKER_CFG", b64(`{"auths":{"r.example.com":{"auth":"`+b64("bot:hunter2")+`"}}}`)), "Env[0].Value"},
+
 	// No secrets: these must pass.
+	{"a versioned hash under CACHE_KEY", scEnv("CACHE_KEY", "v3-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), ""},
+	{"object paths under *_KEY names", scBatch(func(w *Workload) {
+		w.Env = []EnvVar{Env("S3_KEY", "models/a.bin"), Env("MODEL_KEY", "/data/keys/x"), Env("SHARD_KEY", "datasets/2024/shard-00017-of-00100.parquet")}
+	}), ""},
+	{"partition names under *_KEY names", scBatch(func(w *Workload) { w.Env = []EnvVar{Env("PARTITION_KEY", "region"), Env("SORT_KEY", "created_at")} }), ""},
+	{"a digest under a key-like name", scEnv("CACHE_KEY", "sha256:3f9a1c7e5b2d8f406a9c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f"), ""},
+	{"a UUID under a key-like name", scEnv("IDEMPOTENCY_KEY", "6f1c2b9e-3d4a-4e8b-9c7d-1a2b3c4d5e6f"), ""},
+	{"issuer and audience URLs", scBatch(func(w *Workload) {
+		w.Env = []EnvVar{Env("TOKEN_ISSUER", "https://issuer.example.com"), Env("TOKEN_AUDIENCE", "https://api.example.com"), Env("OIDC_ISSUER_URL", "https://issuer.example.com/realms/x")}
+	}), ""},
+	{"algorithm names", scBatch(func(w *Workload) {
+		w.Env = []EnvVar{Env("JWT_SIGNING_ALG", "RS256"), Env("TOKEN_ALGORITHM", "HS512"), Env("SECRET_CIPHER", "AES-256-GCM"), Env("API_KEY_HASH", "SHA-256")}
+	}), ""},
+	{"an image reference under a key-like name", scEnv("BASE_IMAGE_KEY", "ghcr.io/acme/worker@sha256:3f9a1c7e5b2d8f406a9c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f"), ""},
+	{"a shell string reading its password from a variable", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "mysql -h db -u app -p\"$DB_PASSWORD\" app && curl -H \"Authorization: Bearer $TOKEN\" https://api.example.com"}
+	}), ""},
+	{"prose about tokens", scBatch(func(w *Workload) {
+		w.Annotations = map[string]string{"example.com/description": "Sends a bearer token; reads the password from the mounted secret"}
+	}), ""},
 	{"max tokens", scEnv("MAX_TOKENS", "4096"), ""},
 	{"tokenizers parallelism", scEnv("TOKENIZERS_PARALLELISM", "false"), ""},
 	{"a secret by reference", scBatch(func(w *Workload) { w.Env = []EnvVar{EnvFromSecret("HF_TOKEN", "hub", "token")} }), ""},
@@ -158,5 +204,59 @@ func TestNotSecretsMustNameAProp(t *testing.T) {
 	var verr *ValidationError
 	if !errors.As(err, &verr) || len(verr.Problems) != 1 || verr.Problems[0].Field != "NotSecrets[0]" || verr.Problems[0].Construct != "test/p/s" {
 		t.Fatalf("want one problem of test/p/s NotSecrets[0], got %v", err)
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestProblemsNeverRepeatASecret: a value that holds a secret and breaks
+// another rule too is reported by both checks, and neither problem, nor
+// any other problem of the app, repeats the secret.
+func TestProblemsNeverRepeatASecret(t *testing.T) {
+	rows := []struct {
+		name   string
+		build  func(app cdk8s.App)
+		secret string
+	}{
+		{"an invalid stage label under a secret-like key", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Labels: map[string]string{"ci-token": "hunter2 x"}}})
+		}, "hunter2"},
+		{"an invalid chart label holding a token", func(app cdk8s.App) {
+			l := map[string]*string{"build": jsii.String(scGitHub + "!")}
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), &cdk8s.ChartProps{Labels: &l}), "p", PipelineProps{})
+			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage}})
+		}, scGitHub},
+		{"an invalid pipeline label holding a URL password", func(app cdk8s.App) {
+			NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Labels: map[string]string{"db": "postgres://app:s3cretpw@db/app"}})
+		}, "s3cretpw"},
+		{"an env var with a password and a control character", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Env: []EnvVar{Env("DB_PASSWORD", "hunter2\x07")}}})
+		}, "hunter2"},
+		{"a password flag whose value is also the image", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: "Hunter2Pass!", Args: []string{"--password", "Hunter2Pass!"}}})
+		}, "Hunter2Pass!"},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			app := cdk8s.NewApp(nil)
+			row.build(app)
+			err := Validate(app)
+			var verr *ValidationError
+			if !errors.As(err, &verr) {
+				t.Fatalf("want problems, got %v", err)
+			}
+			if strings.Contains(err.Error(), row.secret) {
+				t.Errorf("a problem repeats the secret: %v", err)
+			}
+			for _, p := range verr.Problems {
+				if fe := p.FieldError(); strings.Contains(fe.Error(), row.secret) || strings.Contains(renderValue(p.Value), row.secret) {
+					t.Errorf("a field error repeats the secret: %v", fe)
+				}
+			}
+			t.Log(err)
+		})
 	}
 }

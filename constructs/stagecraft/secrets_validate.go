@@ -39,13 +39,13 @@ func validateSecrets(fields []valueField, notSecrets []string) field.ErrorList {
 			continue
 		}
 		if why := looksSecret(f.name, f.value); why != "" {
-			errs = append(errs, forbidden(pathOf(f.path), "(redacted)", "the value "+why+", and would be written into the manifests in plain text; "+
+			errs = append(errs, forbidden(pathOf(f.path), redacted, "the value "+why+", and would be written into the manifests in plain text; "+
 				f.instead+". If it is not a secret, list "+quote(f.path)+" in NotSecrets"))
 		}
 	}
 	for i, p := range notSecrets {
-		if !known[p] {
-			errs = append(errs, notSupported(field.NewPath("NotSecrets").Index(i), p, "names no prop that holds a literal value; use the field path a problem names, such as \"Env[0].Value\" or \"Args[1]\""))
+		if !known[p] && !isObjectEntry(p) {
+			errs = append(errs, notSupported(field.NewPath("NotSecrets").Index(i), p, "names no prop that holds a literal value; use the field path a problem names, such as \"Env[0].Value\", \"Args[1]\" or \"Deployment:spec.template.spec.containers[0].livenessProbe.httpGet.path\""))
 		}
 	}
 	return errs
@@ -76,8 +76,8 @@ func argFields(path string, args []string) []valueField {
 		name, value := "", a
 		if k, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "-") {
 			name, value = k, v
-		} else if i > 0 && strings.HasPrefix(args[i-1], "-") && !strings.Contains(args[i-1], "=") {
-			name = args[i-1]
+		} else if i > 0 {
+			name = flagName(args[0], args[i-1])
 		}
 		out = append(out, valueField{pathIndex(path, i), name, value, insteadArgs})
 	}

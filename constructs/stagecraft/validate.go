@@ -87,6 +87,9 @@ func check(st *appState, at *cursor) ([]analyzed, []Problem) {
 		all = append(all, defaultAccountClash(p, g)...)
 		out = append(out, analyzed{p: p, g: g})
 	}
+	if len(all) > 0 {
+		redactProblems(all, flaggedLiterals(st.pipelines))
+	}
 	return out, all
 }
 

@@ -86,13 +86,20 @@ type Workload struct {
 	// NotSecrets lists props whose literal values look like secrets but are
 	// not (a public test key, a checksum), by the field path a problem names
 	// them with: "Env[0].Value", "Args[2]", "Annotations[example.com/sig]",
-	// "EventScaling.Triggers[0].Metadata[apiKey]". stagecraft refuses a
-	// literal value that looks like a credential (a well-known token shape
-	// such as sk-..., ghp_..., hf_... or an AWS key; a URL with a password;
-	// a literal under a secret-like name such as DB_PASSWORD or --api-key;
-	// a long random value under a key-like name), since it would be written
-	// into the manifests in plain text: read it from a Secret instead
-	// (EnvFromSecret). Default: none.
+	// "EventScaling.Triggers[0].Metadata[apiKey]"; or a field of one of the
+	// construct's objects, as "Kind:json.path" (for a value no prop check
+	// reads, such as a probe's path:
+	// "Deployment:spec.template.spec.containers[0].livenessProbe.httpGet.path").
+	// A value listed is no secret in any object of the pipeline. stagecraft
+	// refuses a literal value that looks like a credential (a well-known
+	// token shape such as sk-..., ghp_..., hf_... or an AWS key; a URL with a
+	// password; a connection string's or a shell command's password; base64
+	// of a credential; a literal under a secret-like name such as
+	// DB_PASSWORD or --api-key; a long random value under a key-like name),
+	// in its props and in every string of the objects it writes, since it
+	// would be written into the manifests in plain text: read it from a
+	// Secret instead (EnvFromSecret). An entry that names nothing is a
+	// problem. Default: none.
 	NotSecrets []string
 	// TerminationGracePeriod is how long a stopping pod has to finish its
 	// work after SIGTERM (terminationGracePeriodSeconds), a whole number of
