@@ -18,17 +18,7 @@ func TestValidRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the library's tests")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^(TestValidation.*|TestSecretLiteralsRefused|TestOverridesCheckedAgain|TestOverridesGrantNoMore|TestOverridesOfArgoTasks|TestFuzzFindings|Fuzz.*)$", "./constructs/stagecraft")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "STAGECRAFT_EXPORT_VALID="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the library's tests failed: %v\n%s", err, out)
-	}
-	rows, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, rows := exportRows(t, "STAGECRAFT_EXPORT_VALID", "^(TestValidation.*|TestSecretLiteralsRefused|TestOverridesCheckedAgain|TestOverridesGrantNoMore|TestOverridesOfArgoTasks|TestFuzzFindings|Fuzz.*)$")
 	o := oracle(t)
 	objects := 0
 	for _, row := range rows {
@@ -66,17 +56,7 @@ func TestRefusedOverrideRows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the library's tests")
 	}
-	dir := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestOverridesCheckedAgain$", "./constructs/stagecraft")
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "STAGECRAFT_EXPORT_REFUSED="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the library's tests failed: %v\n%s", err, out)
-	}
-	rows, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, rows := exportRows(t, "STAGECRAFT_EXPORT_REFUSED", "^TestOverridesCheckedAgain$")
 	o := oracle(t)
 	for _, row := range rows {
 		data, err := os.ReadFile(filepath.Join(dir, row.Name(), "objects.yaml"))
@@ -94,4 +74,23 @@ func TestRefusedOverrideRows(t *testing.T) {
 	if len(rows) < 20 {
 		t.Errorf("only %d refused rows were exported", len(rows))
 	}
+}
+
+// exportRows runs the library's tests that match run with env naming a new
+// folder, into which they write a folder of objects per row; it returns
+// that folder and its entries.
+func exportRows(t *testing.T, env, run string) (string, []os.DirEntry) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "test", "-count=1", "-run", run, "./constructs/stagecraft")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the library's tests failed: %v\n%s", err, out)
+	}
+	rows, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, rows
 }
