@@ -17,7 +17,7 @@ import (
 // ProcessorStage that does not wait) and "warm" (one that asks to wait);
 // "audit" runs after the ScheduledStage.
 func readers(chart cdk8s.Chart) {
-	p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
 	data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "1Gi"})
 	read := func(wait *bool) stagecraft.Workload {
 		return stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true, WaitForWriters: wait}}}
@@ -116,7 +116,7 @@ func TestGateNameFits(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 54)
 	m := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
 		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		stagecraft.NewBatchStage(p, long, stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
 	})
@@ -148,7 +148,7 @@ func TestGateAdmissionPolicy(t *testing.T) {
 		t.Errorf("the binding's actions are %s", got)
 	}
 	without := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true})
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true, Network: testAPI})
 		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
 	})
@@ -156,3 +156,7 @@ func TestGateAdmissionPolicy(t *testing.T) {
 		t.Errorf("NoGateAdmissionPolicy: %d admission objects, gate present %v", n, has(without, "Job", "b-gate-"))
 	}
 }
+
+// testAPI states the API server's address (a documentation address,
+// RFC 5737) for the pipelines of tests whose stages wait.
+var testAPI = stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}}
