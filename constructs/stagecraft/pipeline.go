@@ -49,9 +49,11 @@ type PipelineProps struct {
 	// NoGateAdmissionPolicy writes no ValidatingAdmissionPolicy for the
 	// gates. RBAC cannot name the pods a gate releases, so a gate's Role may
 	// patch any pod of the namespace; by default a ValidatingAdmissionPolicy
-	// and its binding ("stagecraft-gates.<namespace>", cluster-scoped) let a
-	// gate's ServiceAccount change a pod only by removing the scheduling gate
-	// stagecraft.dev/upstream from a pod of its own stage. Set it where the
+	// and its binding per gate ("stagecraft-gate.<namespace>.<stage>-gate",
+	// cluster-scoped) let the gate's ServiceAccount change a pod only by
+	// removing the scheduling gate stagecraft.dev/upstream from a pod of its
+	// own stage, and the held Job only by setting its activeDeadlineSeconds
+	// once. Set it where the
 	// deploy tool may not create admission policies; the gates then keep
 	// their namespace-wide pod patch permission. Default: false.
 	NoGateAdmissionPolicy bool

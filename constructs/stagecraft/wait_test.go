@@ -140,12 +140,19 @@ func has(m *stagetest.Manifest, kind, prefix string) bool {
 func TestGateAdmissionPolicy(t *testing.T) {
 	t.Parallel()
 	m := stagetest.SynthChart(t, "c", readers)
-	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gates.w")
-	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username in ['system:serviceaccount:w:train-gate']" {
+	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.w.train-gate")
+	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username == 'system:serviceaccount:w:train-gate'" {
 		t.Errorf("the policy applies to %s", got)
 	}
-	if got := fmt.Sprint(m.Get(t, m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gates.w"), "spec.validationActions")); got != "[Deny]" {
+	if got := fmt.Sprint(m.Get(t, policy, "spec.validations[0].expression")); !strings.Contains(got, "orValue('') == 'train'") {
+		t.Errorf("the policy lets the gate release the pods of %s", got)
+	}
+	binding := m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gate.w.train-gate")
+	if got := fmt.Sprint(m.Get(t, binding, "spec.validationActions")); got != "[Deny]" {
 		t.Errorf("the binding's actions are %s", got)
+	}
+	if got := fmt.Sprint(m.Get(t, binding, "spec.matchResources.namespaceSelector.matchLabels")); got != "map[kubernetes.io/metadata.name:w]" {
+		t.Errorf("the binding applies to namespaces %s", got)
 	}
 	without := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
 		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true, Network: testAPI})
@@ -160,3 +167,42 @@ func TestGateAdmissionPolicy(t *testing.T) {
 // testAPI states the API server's address (a documentation address,
 // RFC 5737) for the pipelines of tests whose stages wait.
 var testAPI = stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}}
+
+// TestGatePoliciesOfTwoApps: two apps whose pipelines share a namespace
+// write cluster-scoped objects of distinct names, so that neither
+// replaces the other's; each policy applies to its own gate's account.
+func TestGatePoliciesOfTwoApps(t *testing.T) {
+	t.Parallel()
+	app := func(id, stage string) *stagetest.Manifest {
+		return stagetest.SynthChart(t, id, func(chart cdk8s.Chart) {
+			p := stagecraft.NewPipeline(chart, id, stagecraft.PipelineProps{Namespace: "shared", Network: testAPI})
+			a := stagecraft.NewBatchStage(p, stage+"-up", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
+			stagecraft.NewBatchStage(p, stage, stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
+		})
+	}
+	names := map[string]string{}
+	for _, a := range []struct{ id, stage string }{{"one", "train"}, {"two", "tune"}} {
+		m := app(a.id, a.stage)
+		cluster := 0
+		for _, kind := range []string{"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterRole", "ClusterRoleBinding"} {
+			for _, o := range m.Objects(kind) {
+				if kind == "Namespace" {
+					continue // the namespace itself is what the apps share
+				}
+				cluster++
+				key := kind + "/" + o.GetName()
+				if other, ok := names[key]; ok {
+					t.Errorf("apps %s and %s both write %s", other, a.id, key)
+				}
+				names[key] = a.id
+			}
+		}
+		if cluster != 2 {
+			t.Errorf("app %s writes %d cluster-scoped objects besides its namespace, want a policy and a binding", a.id, cluster)
+		}
+		p := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.shared."+a.stage+"-gate")
+		if got := fmt.Sprint(m.Get(t, p, "spec.matchConditions[0].expression")); !strings.HasSuffix(got, ":shared:"+a.stage+"-gate'") {
+			t.Errorf("app %s: the policy applies to %s", a.id, got)
+		}
+	}
+}

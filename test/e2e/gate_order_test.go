@@ -60,7 +60,7 @@ func checkGates(ctx context.Context, c *cluster, ap *app, runs map[string]JobRun
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gates."+g.ns) {
+		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gate."+g.ns+"."+g.account) {
 			n, err := checkGateAdmission(ctx, c, g)
 			if err != nil {
 				errs = append(errs, err)
@@ -265,7 +265,7 @@ func checkGateAdmission(ctx context.Context, c *cluster, g *gateRun) (int, error
 		switch {
 		case err == nil:
 			errs = append(errs, fmt.Errorf("%s: its ServiceAccount could %s (pod %s)", g, x.what, x.pod))
-		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gate."+g.ns+"."+g.account+"'"):
 			refused++
 		default:
 			errs = append(errs, fmt.Errorf("%s: trying to %s (pod %s) failed, but not by the gates' admission policy: %v", g, x.what, x.pod, err))
@@ -308,7 +308,7 @@ func checkGateRelease(ctx context.Context, c *cluster, g *gateRun, client kubern
 		switch {
 		case err == nil:
 			return refused, fmt.Errorf("%s: its ServiceAccount could release a pod and %s at once", g, x.what)
-		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gate."+g.ns+"."+g.account+"'"):
 			refused++
 		default:
 			errs = append(errs, fmt.Errorf("%s: trying to release a pod and %s failed, but not by the gates' admission policy: %v", g, x.what, err))
