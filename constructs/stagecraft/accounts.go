@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -95,7 +96,7 @@ func (r *rendering) tokenViolations(o runtime.Object, src source) map[string]any
 	out := map[string]any{}
 	fld := path.Child("spec")
 	if res, ok := r.g.reservedAccounts(r.p)[spec.ServiceAccountName]; ok && res.owner != b {
-		out[fld.Child("serviceAccountName").String()+" is "+res.what+", which a stage may not run as"] = spec.ServiceAccountName
+		out[fld.Child("serviceAccountName").String()+" is "+res.what+", which a stage may not run as: only the gate's, the wait's and Argo's executor containers hold a token"] = spec.ServiceAccountName
 	}
 	if spec.AutomountServiceAccountToken != nil && *spec.AutomountServiceAccountToken && !b.work.token {
 		out[fld.Child("automountServiceAccountToken").String()+" mounts the token of the pod's ServiceAccount into every container; set Workload.ServiceAccountToken instead"] = true
@@ -177,9 +178,25 @@ func (pc podContainer) borrowed(tokens map[string]bool, secret string) map[strin
 	return out
 }
 
-// tokenProblems returns the violations an override added to a stage's
+// accessViolations returns what of a stage's rendered object an override
+// may not add: a token (tokenViolations), a held Job's deadline that would
+// count while it is held.
+func (r *rendering) accessViolations(o runtime.Object, src source) map[string]any {
+	out := r.tokenViolations(o, src)
+	if job, ok := o.(*batchv1.Job); ok && src.owner != nil && job.Spec.ActiveDeadlineSeconds != nil {
+		if b := src.owner.base(); b.gated && len(r.g.waits[b]) > 0 {
+			if out == nil {
+				out = map[string]any{}
+			}
+			out["spec.activeDeadlineSeconds of a held Job counts while its pods are held: set JobSettings.ActiveDeadline, which the gate sets at release"] = *job.Spec.ActiveDeadlineSeconds
+		}
+	}
+	return out
+}
+
+// accessProblems returns the violations an override added to a stage's
 // object (before holds those of the object before its overrides ran).
-func tokenProblems(o runtime.Object, src source, before, after map[string]any) []Problem {
+func accessProblems(o runtime.Object, src source, before, after map[string]any) []Problem {
 	var keys []string
 	for k := range after {
 		if _, had := before[k]; !had {
@@ -190,7 +207,7 @@ func tokenProblems(o runtime.Object, src source, before, after map[string]any) [
 	out := make([]Problem, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, Problem{Construct: src.path, Object: describe(o), Type: field.ErrorTypeForbidden, Field: "Override", Value: after[k],
-			Detail: "after the override, " + k + ": only the gate's, the wait's and Argo's executor containers hold a token"})
+			Detail: "after the override, " + k})
 	}
 	return out
 }

@@ -128,9 +128,9 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 			addChartLabels(o, r.p.chart.labels)
 		}
 		if len(src.overrides) > 0 {
-			before := r.tokenViolations(o, src)
+			before := r.accessViolations(o, src)
 			r.problems = append(r.problems, overridden(o, src)...)
-			r.problems = append(r.problems, tokenProblems(o, src, before, r.tokenViolations(o, src))...)
+			r.problems = append(r.problems, accessProblems(o, src, before, r.accessViolations(o, src))...)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -165,6 +166,17 @@ func vtTokenOverrideCases() []vtCase {
 				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "p-executor.service-account-token"}, Key: "token"}}})
 			s.Containers[0].EnvFrom = append(s.Containers[0].EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "p-executor.service-account-token"}}})
 		})), want: []vtWant{at("p-executor.service-account-token").saying(".env[1] reads the token Secret"), at("p-executor.service-account-token").saying("envFrom[0] reads the token Secret")}},
+		{name: "held/override sets a held Job's activeDeadlineSeconds", build: func(c cdk8s.Chart) {
+			p := NewPipeline(c, "p", PipelineProps{Network: testAPI})
+			up := NewBatchStage(p, "up", BatchStageProps{Workload: Workload{Image: vtImage}})
+			t := NewBatchStage(p, "t", BatchStageProps{Workload: Workload{Image: vtImage}})
+			t.RunsAfter(up)
+			t.Override(func(o runtime.Object) {
+				if j, ok := o.(*batchv1.Job); ok {
+					j.Spec.ActiveDeadlineSeconds = ptr.To[int64](600)
+				}
+			})
+		}, want: []vtWant{at(int64(600)).saying("spec.activeDeadlineSeconds of a held Job counts while its pods are held: set JobSettings.ActiveDeadline, which the gate sets at release")}},
 		{name: "tokens/override mounts the pod's own token", build: vtBeside(PipelineProps{}, "batch", none, vtPod(func(s *corev1.PodSpec) { s.AutomountServiceAccountToken = ptr.To(true) })),
 			want: []vtWant{at(true).saying("automountServiceAccountToken mounts the token")}},
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
@@ -204,5 +205,44 @@ func TestGatePoliciesOfTwoApps(t *testing.T) {
 		if got := fmt.Sprint(m.Get(t, p, "spec.matchConditions[0].expression")); !strings.HasSuffix(got, ":shared:"+a.stage+"-gate'") {
 			t.Errorf("app %s: the policy applies to %s", a.id, got)
 		}
+	}
+}
+
+// TestHeldDeadline: a held Job's ActiveDeadline is not its
+// spec.activeDeadlineSeconds, which the Job controller would count while
+// the pods are held, but an annotation its gate reads at release; only
+// then may the gate patch the Job.
+func TestHeldDeadline(t *testing.T) {
+	t.Parallel()
+	define := func(deadline time.Duration) func(cdk8s.Chart) {
+		return func(chart cdk8s.Chart) {
+			p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
+			a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image},
+				JobSettings: stagecraft.JobSettings{ActiveDeadline: time.Hour}})
+			stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image},
+				JobSettings: stagecraft.JobSettings{ActiveDeadline: deadline}}).RunsAfter(a)
+		}
+	}
+	m := stagetest.SynthChart(t, "c", define(90*time.Minute))
+	b := m.FindStage(t, "Job", "w", "b")
+	if v, err := stagetest.Lookup(b.Object, "spec.activeDeadlineSeconds"); err == nil {
+		t.Errorf("the held Job has spec.activeDeadlineSeconds %v", v)
+	}
+	if got := b.GetAnnotations()["stagecraft.dev/active-deadline-seconds"]; got != "5400" {
+		t.Errorf("the held Job's deadline annotation is %q, want 5400", got)
+	}
+	if got := fmt.Sprint(m.Get(t, m.FindStage(t, "Job", "w", "a"), "spec.activeDeadlineSeconds")); got != "3600" {
+		t.Errorf("a Job that is not held has spec.activeDeadlineSeconds %s, want 3600", got)
+	}
+	patch := "resourceNames:[" + b.GetName() + "] resources:[jobs] verbs:[patch]"
+	if role := fmt.Sprint(m.Get(t, m.Find(t, "Role", "w", "b-gate"), "rules")); !strings.Contains(role, patch) {
+		t.Errorf("the gate may not set the deadline: %s", role)
+	}
+	none := stagetest.SynthChart(t, "c", define(0))
+	if role := fmt.Sprint(none.Get(t, none.Find(t, "Role", "w", "b-gate"), "rules")); strings.Contains(role, "resources:[jobs] verbs:[patch]") {
+		t.Errorf("without a deadline the gate may still patch the Job: %s", role)
+	}
+	if _, ok := none.FindStage(t, "Job", "w", "b").GetAnnotations()["stagecraft.dev/active-deadline-seconds"]; ok {
+		t.Error("a held Job without a deadline carries the annotation")
 	}
 }
