@@ -16,33 +16,38 @@ import (
 // evaluates it; nothing runs.
 //
 // Each policy and its binding (cluster-scoped) is named
-// "stagecraft-gate.<namespace>.<stage>-gate" after the one ServiceAccount
+// "stagecraft-gate.<namespace>.<stage>-gate" (".job" added for the one
+// on the held Job) after the one ServiceAccount
 // it applies to: a namespace and an account name are DNS labels, which
 // hold no dot, so two gates share a policy name only if they share their
 // (namespaced) ServiceAccount, and two pipelines in one namespace (one app
 // may not have two; two apps may) cannot replace each other's policy.
 
-// gateAdmissionRules are a gate's policy's checks, each with its message,
-// for the stage named stage.
+// gateAdmissionRules are the checks of a gate's policy on pods, each with
+// its message, for the stage named stage.
 func gateAdmissionRules(stage string) []admissionv1.Validation {
-	pods, jobs := "request.resource.resource != 'pods' || ", "request.resource.resource != 'jobs' || "
 	return []admissionv1.Validation{
-		{Expression: pods + "object.metadata.?labels['" + labelName + "'].orValue('') == '" + stage + "'",
+		{Expression: "object.metadata.?labels['" + labelName + "'].orValue('') == '" + stage + "'",
 			Message: "a stagecraft gate may only release the pods of its own stage"},
-		{Expression: pods + "(oldObject.spec.?schedulingGates.orValue([]).exists(g, g.name == '" + schedulingGate + "') && " +
-			"object.spec.?schedulingGates.orValue([]) == oldObject.spec.?schedulingGates.orValue([]).filter(g, g.name != '" + schedulingGate + "'))",
+		{Expression: "oldObject.spec.?schedulingGates.orValue([]).exists(g, g.name == '" + schedulingGate + "') && " +
+			"object.spec.?schedulingGates.orValue([]) == oldObject.spec.?schedulingGates.orValue([]).filter(g, g.name != '" + schedulingGate + "')",
 			Message: "a stagecraft gate may only remove the scheduling gate " + schedulingGate},
-		{Expression: pods + "(object.spec.containers == oldObject.spec.containers && object.spec.?initContainers == oldObject.spec.?initContainers && " +
+		{Expression: "object.spec.containers == oldObject.spec.containers && object.spec.?initContainers == oldObject.spec.?initContainers && " +
 			"object.spec.?activeDeadlineSeconds == oldObject.spec.?activeDeadlineSeconds && object.spec.?tolerations == oldObject.spec.?tolerations && " +
-			"object.spec.?nodeSelector == oldObject.spec.?nodeSelector && object.spec.?affinity == oldObject.spec.?affinity && " + sameMeta + ")",
+			"object.spec.?nodeSelector == oldObject.spec.?nodeSelector && object.spec.?affinity == oldObject.spec.?affinity && " + sameMeta,
 			Message: "a stagecraft gate may change nothing else of a pod"},
-		{Expression: jobs + "(!has(oldObject.spec.activeDeadlineSeconds) && object.spec.template == oldObject.spec.template && " +
-			"object.spec.?parallelism == oldObject.spec.?parallelism && object.spec.?completions == oldObject.spec.?completions && " +
-			"object.spec.?suspend == oldObject.spec.?suspend && object.spec.?backoffLimit == oldObject.spec.?backoffLimit && " +
-			"object.spec.?maxFailedIndexes == oldObject.spec.?maxFailedIndexes && object.spec.?ttlSecondsAfterFinished == oldObject.spec.?ttlSecondsAfterFinished && " +
-			sameMeta + ")",
-			Message: "a stagecraft gate may only set the activeDeadlineSeconds of the Job it releases, once"},
 	}
+}
+
+// gateJobRules are the checks of a gate's policy on the held Job, whose
+// deadline it sets at release.
+var gateJobRules = []admissionv1.Validation{
+	{Expression: "!has(oldObject.spec.activeDeadlineSeconds) && object.spec.template == oldObject.spec.template && " +
+		"object.spec.?parallelism == oldObject.spec.?parallelism && object.spec.?completions == oldObject.spec.?completions && " +
+		"object.spec.?suspend == oldObject.spec.?suspend && object.spec.?backoffLimit == oldObject.spec.?backoffLimit && " +
+		"object.spec.?maxFailedIndexes == oldObject.spec.?maxFailedIndexes && object.spec.?ttlSecondsAfterFinished == oldObject.spec.?ttlSecondsAfterFinished && " +
+		sameMeta,
+		Message: "a stagecraft gate may only set the activeDeadlineSeconds of the Job it releases, once"},
 }
 
 // sameMeta holds when an update keeps an object's labels, annotations,
@@ -71,23 +76,28 @@ func (r *rendering) gateAdmissionObjects() []runtime.Object {
 	return out
 }
 
-// gateAdmission returns the policy and binding of the gate of s: they
-// apply to updates of pods and Jobs in the pipeline's namespace by the
-// gate's ServiceAccount alone.
+// gateAdmission returns the policy and binding of the gate of s on pods,
+// and, when the gate sets the held Job's deadline, those on Jobs (named
+// with ".job" after the gate's, which no gate name holds). They apply to
+// updates in the pipeline's namespace by the gate's ServiceAccount alone.
 func (r *rendering) gateAdmission(s *stage) []runtime.Object {
+	name := gateAdmissionName(r.p.namespace, s)
+	out := r.admissionPolicy(s, name, "", "pods", gateAdmissionRules(s.name))
+	if r.heldDeadline(s) {
+		out = append(out, r.admissionPolicy(s, name+".job", "batch", "jobs", gateJobRules)...)
+	}
+	return out
+}
+
+// admissionPolicy returns a policy named name that applies validations to
+// updates of resource (of API group) by the gate of s, and its binding.
+func (r *rendering) admissionPolicy(s *stage, name, group, resource string, validations []admissionv1.Validation) []runtime.Object {
 	p := r.p
-	name := gateAdmissionName(p.namespace, s)
 	meta := func() metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Labels: p.objectLabels(gateName(s), componentGate)}
 	}
 	inNamespace := func() *metav1.LabelSelector {
 		return &metav1.LabelSelector{MatchLabels: map[string]string{namespaceNameLabel: p.namespace}}
-	}
-	rule := func(group, resource string) admissionv1.NamedRuleWithOperations {
-		return admissionv1.NamedRuleWithOperations{RuleWithOperations: admissionv1.RuleWithOperations{
-			Operations: []admissionv1.OperationType{admissionv1.Update},
-			Rule:       admissionv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: []string{resource}},
-		}}
 	}
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingAdmissionPolicy"},
@@ -96,11 +106,14 @@ func (r *rendering) gateAdmission(s *stage) []runtime.Object {
 			FailurePolicy: ptr.To(admissionv1.Fail),
 			MatchConstraints: &admissionv1.MatchResources{
 				NamespaceSelector: inNamespace(),
-				ResourceRules:     []admissionv1.NamedRuleWithOperations{rule("", "pods"), rule("batch", "jobs")},
+				ResourceRules: []admissionv1.NamedRuleWithOperations{{RuleWithOperations: admissionv1.RuleWithOperations{
+					Operations: []admissionv1.OperationType{admissionv1.Update},
+					Rule:       admissionv1.Rule{APIGroups: []string{group}, APIVersions: []string{"v1"}, Resources: []string{resource}},
+				}}},
 			},
 			MatchConditions: []admissionv1.MatchCondition{{Name: "gate-account",
 				Expression: "request.userInfo.username == 'system:serviceaccount:" + p.namespace + ":" + gateName(s) + "'"}},
-			Validations: gateAdmissionRules(s.name),
+			Validations: append([]admissionv1.Validation(nil), validations...),
 		},
 	}
 	binding := &admissionv1.ValidatingAdmissionPolicyBinding{

@@ -238,9 +238,20 @@ func TestHeldDeadline(t *testing.T) {
 	if role := fmt.Sprint(m.Get(t, m.Find(t, "Role", "w", "b-gate"), "rules")); !strings.Contains(role, patch) {
 		t.Errorf("the gate may not set the deadline: %s", role)
 	}
+	jobs := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.w.b-gate.job")
+	if got := fmt.Sprint(m.Get(t, jobs, "spec.matchConstraints.resourceRules[0].resources")); got != "[jobs]" {
+		t.Errorf("the gate's Job policy applies to %s", got)
+	}
+	if got := fmt.Sprint(m.Get(t, jobs, "spec.validations[0].expression")); !strings.HasPrefix(got, "!has(oldObject.spec.activeDeadlineSeconds) && ") {
+		t.Errorf("the gate's Job policy lets it set the deadline more than once: %s", got)
+	}
+	m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gate.w.b-gate.job")
 	none := stagetest.SynthChart(t, "c", define(0))
 	if role := fmt.Sprint(none.Get(t, none.Find(t, "Role", "w", "b-gate"), "rules")); strings.Contains(role, "resources:[jobs] verbs:[patch]") {
 		t.Errorf("without a deadline the gate may still patch the Job: %s", role)
+	}
+	if n := len(none.Objects("ValidatingAdmissionPolicy")); n != 1 {
+		t.Errorf("without a deadline: %d admission policies, want the gate's on pods alone", n)
 	}
 	if _, ok := none.FindStage(t, "Job", "w", "b").GetAnnotations()["stagecraft.dev/active-deadline-seconds"]; ok {
 		t.Error("a held Job without a deadline carries the annotation")
