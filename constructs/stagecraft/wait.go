@@ -19,8 +19,9 @@ import (
 // accelerator or Kueue quota, and a small gate Job ("gate release", see
 // internal/gate) removes the gate once the upstream Jobs have completed, or
 // fails the stage's Job as soon as one of them fails. Other stages wait in
-// an init container ("gate wait"). Only the gate's container gets an API
-// token, through a projected volume; the service account it runs as may
+// an init container ("gate wait"). Only the gate's container and the wait
+// init container get an API token, through a projected volume mounted
+// into them alone (see accounts.go); the service account each runs as may
 // read exactly the Jobs involved.
 
 const (
