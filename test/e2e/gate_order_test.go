@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ func checkGates(ctx context.Context, c *cluster, ap *app, runs map[string]JobRun
 		desc, err := checkReleasedAfter(ctx, c, g, runs)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if d, err := checkHeldDeadline(ctx, c, g, held); err != nil {
+			errs = append(errs, err)
+		} else if d != "" {
+			desc += ", " + d
 		}
 		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gate."+g.ns+"."+g.account) {
 			n, err := checkGateAdmission(ctx, c, g)
@@ -147,7 +153,8 @@ func checkGateSAR(ctx context.Context, c *cluster, g *gateRun, objects map[strin
 		{"list", "", "pods", "", "", true},
 		{"patch", "", "pods", "", "any-pod", true},
 		{"create", "", "events", "", "", true},
-		{"patch", "batch", "jobs", "", g.cmd.Job, false},
+		// The gate sets a held Job's deadline at release, when it has one.
+		{"patch", "batch", "jobs", "", g.cmd.Job, heldDeadline(objects["Job/"+g.ns+"/"+g.cmd.Job]) != ""},
 		{"delete", "batch", "jobs", "", g.cmd.Job, false},
 		{"list", "batch", "jobs", "", "", false},
 		{"delete", "", "pods", "", "any-pod", false},
@@ -329,4 +336,37 @@ func hasObject(objects map[string]*manifest, kind, name string) bool {
 		}
 	}
 	return false
+}
+
+// heldDeadline returns the deadline annotation of a held Job's manifest,
+// or "".
+func heldDeadline(m *manifest) string {
+	if m == nil {
+		return ""
+	}
+	return m.obj.GetAnnotations()[gate.DeadlineAnnotation]
+}
+
+// checkHeldDeadline proves that a held Job with a deadline ships none in
+// its spec (the Job controller would count it while the pods are held) and
+// that its gate set it at release, through its Role and admission policy,
+// to at least the deadline. It says what it found, or "" for a Job
+// without a deadline.
+func checkHeldDeadline(ctx context.Context, c *cluster, g *gateRun, m *manifest) (string, error) {
+	want := heldDeadline(m)
+	if _, found, _ := unstructured.NestedFieldNoCopy(m.obj.Object, "spec", "activeDeadlineSeconds"); found {
+		return "", fmt.Errorf("%s: the held Job ships spec.activeDeadlineSeconds, which counts while its pods are held", m)
+	}
+	if want == "" {
+		return "", nil
+	}
+	job, err := c.client.BatchV1().Jobs(g.ns).Get(ctx, g.cmd.Job, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", g, err)
+	}
+	d, _ := strconv.ParseInt(want, 10, 64)
+	if s := job.Spec.ActiveDeadlineSeconds; s == nil || *s < d {
+		return "", fmt.Errorf("%s: after the release the held Job's activeDeadlineSeconds is %v, want at least its deadline %d", g, s, d)
+	}
+	return fmt.Sprintf("deadline set at release to %ds (%ss from then on)", *job.Spec.ActiveDeadlineSeconds, want), nil
 }
