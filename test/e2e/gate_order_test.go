@@ -368,5 +368,21 @@ func checkHeldDeadline(ctx context.Context, c *cluster, g *gateRun, m *manifest)
 	if s := job.Spec.ActiveDeadlineSeconds; s == nil || *s < d {
 		return "", fmt.Errorf("%s: after the release the held Job's activeDeadlineSeconds is %v, want at least its deadline %d", g, s, d)
 	}
-	return fmt.Sprintf("deadline set at release to %ds (%ss from then on)", *job.Spec.ActiveDeadlineSeconds, want), nil
+	// A GitOps tool re-applies dist/ (server-side apply, the app's field
+	// manager): the field it does not set keeps the gate's value.
+	set := *job.Spec.ActiveDeadlineSeconds
+	a, err := newApplier(c.cfg, appFieldManager)
+	if err != nil {
+		return "", err
+	}
+	if _, err := a.apply(ctx, m.obj.DeepCopy()); err != nil {
+		return "", fmt.Errorf("%s: re-applying the held Job: %w", g, err)
+	}
+	if job, err = c.client.BatchV1().Jobs(g.ns).Get(ctx, g.cmd.Job, metav1.GetOptions{}); err != nil {
+		return "", fmt.Errorf("%s: %w", g, err)
+	}
+	if s := job.Spec.ActiveDeadlineSeconds; s == nil || *s != set {
+		return "", fmt.Errorf("%s: re-applying the held Job's manifest changed the deadline its gate set (%d) to %v", g, set, s)
+	}
+	return fmt.Sprintf("deadline set at release to %ds (%ss from then on), kept by a re-apply", set, want), nil
 }
