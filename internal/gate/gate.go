@@ -11,8 +11,12 @@
 // only now); when an upstream Job fails, or does not complete in time, it
 // fails the stage's Job at once, with a condition whose reason is
 // ReasonUpstreamFailed or ReasonUpstreamTimeout and whose message names the
-// upstream Job and why it failed. Long-running stages that were asked to
-// wait run "gate wait" in an init container instead.
+// upstream Job and why it failed. A gate that cannot do its work (the API
+// refuses it, its arguments are wrong, it crashed) fails the stage's Job
+// too, with ReasonGateFailed, rather than leave it held. At release it
+// sets the Job's activeDeadlineSeconds from DeadlineAnnotation, so that
+// the deadline counts from then on. Long-running stages that were asked
+// to wait run "gate wait" in an init container instead.
 //
 // The functions of this file decide; Release and Wait (run.go) carry the
 // decisions out through the Kubernetes API.
