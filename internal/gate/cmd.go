@@ -25,6 +25,9 @@ type Command struct {
 	Upstream []string
 	Timeout  time.Duration
 	Interval time.Duration
+	// Grace is how long answers of the API that say the gate is
+	// misconfigured are retried (see Upstream.Grace).
+	Grace time.Duration
 }
 
 // stringList is a flag that may be repeated.
@@ -38,7 +41,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // holds what could be parsed (see FailHeld).
 func ParseArgs(args []string) (Command, error) {
 	if len(args) == 0 || (args[0] != "release" && args[0] != "wait") {
-		return Command{}, errors.New("usage: gate release|wait --namespace=NS [--job=JOB] --upstream=UP... [--timeout=D] [--interval=D]")
+		return Command{}, errors.New("usage: gate release|wait --namespace=NS [--job=JOB] --upstream=UP... [--timeout=D] [--interval=D] [--grace=D]")
 	}
 	c := Command{Mode: args[0]}
 	fs := flag.NewFlagSet("gate "+c.Mode, flag.ContinueOnError)
@@ -50,6 +53,7 @@ func ParseArgs(args []string) (Command, error) {
 	fs.Var((*stringList)(&c.Upstream), "upstream", "an upstream Job (repeat for each)")
 	fs.DurationVar(&c.Timeout, "timeout", 0, "fail when the upstream Jobs have not completed this long after the start (0: never)")
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "time between two looks at the Jobs")
+	fs.DurationVar(&c.Grace, "grace", defaultGrace, "how long to retry answers that say the gate is misconfigured (forbidden, not found) before failing")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err // with the flags before the wrong one, for FailHeld
 	}
@@ -72,15 +76,15 @@ func ParseArgs(args []string) (Command, error) {
 	for _, u := range c.Upstream {
 		check("--upstream", u)
 	}
-	if c.Timeout < 0 || c.Interval <= 0 {
-		errs = append(errs, errors.New("--timeout must not be negative and --interval must be positive"))
+	if c.Timeout < 0 || c.Interval <= 0 || c.Grace <= 0 {
+		errs = append(errs, errors.New("--timeout must not be negative, and --interval and --grace must be positive"))
 	}
 	return c, errors.Join(errs...)
 }
 
 // Run carries the command out.
 func (c Command) Run(ctx context.Context, client kubernetes.Interface, queues QueueCreator, log io.Writer) (Result, error) {
-	u := Upstream{Client: client, Namespace: c.Namespace, Jobs: c.Upstream, Interval: c.Interval, Timeout: c.Timeout, Log: log}
+	u := Upstream{Client: client, Namespace: c.Namespace, Jobs: c.Upstream, Interval: c.Interval, Timeout: c.Timeout, Grace: c.Grace, Log: log}
 	if c.Mode == "wait" {
 		return Wait(ctx, u)
 	}
