@@ -121,6 +121,6 @@ func (r *rendering) gatePolicy(s *stage) *networkingv1.NetworkPolicy {
 	return p.networkPolicy(meta.Name, meta.Labels, networkingv1.NetworkPolicySpec{
 		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labelName: meta.Name, labelPartOf: p.namespace}},
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		Egress:      []networkingv1.NetworkPolicyEgressRule{toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts)},
+		Egress:      p.apiServerRule(),
 	})
 }

@@ -142,6 +142,17 @@ func toAddresses(cidrs []string, except []string, proto string, ports []int32) n
 	return rule
 }
 
+// apiServerRule is the egress rule to the API server: exactly the
+// addresses the user states, on its ports; none without addresses (a rule
+// without peers would allow every address), which apiServerChecks makes a
+// problem where the API is needed.
+func (p *Pipeline) apiServerRule() []networkingv1.NetworkPolicyEgressRule {
+	if len(p.network.APIServerCIDRs) == 0 {
+		return nil
+	}
+	return []networkingv1.NetworkPolicyEgressRule{toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts)}
+}
+
 // networkPolicy returns a NetworkPolicy of the pipeline.
 func (p *Pipeline) networkPolicy(name string, labels map[string]string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
@@ -201,7 +212,7 @@ func (p *Pipeline) stagePolicy(s Stage, callers []inboundCall, waits bool) *netw
 		})
 	}
 	if waits {
-		spec.Egress = append(spec.Egress, toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts))
+		spec.Egress = append(spec.Egress, p.apiServerRule()...)
 	}
 	for _, r := range b.work.egress {
 		spec.Egress = append(spec.Egress, toAddresses([]string{r.CIDR}, r.Except, r.Protocol, r.Ports))
