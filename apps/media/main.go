@@ -21,6 +21,11 @@ func define(chart cdk8s.Chart) {
 	p := stagecraft.NewPipeline(chart, "media", stagecraft.PipelineProps{
 		Labels:    map[string]string{"team": "media"},
 		Workflows: &stagecraft.Workflows{},
+		// The API server's endpoint addresses, which Argo's executor
+		// containers reach (a documentation range, RFC 5737: state your
+		// cluster's, from kubectl get endpointslices -n default -l
+		// kubernetes.io/service-name=kubernetes).
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.40/32"}},
 	})
 	inbox := stagecraft.NewPipelineStorage(p, "inbox", stagecraft.PipelineStorageProps{Size: "100Gi"})
 	transcripts := stagecraft.NewPipelineStorage(p, "transcripts", stagecraft.PipelineStorageProps{Size: "20Gi"})

@@ -22,7 +22,12 @@ func main() {
 
 // settings are what differ between the app's environments.
 type settings struct {
-	Namespace      string
+	Namespace string
+	// APIServer are the API server's endpoint addresses (kubectl get
+	// endpointslices -n default -l kubernetes.io/service-name=kubernetes),
+	// which the gate and the waits reach; here documentation addresses
+	// (RFC 5737): one control plane in dev, three in prod.
+	APIServer      []string
 	Host           string
 	ArchiveServer  string // NFS server of the document archive
 	IngestSchedule string
@@ -41,6 +46,7 @@ type settings struct {
 var environments = map[string]settings{
 	"dev": {
 		Namespace:      "rag-dev",
+		APIServer:      []string{"192.0.2.20/32"},
 		Host:           "rag.dev.example.com",
 		ArchiveServer:  "nas-dev.internal.example.com",
 		IngestSchedule: "0 */6 * * *",
@@ -55,6 +61,7 @@ var environments = map[string]settings{
 	},
 	"prod": {
 		Namespace:      "rag-prod",
+		APIServer:      []string{"192.0.2.30/32", "192.0.2.31/32", "192.0.2.32/32"},
 		Host:           "rag.example.com",
 		ArchiveServer:  "nas.internal.example.com",
 		IngestSchedule: "30 1 * * *",
@@ -75,6 +82,7 @@ func define(chart cdk8s.Chart, env settings) {
 	p := stagecraft.NewPipeline(chart, "rag", stagecraft.PipelineProps{
 		Namespace: env.Namespace,
 		Labels:    map[string]string{"team": "search"},
+		Network:   stagecraft.Network{APIServerCIDRs: env.APIServer},
 		Defaults: stagecraft.Defaults{
 			Resources: stagecraft.Resources{CPURequest: "250m", MemoryRequest: "512Mi", MemoryLimit: "512Mi"},
 		},

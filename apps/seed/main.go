@@ -14,7 +14,13 @@ func main() { synth.MainChart("seed", synth.Options{}, define) }
 
 // define declares the seed pipeline in chart.
 func define(chart cdk8s.Chart) {
-	p := stagecraft.NewPipeline(chart, "ai-pipeline", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "ai-pipeline", stagecraft.PipelineProps{
+		// The API server's endpoint addresses, which the stages that wait
+		// for upstream Jobs reach (192.0.2.0/24 is a documentation range,
+		// RFC 5737: state your cluster's, from kubectl get endpointslices
+		// -n default -l kubernetes.io/service-name=kubernetes).
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}},
+	})
 
 	data := stagecraft.NewPipelineStorage(p, "pipeline-data", stagecraft.PipelineStorageProps{
 		Size: "20Gi",

@@ -115,11 +115,13 @@ func (s *BatchStage) validate() field.ErrorList {
 func (s *BatchStage) objects(r *rendering) []runtime.Object {
 	meta := s.meta()
 	meta.Labels = jobLabels(&s.stage, s.job)
-	return []runtime.Object{&batchv1.Job{
+	job := &batchv1.Job{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: meta,
 		Spec:       jobSpec(r, &s.stage, s.job),
-	}}
+	}
+	r.holdDeadline(&s.stage, job)
+	return []runtime.Object{job}
 }
 
 // shape draws a batch stage as a parallelogram.

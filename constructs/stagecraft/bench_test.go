@@ -29,7 +29,8 @@ import (
 // stages with one writer and readers after it; calls and RunsAfter edges.
 func benchDefine(chart cdk8s.Chart, n int) *Pipeline {
 	p := NewPipeline(chart, "bench", PipelineProps{
-		Labels: map[string]string{"team": "bench"},
+		Labels:  map[string]string{"team": "bench"},
+		Network: testAPI,
 		Defaults: Defaults{
 			Resources: Resources{CPURequest: "250m", MemoryRequest: "512Mi", MemoryLimit: "512Mi"},
 		},

@@ -47,7 +47,7 @@ func TestChartNamespace(t *testing.T) {
 	t.Parallel()
 	props := &cdk8s.ChartProps{Namespace: jsii.String("search")}
 	m := stagetest.SynthApp(t, chartApp(props, func(chart cdk8s.Chart) {
-		stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{})
+		stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{Network: testAPI})
 	}))
 	if ns := m.Find(t, "Namespace", "", "search"); ns == nil {
 		t.Fatal("no Namespace search")
@@ -84,7 +84,9 @@ func TestChartNamespace(t *testing.T) {
 func TestChartLabelsValidated(t *testing.T) {
 	t.Parallel()
 	props := &cdk8s.ChartProps{Labels: &map[string]*string{"team": jsii.String("a b")}}
-	app := chartApp(props, func(chart cdk8s.Chart) { stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{}) })
+	app := chartApp(props, func(chart cdk8s.Chart) {
+		stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{Network: testAPI})
+	})
 	var err error
 	stagetest.Do(func() { err = stagecraft.Validate(app) })
 	var verr *stagecraft.ValidationError
@@ -108,7 +110,7 @@ func TestAppSynthIncludesObjects(t *testing.T) {
 		wired(cdk8s.NewChart(app, jsii.String("c"), nil))
 		app.Synth()
 		bad := cdk8s.NewApp(&cdk8s.AppProps{Outdir: jsii.String(filepath.Join(out, "bad"))})
-		p := stagecraft.NewPipeline(cdk8s.NewChart(bad, jsii.String("c"), nil), "p", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(cdk8s.NewChart(bad, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI})
 		stagecraft.NewBatchStage(p, "job", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: "busybox"}})
 		func() {
 			defer func() { synthErr = recover() }()

@@ -100,8 +100,6 @@ const (
 	defaultIngressControllerNamespace = "ingress-nginx"
 	defaultMonitoringNamespace        = "monitoring"
 	defaultDNSNamespace               = "kube-system"
-	// defaultAPIServerCIDR allows any address, on the API ports only.
-	defaultAPIServerCIDR = "0.0.0.0/0"
 	// defaultGateImage runs stagecraft's gate (internal/gate), built by
 	// make gate-image.
 	defaultGateImage = "ghcr.io/stagecraft-dev/gate:0.1.0"

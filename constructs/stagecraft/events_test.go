@@ -124,7 +124,7 @@ func TestEventScalingAndMetricsValidation(t *testing.T) {
 			var err error
 			stagetest.Do(func() {
 				app := cdk8s.NewApp(nil)
-				c.define(stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{}))
+				c.define(stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI}))
 				err = stagecraft.Validate(app)
 			})
 			var verr *stagecraft.ValidationError

@@ -206,7 +206,10 @@ func ExampleNewScheduledStage() {
 func ExampleBatchStage_RunsAfter() {
 	app := cdk8s.NewApp(nil)
 	chart := cdk8s.NewChart(app, jsii.String("example"), nil)
-	p := stagecraft.NewPipeline(chart, "train", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "train", stagecraft.PipelineProps{
+		// The API server's endpoint addresses, which the waits reach.
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}},
+	})
 	prepare := stagecraft.NewBatchStage(p, "prepare", stagecraft.BatchStageProps{
 		Workload: stagecraft.Workload{Image: "ghcr.io/acme/prepare:3.1.0"},
 	})
@@ -246,7 +249,10 @@ func ExampleBatchStage_RunsAfter() {
 func ExampleScheduledStage_RunsAfter() {
 	app := cdk8s.NewApp(nil)
 	chart := cdk8s.NewChart(app, jsii.String("example"), nil)
-	p := stagecraft.NewPipeline(chart, "crawl", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "crawl", stagecraft.PipelineProps{
+		// The API server's endpoint addresses, which the waits reach.
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}},
+	})
 	refresh := stagecraft.NewScheduledStage(p, "refresh", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{Image: "ghcr.io/acme/refresh:1.0.0"},
 		Schedule: "@hourly",
@@ -286,7 +292,10 @@ func ExampleScheduledStage_RunsAfter() {
 func ExampleMount_waitForWriters() {
 	app := cdk8s.NewApp(nil)
 	chart := cdk8s.NewChart(app, jsii.String("example"), nil)
-	p := stagecraft.NewPipeline(chart, "rag", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "rag", stagecraft.PipelineProps{
+		// The API server's endpoint addresses, which the waits reach.
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}},
+	})
 	corpus := stagecraft.NewPipelineStorage(p, "corpus", stagecraft.PipelineStorageProps{Size: "100Gi"})
 	stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{Workload: stagecraft.Workload{
 		Image:  "ghcr.io/acme/embed:1.0.0",

@@ -50,9 +50,15 @@ func (r *rendering) gateRules(s *stage, run string, upstream []string) []rbacv1.
 	rules := []rbacv1.PolicyRule{
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get"}, ResourceNames: append(append([]string(nil), upstream...), run)},
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs/status"}, Verbs: []string{"patch"}, ResourceNames: []string{run}},
+	}
+	if r.heldDeadline(s) {
+		// The gate sets the held Job's activeDeadlineSeconds at release.
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"patch"}, ResourceNames: []string{run}})
+	}
+	rules = append(rules, []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
-	}
+	}...)
 	if q := s.queue; q != "" {
 		rules = append(rules,
 			rbacv1.PolicyRule{APIGroups: []string{"kueue.x-k8s.io"}, Resources: []string{"localqueues"}, Verbs: []string{"get"}, ResourceNames: []string{q}},
@@ -115,6 +121,6 @@ func (r *rendering) gatePolicy(s *stage) *networkingv1.NetworkPolicy {
 	return p.networkPolicy(meta.Name, meta.Labels, networkingv1.NetworkPolicySpec{
 		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{labelName: meta.Name, labelPartOf: p.namespace}},
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		Egress:      []networkingv1.NetworkPolicyEgressRule{toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts)},
+		Egress:      p.apiServerRule(),
 	})
 }

@@ -15,7 +15,7 @@ func TestGoldenAIWorkloads(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"accelerators-nvidia": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "llm", stagecraft.ProcessorStageProps{
 				Workload: stagecraft.Workload{
 					Image:             image,
@@ -27,7 +27,7 @@ func TestGoldenAIWorkloads(t *testing.T) {
 			})
 		},
 		"accelerators-other-vendor": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewBatchStage(p, "train", stagecraft.BatchStageProps{
 				Workload: stagecraft.Workload{
 					Image:     image,
@@ -42,13 +42,13 @@ func TestGoldenAIWorkloads(t *testing.T) {
 		},
 		// Any stage may ask for /dev/shm.
 		"shared-memory": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewBatchStage(p, "loader", stagecraft.BatchStageProps{
 				Workload: stagecraft.Workload{Image: image, SharedMemory: "128Mi", TerminationGracePeriod: 2 * time.Minute},
 			})
 		},
 		"batch-indexed-queued": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewBatchStage(p, "embed", stagecraft.BatchStageProps{
 				Workload: stagecraft.Workload{Image: image, Accelerators: &stagecraft.Accelerators{Count: 1}},
 				JobSettings: stagecraft.JobSettings{
@@ -59,14 +59,14 @@ func TestGoldenAIWorkloads(t *testing.T) {
 			})
 		},
 		"batch-count-disruptions": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewBatchStage(p, "once", stagecraft.BatchStageProps{
 				Workload:    stagecraft.Workload{Image: image},
 				JobSettings: stagecraft.JobSettings{CountDisruptions: true},
 			})
 		},
 		"scheduled-queued": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewScheduledStage(p, "retrain", stagecraft.ScheduledStageProps{
 				Workload:    stagecraft.Workload{Image: image, Accelerators: &stagecraft.Accelerators{Count: 4}},
 				JobSettings: stagecraft.JobSettings{Queue: "training"},
@@ -74,7 +74,7 @@ func TestGoldenAIWorkloads(t *testing.T) {
 			})
 		},
 		"processor-autoscaling": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 				Workload:    stagecraft.Workload{Image: image},
 				Ports:       []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
@@ -82,7 +82,7 @@ func TestGoldenAIWorkloads(t *testing.T) {
 			})
 		},
 		"processor-budget-options": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 				Workload:         stagecraft.Workload{Image: image, TerminationGracePeriod: 120 * time.Second},
 				Replicas:         ptr.To[int32](4),

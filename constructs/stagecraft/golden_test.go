@@ -53,7 +53,7 @@ func TestGoldenPipeline(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"pipeline-defaults": func(chart cdk8s.Chart) {
-			stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 		},
 		// Every option: namespace, labels, and defaults that a stage inherits.
 		"pipeline-options": func(chart cdk8s.Chart) {
@@ -77,11 +77,11 @@ func TestGoldenPipelineStorage(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"storage-defaults": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi"})
 		},
 		"storage-options": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{
 				Size:             "500Gi",
 				AccessModes:      []string{"ReadWriteOnce"},
@@ -91,7 +91,7 @@ func TestGoldenPipelineStorage(t *testing.T) {
 			})
 		},
 		"storage-existing-nfs": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewPipelineStorage(p, "datasets", stagecraft.PipelineStorageProps{
 				Size: "2Ti",
 				Existing: &stagecraft.ExistingVolume{
@@ -101,7 +101,7 @@ func TestGoldenPipelineStorage(t *testing.T) {
 			})
 		},
 		"storage-existing-csi": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewPipelineStorage(p, "models", stagecraft.PipelineStorageProps{
 				Size:             "100Gi",
 				AccessModes:      []string{"ReadOnlyMany"},
@@ -120,20 +120,20 @@ func TestGoldenProcessorStage(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"processor-defaults": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 				Workload: stagecraft.Workload{Image: image},
 				Ports:    []stagecraft.Port{{Name: "http", ContainerPort: 8080}},
 			})
 		},
 		"processor-no-ports": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "consumer", stagecraft.ProcessorStageProps{
 				Workload: stagecraft.Workload{Image: image},
 			})
 		},
 		"processor-options": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi"})
 			stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 				Workload: everyWorkloadOption(data),
@@ -155,14 +155,14 @@ func TestGoldenProcessorStage(t *testing.T) {
 		},
 		// ReadWriteOnce storage switches the Deployment to Recreate.
 		"processor-rwo-storage": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi", AccessModes: []string{"ReadWriteOnce"}})
 			stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 				Workload: stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{{Storage: data, Path: "/data"}}},
 			})
 		},
 		"processor-stateful": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewProcessorStage(p, "index", stagecraft.ProcessorStageProps{
 				Workload: stagecraft.Workload{Image: image},
 				Replicas: ptr.To[int32](3),
@@ -184,11 +184,11 @@ func TestGoldenBatchStage(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"batch-defaults": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewBatchStage(p, "prepare", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		},
 		"batch-options": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi"})
 			stagecraft.NewBatchStage(p, "prepare", stagecraft.BatchStageProps{
 				Workload: everyWorkloadOption(data),
@@ -206,14 +206,14 @@ func TestGoldenScheduledStage(t *testing.T) {
 	t.Parallel()
 	cases := map[string]func(chart cdk8s.Chart){
 		"scheduled-defaults": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			stagecraft.NewScheduledStage(p, "nightly", stagecraft.ScheduledStageProps{
 				Workload: stagecraft.Workload{Image: image},
 				Schedule: "@daily",
 			})
 		},
 		"scheduled-options": func(chart cdk8s.Chart) {
-			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 			data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi"})
 			stagecraft.NewScheduledStage(p, "nightly", stagecraft.ScheduledStageProps{
 				Workload: everyWorkloadOption(data),

@@ -13,6 +13,8 @@ import (
 // modes allow, and names of gates that stages already use.
 func (g *graph) checks(p *Pipeline) []Problem {
 	out := g.waitChecks(g.order)
+	out = append(out, g.apiServerChecks(p)...)
+	out = append(out, g.accountChecks(p)...)
 	for _, st := range p.storages() {
 		if pr := g.storagePods(st); pr != nil {
 			out = append(out, *pr)

@@ -23,8 +23,11 @@ type JobSettings struct {
 	// BackoffLimitPerIndex, and setting both is a problem.
 	BackoffLimit *int32
 	// ActiveDeadline fails the Job when it runs longer, retries included
-	// (spec.activeDeadlineSeconds), a whole number of seconds. Default:
-	// none, the Job may run for ever.
+	// (spec.activeDeadlineSeconds), a whole number of seconds. On a held
+	// BatchStage (one that waits) it counts from the release: it is the
+	// annotation stagecraft.dev/active-deadline-seconds, which the gate
+	// turns into spec.activeDeadlineSeconds then. Default: none, the Job
+	// may run for ever.
 	ActiveDeadline time.Duration
 	// TTLAfterFinished deletes the Job this long after it finishes
 	// (spec.ttlSecondsAfterFinished), a whole number of seconds: for a

@@ -73,7 +73,7 @@ func (s *streamStage) shape(r *rendering) (open, close, text string) {
 
 func TestNewStageKind(t *testing.T) {
 	app := cdk8s.NewApp(nil)
-	p := NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "media", PipelineProps{})
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "media", PipelineProps{Network: testAPI})
 	fill := NewBatchStage(p, "fill", BatchStageProps{Workload: Workload{Image: "ghcr.io/acme/fill:1.0.0"}})
 	model := NewProcessorStage(p, "model", ProcessorStageProps{
 		Workload: Workload{Image: "ghcr.io/acme/model:1.0.0"},
@@ -114,7 +114,7 @@ func TestNewStageKind(t *testing.T) {
 		}
 	}
 	policy := string(mustYAML(t, objs["NetworkPolicy/transcribe"]))
-	for _, want := range []string{"app.kubernetes.io/name: model", "port: http", "port: metrics", "0.0.0.0/0"} {
+	for _, want := range []string{"app.kubernetes.io/name: model", "port: http", "port: metrics", "192.0.2.10/32"} {
 		if !strings.Contains(policy, want) {
 			t.Errorf("the consumer's NetworkPolicy lacks %q:\n%s", want, policy)
 		}
@@ -127,7 +127,7 @@ func TestNewStageKind(t *testing.T) {
 	}
 
 	bad := cdk8s.NewApp(nil)
-	bp := NewPipeline(cdk8s.NewChart(bad, jsii.String("c"), nil), "media", PipelineProps{})
+	bp := NewPipeline(cdk8s.NewChart(bad, jsii.String("c"), nil), "media", PipelineProps{Network: testAPI})
 	newStreamStage(bp, "transcribe", streamStageProps{Workload: Workload{Image: "ghcr.io/acme/transcribe"}})
 	var verr *ValidationError
 	if err := Validate(bad); !asValidation(err, &verr) {

@@ -42,7 +42,7 @@ type muZero struct{ constructs.Construct }
 
 var muCases = []muCase{
 	{name: "nil scope for NewPipeline", run: func(app cdk8s.App, _ cdk8s.Chart) error {
-		NewPipeline(nil, "p", PipelineProps{})
+		NewPipeline(nil, "p", PipelineProps{Network: testAPI})
 		return Validate(app)
 	}, want: []vtWant{{construct: "p", field: "scope", typ: tRequired}}},
 	{name: "nil scope for NewBatchStage", run: func(app cdk8s.App, _ cdk8s.Chart) error {
@@ -75,36 +75,36 @@ var muCases = []muCase{
 		return Validate(app)
 	}, want: []vtWant{{construct: "s", field: "scope", typ: tForbidden}}},
 	{name: "stages in a pipeline that belongs to no app", run: func(app cdk8s.App, _ cdk8s.Chart) error {
-		p := NewPipeline(nil, "p", PipelineProps{})
+		p := NewPipeline(nil, "p", PipelineProps{Network: testAPI})
 		NewBatchStage(p, "s", muBatch()).RunsAfter(NewBatchStage(p, "t", muBatch()))
 		return Validate(app)
 	}, want: []vtWant{{construct: "p", field: "scope", typ: tRequired}}},
 	{name: "NewPipeline directly under the App", run: func(app cdk8s.App, _ cdk8s.Chart) error {
-		p := NewPipeline(app, "p", PipelineProps{})
+		p := NewPipeline(app, "p", PipelineProps{Network: testAPI})
 		NewBatchStage(p, "s", muBatch())
 		_, err := Synthesize(app)
 		return err
 	}, want: []vtWant{{construct: "p", field: "scope", typ: tForbidden}}},
 	{name: "RunsAfter(nil) and RunsAfter of a typed nil", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		var none *BatchStage
 		NewBatchStage(p, "s", muBatch()).RunsAfter(nil, none)
 		return Validate(app)
 	}, want: []vtWant{vtS("RunsAfter[0]", tRequired, vtNone), vtS("RunsAfter[1]", tRequired, vtNone)}},
 	{name: "Calls(nil)", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		NewBatchStage(p, "s", muBatch()).Calls(nil)
 		return Validate(app)
 	}, want: []vtWant{vtS("Calls[0]", tRequired, vtNone)}},
 	{name: "Override(nil) on a stage, storage and a pipeline", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		p.Override(nil)
 		NewBatchStage(p, "s", muBatch()).Override(nil)
 		NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}).Override(nil)
 		return Validate(app)
 	}, want: []vtWant{vtAt("test/p", "Override[0]", tRequired, vtNone), vtS("Override[0]", tRequired, vtNone), vtAt("test/p/data", "Override[0]", tRequired, vtNone)}},
 	{name: "an Override function that panics", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		NewBatchStage(p, "s", muBatch()).Override(func(runtime.Object) { panic("my bug") })
 		_, err := Synthesize(app)
 		return err
@@ -117,20 +117,20 @@ var muCases = []muCase{
 		return Validate(app)
 	}, want: []vtWant{vtAt("test/api", "id", tForbidden, nil)}},
 	{name: "Endpoint of a port the stage lacks", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		s := NewProcessorStage(p, "s", muProc("http"))
 		s.Endpoint("grpc")
 		NewProcessorStage(p, "t", muProc()).Endpoint()
 		return Validate(app)
 	}, want: []vtWant{vtS("Endpoint", tNotSupported, "grpc"), vtAt("test/p/t", "Endpoint", tInvalid, "t")}},
 	{name: "a stage created after the jsii runtime stopped", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		jsii.Close() // as synth.Main does
 		NewBatchStage(p, "s", muBatch())
 		return Validate(app)
 	}, wantErr: "live cdk8s App"},
 	{name: "stages built from two goroutines", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		var wg sync.WaitGroup
 		for g := range 2 {
 			wg.Add(1)
@@ -159,12 +159,12 @@ var muCases = []muCase{
 		return err
 	}, wantErr: "needs the cdk8s App"},
 	{name: "Validate(chart) of an invalid pipeline", run: func(_ cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		NewBatchStage(p, "s", BatchStageProps{})
 		return Validate(chart)
 	}, want: []vtWant{vtS("Image", tRequired, vtNone)}},
 	{name: "control character in an env value", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		props := muBatch()
 		props.Env = []EnvVar{Env("A", "hello\x00world"), Env("B", "\ufffe"), Env("C", "a\xffb")}
 		NewBatchStage(p, "s", props)
@@ -184,7 +184,7 @@ var muCases = []muCase{
 		vtAt("test/empty-id-0/empty-id-0", "id", tRequired, vtNone), vtAt("test/empty-id-0/empty-id-1", "id", tRequired, vtNone),
 		vtAt("test/empty-id-1/empty-id-0", "id", tRequired, vtNone), vtAt("test/empty-id-2", "id", tRequired, vtNone), vtAt("test/empty-id-3", "id", tRequired, vtNone)}},
 	{name: "two calls that set one discovery variable", run: func(app cdk8s.App, chart cdk8s.Chart) error {
-		p := NewPipeline(chart, "p", PipelineProps{})
+		p := NewPipeline(chart, "p", PipelineProps{Network: testAPI})
 		x := NewProcessorStage(p, "x", muProc("http", "y"))
 		xy := NewProcessorStage(p, "x-y", muProc("http"))
 		s := NewBatchStage(p, "s", muBatch())
@@ -278,7 +278,7 @@ func (s *muBuggy) shape(*rendering) (string, string, string) { return "[", "]", 
 // *PanicError that names the construct, not a crash.
 func TestPanicNamesTheConstruct(t *testing.T) {
 	app := cdk8s.NewApp(nil)
-	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
 	s := &muBuggy{}
 	cid := s.join(s, p, "buggy", "buggy", 63, nil)
 	s.work = resolveWorkload(s.name, Workload{Image: muImage}, s.defaults())

@@ -142,6 +142,17 @@ func toAddresses(cidrs []string, except []string, proto string, ports []int32) n
 	return rule
 }
 
+// apiServerRule is the egress rule to the API server: exactly the
+// addresses the user states, on its ports; none without addresses (a rule
+// without peers would allow every address), which apiServerChecks makes a
+// problem where the API is needed.
+func (p *Pipeline) apiServerRule() []networkingv1.NetworkPolicyEgressRule {
+	if len(p.network.APIServerCIDRs) == 0 {
+		return nil
+	}
+	return []networkingv1.NetworkPolicyEgressRule{toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts)}
+}
+
 // networkPolicy returns a NetworkPolicy of the pipeline.
 func (p *Pipeline) networkPolicy(name string, labels map[string]string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
@@ -201,7 +212,7 @@ func (p *Pipeline) stagePolicy(s Stage, callers []inboundCall, waits bool) *netw
 		})
 	}
 	if waits {
-		spec.Egress = append(spec.Egress, toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts))
+		spec.Egress = append(spec.Egress, p.apiServerRule()...)
 	}
 	for _, r := range b.work.egress {
 		spec.Egress = append(spec.Egress, toAddresses([]string{r.CIDR}, r.Except, r.Protocol, r.Ports))
@@ -222,4 +233,42 @@ func (p *Pipeline) stagePolicy(s Stage, callers []inboundCall, waits bool) *netw
 type inboundCall struct {
 	from Stage
 	call call
+}
+
+// apiServerHint says how to find the API server's addresses.
+const apiServerHint = "list the API server's endpoint addresses, not the kubernetes Service's ClusterIP " +
+	"(most CNIs apply NetworkPolicies after the Service's address translation): " +
+	"kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}', " +
+	"each as a /32 (IPv4) or /128 (IPv6) range, or set Network.Disabled"
+
+// apiServerChecks returns the problem of a pipeline whose pods must reach
+// the Kubernetes API (a gate, a wait in an init container, Argo's
+// executor) while Network.APIServerCIDRs is empty: stagecraft does not
+// guess the API server's addresses, since the rule opens them to the
+// stage's own container too.
+func (g *graph) apiServerChecks(p *Pipeline) []Problem {
+	if p.network.Disabled || len(p.network.APIServerCIDRs) > 0 {
+		return nil
+	}
+	var why string
+	for _, s := range g.order {
+		b := s.base()
+		if len(g.waits[b]) == 0 || inChain(b) {
+			continue
+		}
+		if b.gated {
+			why = fmt.Sprintf("the gate of stage %s reads Jobs through the Kubernetes API", s.Path())
+		} else {
+			why = fmt.Sprintf("stage %s waits for upstream Jobs in an init container that reads them through the Kubernetes API", s.Path())
+		}
+		break
+	}
+	if why == "" && p.workflows != nil && len(g.chainStages()) > 0 {
+		why = "Argo's executor containers in the pods of the Workflows chain report to the Kubernetes API"
+	}
+	if why == "" {
+		return nil
+	}
+	return []Problem{{Construct: p.path, Type: field.ErrorTypeRequired, Field: "Network.APIServerCIDRs",
+		Detail: why + ", and a NetworkPolicy's rule for it opens those addresses to the whole pod: " + apiServerHint}}
 }

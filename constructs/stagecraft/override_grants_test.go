@@ -93,7 +93,7 @@ var grantRows = []grantRow{
 	// The gates' admission policy.
 	{name: "the gate policy fails open", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.FailurePolicy = ptr.To(admissionv1.Ignore)
-	}), want: []string{"ValidatingAdmissionPolicy stagecraft-gates.p", "spec.failurePolicy", "Ignore", "fails open", optOut}},
+	}), want: []string{"ValidatingAdmissionPolicy stagecraft-gate.p.down-gate", "spec.failurePolicy", "Ignore", "fails open", optOut}},
 	{name: "the gate policy without validations", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.Validations = nil
 	}), want: []string{"spec.validations[0]", "may only release the pods of its own stage", optOut}, count: 3},
@@ -115,9 +115,9 @@ var grantRows = []grantRow{
 	{name: "the gate policy excluding pods", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.MatchConstraints.ExcludeResourceRules = s.MatchConstraints.ResourceRules
 	}), want: []string{"spec.matchConstraints.excludeResourceRules[0]", "excludes requests", optOut}},
-	{name: "the gate policy's binding audits only", on: "p", override: on("stagecraft-gates.p", func(b *admissionv1.ValidatingAdmissionPolicyBinding) {
+	{name: "the gate policy's binding audits only", on: "p", override: on("stagecraft-gate.p.down-gate", func(b *admissionv1.ValidatingAdmissionPolicyBinding) {
 		b.Spec.ValidationActions = []admissionv1.ValidationAction{admissionv1.Audit}
-	}), want: []string{"ValidatingAdmissionPolicyBinding stagecraft-gates.p", "spec.validationActions", "must keep Deny", optOut}},
+	}), want: []string{"ValidatingAdmissionPolicyBinding stagecraft-gate.p.down-gate", "spec.validationActions", "must keep Deny", optOut}},
 	{name: "the gate policy fails open, widening allowed", on: "p", widen: true, override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.FailurePolicy = ptr.To(admissionv1.Ignore)
 	})},
@@ -136,7 +136,7 @@ var grantRows = []grantRow{
 	}), want: []string{"spec.egress[0]"}},
 	{name: "a narrower rule", on: "web", override: on("web", func(np *networkingv1.NetworkPolicy) {
 		np.Spec.Egress[0].Ports = np.Spec.Egress[0].Ports[:1]
-		np.Spec.Egress[0].To[0].IPBlock = &networkingv1.IPBlock{CIDR: "10.0.0.1/32"}
+		np.Spec.Egress[0].To[0].IPBlock = &networkingv1.IPBlock{CIDR: "192.0.2.10/32"}
 	})},
 	{name: "a peer of every namespace", on: "p", override: on("allow-dns", func(np *networkingv1.NetworkPolicy) {
 		np.Spec.Egress[0].To[0].NamespaceSelector = &metav1.LabelSelector{}
@@ -146,7 +146,7 @@ var grantRows = []grantRow{
 	}), want: []string{"NetworkPolicy p/web", "spec.egress[0]", optOut}},
 	{name: "the gate policy matching no account", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.MatchConditions[0].Expression = "false"
-	}), want: []string{"spec.matchConditions[gate-accounts]", "false", "lets requests it does not match through", optOut}},
+	}), want: []string{"spec.matchConditions[gate-account]", "false", "lets requests it does not match through", optOut}},
 	{name: "the gate policy with one validation more", on: "p", override: onPolicy(func(s *admissionv1.ValidatingAdmissionPolicySpec) {
 		s.Validations = append(s.Validations, admissionv1.Validation{Expression: "true", Message: "always"})
 	})},
@@ -168,17 +168,17 @@ var grantRows = []grantRow{
 	}), want: []string{"ServiceAccount p/web", "automountServiceAccountToken", "token is mounted", optOut}},
 	{name: "the pod's token mounted", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
 		s.AutomountServiceAccountToken = ptr.To(true)
-	}), want: []string{"Deployment p/web", "spec.template.spec.automountServiceAccountToken", optOut}},
+	}), want: []string{"Deployment p/web", "spec.template.spec.automountServiceAccountToken", "set Workload.ServiceAccountToken instead"}},
 	{name: "the pods run as the gate's account", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
 		s.ServiceAccountName = "down-gate"
-	}), want: []string{"spec.template.spec.serviceAccountName", "down-gate", "another service account than \"web\"", optOut}},
+	}), want: []string{"spec.template.spec.serviceAccountName", "down-gate", "the gate of stage test/p/down", "which a stage may not run as"}},
 	{name: "the main container borrows the wait's token", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
 		s.Containers[0].VolumeMounts = append(s.Containers[0].VolumeMounts, corev1.VolumeMount{Name: tokenVolume, MountPath: "/token", ReadOnly: true})
-	}), want: []string{"spec.template.spec.containers[0].volumeMounts[1]", "mounts the service account token", optOut}},
+	}), want: []string{"spec.template.spec.containers[0].volumeMounts[1]", "mounts a service-account token into container web", "only stagecraft's wait container"}},
 	{name: "a token projected for the main container", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
 		s.Volumes = append(s.Volumes, corev1.Volume{Name: "tok", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "t"}}}}}})
-	}), want: []string{"spec.template.spec.volumes[2]", "projects a service account token", optOut}},
+	}), want: []string{"spec.template.spec.volumes[2]", "projects a service-account token", "only stagecraft's wait container"}},
 	{name: "an env var from a token Secret", on: "web", override: webPod(func(s *corev1.PodSpec, _ *metav1.ObjectMeta) {
 		s.Containers[0].Env = append(s.Containers[0].Env, corev1.EnvVar{Name: "T", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: "nightly-executor.service-account-token"}, Key: "token"}}})
@@ -226,7 +226,7 @@ var grantRows = []grantRow{
 }
 
 func onPolicy(f func(*admissionv1.ValidatingAdmissionPolicySpec)) func(runtime.Object) {
-	return on("stagecraft-gates.p", func(p *admissionv1.ValidatingAdmissionPolicy) { f(&p.Spec) })
+	return on("stagecraft-gate.p.down-gate", func(p *admissionv1.ValidatingAdmissionPolicy) { f(&p.Spec) })
 }
 
 func onJob(f func(*batchv1.Job)) func(runtime.Object) {
@@ -250,7 +250,7 @@ func TestOverridesGrantNoMore(t *testing.T) {
 	for _, row := range grantRows {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
-			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{AllowWideningOverride: row.widen})
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{AllowWideningOverride: row.widen, Network: testAPI})
 			up := NewBatchStage(p, "up", muBatch())
 			down := NewBatchStage(p, "down", muBatch())
 			props := muProc("http")
@@ -282,7 +282,7 @@ func TestOverridesGrantNoMore(t *testing.T) {
 			}
 			for _, pr := range verr.Problems {
 				text, ok := pr.String(), true
-				for _, w := range append([]string{"Override[0]"}, row.want...) {
+				for _, w := range append([]string{": Override"}, row.want...) {
 					ok = ok && strings.Contains(text, w)
 				}
 				if ok {

@@ -136,7 +136,7 @@ func TestOverridesOfArgoTasks(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
-			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Workflows: &Workflows{}})
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Workflows: &Workflows{}, Network: testAPI})
 			w := Workload{Image: muImage, Command: []string{"/run"}}
 			head := NewScheduledStage(p, "head", ScheduledStageProps{Workload: w, Schedule: "@daily"})
 			tw := w

@@ -199,7 +199,7 @@ func TestOverridesCheckedAgain(t *testing.T) {
 	for _, row := range append(ovRows, ovPodRows...) {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
-			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
 			props := muProc("http")
 			props.Security.AllowPrivilegedOverride = row.privileged
 			build := row.build
@@ -254,7 +254,7 @@ func TestOverridesCheckedAgain(t *testing.T) {
 // TestPipelineOverrideCheckedAgain: the pipeline's own objects too.
 func TestPipelineOverrideCheckedAgain(t *testing.T) {
 	app := cdk8s.NewApp(nil)
-	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
 	p.Override(func(o runtime.Object) {
 		if ns, ok := o.(*corev1.Namespace); ok {
 			ns.Name = "Not_A_Name"
@@ -312,7 +312,7 @@ func TestOverridesKeepTheWaits(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
-			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
 			up := NewBatchStage(p, "up", muBatch())
 			down := NewBatchStage(p, "down", muBatch())
 			web := NewProcessorStage(p, "web", muProc("http"))

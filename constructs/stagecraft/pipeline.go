@@ -49,9 +49,11 @@ type PipelineProps struct {
 	// NoGateAdmissionPolicy writes no ValidatingAdmissionPolicy for the
 	// gates. RBAC cannot name the pods a gate releases, so a gate's Role may
 	// patch any pod of the namespace; by default a ValidatingAdmissionPolicy
-	// and its binding ("stagecraft-gates.<namespace>", cluster-scoped) let a
-	// gate's ServiceAccount change a pod only by removing the scheduling gate
-	// stagecraft.dev/upstream from a pod of its own stage. Set it where the
+	// and its binding per gate ("stagecraft-gate.<namespace>.<stage>-gate",
+	// cluster-scoped) let the gate's ServiceAccount change a pod only by
+	// removing the scheduling gate stagecraft.dev/upstream from a pod of its
+	// own stage, and the held Job only by setting its activeDeadlineSeconds
+	// once. Set it where the
 	// deploy tool may not create admission policies; the gates then keep
 	// their namespace-wide pod patch permission. Default: false.
 	NoGateAdmissionPolicy bool
@@ -85,10 +87,17 @@ type Network struct {
 	// DNSNamespace is the namespace of the cluster's DNS service, allowed
 	// on port 53 from every pod. Default: "kube-system".
 	DNSNamespace string
-	// APIServerCIDRs are the addresses of the Kubernetes API server, which
-	// stages that wait for upstream Jobs must reach. Default: "0.0.0.0/0"
-	// (any address, on the API ports only); set your control plane's range
-	// to narrow it.
+	// APIServerCIDRs are the addresses of the Kubernetes API server
+	// (ipBlock.cidr of the egress rule, on APIServerPorts), which the gate
+	// Jobs, the pods of stages that wait in an init container and Argo's
+	// pods must reach. A NetworkPolicy selects pods, not containers, so the
+	// rule also opens these addresses to the stage's own container: it is
+	// exactly what you list. Most CNIs apply policies after the kubernetes
+	// Service's address translation, so list the API server's endpoint
+	// addresses (kubectl get endpointslices -n default -l
+	// kubernetes.io/service-name=kubernetes), not the Service's ClusterIP,
+	// each as a /32 or /128. Default: none; a pipeline that needs the API
+	// without them is a problem (unless Disabled).
 	APIServerCIDRs []string
 	// APIServerPorts are the API server's ports as pods reach them, after
 	// the kubernetes Service's address translation. Default: 443 and 6443.
@@ -275,9 +284,6 @@ func resolveNetwork(n Network) Network {
 	}
 	if r.DNSNamespace == "" {
 		r.DNSNamespace = defaultDNSNamespace
-	}
-	if len(r.APIServerCIDRs) == 0 {
-		r.APIServerCIDRs = []string{defaultAPIServerCIDR}
 	}
 	if len(r.APIServerPorts) == 0 {
 		r.APIServerPorts = defaultAPIServerPorts

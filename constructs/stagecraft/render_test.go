@@ -140,7 +140,7 @@ func clusterScoped(t *testing.T, o map[string]any) map[string]any {
 // everyRenderedOption declares a pipeline with storage, processors, a
 // stateful set and an indexed, queued scheduled stage.
 func everyRenderedOption(chart cdk8s.Chart) {
-	p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 	data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "10Gi",
 		Existing: &stagecraft.ExistingVolume{NFS: &stagecraft.NFSVolume{Server: "nfs", Path: "/x"}}})
 	stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
@@ -189,7 +189,7 @@ func dropEmptyLists(v any) any {
 func TestEscapeHatches(t *testing.T) {
 	t.Parallel()
 	m := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(chart, "demo", stagecraft.PipelineProps{Network: testAPI})
 		api := stagecraft.NewProcessorStage(p, "api", stagecraft.ProcessorStageProps{
 			Workload: stagecraft.Workload{Image: image},
 			Ports:    []stagecraft.Port{{Name: "http", ContainerPort: 8080}},

@@ -27,7 +27,7 @@ func chain(edit func(name string, p *stagecraft.BatchStageProps)) func(cdk8s.Cha
 // chainOver is chain with an override of the stages over names.
 func chainOver(edit func(name string, p *stagecraft.BatchStageProps), over map[string]func(runtime.Object)) func(cdk8s.Chart) {
 	return func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "runs", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(chart, "runs", stagecraft.PipelineProps{Network: testAPI})
 		ab := stagecraft.NewPipelineStorage(p, "ab", stagecraft.PipelineStorageProps{Size: "1Gi"})
 		bc := stagecraft.NewPipelineStorage(p, "bc", stagecraft.PipelineStorageProps{Size: "1Gi"})
 		for _, s := range []struct {
@@ -189,7 +189,7 @@ func TestRunNameLimits(t *testing.T) {
 		var err error
 		stagetest.Do(func() {
 			app := cdk8s.NewApp(nil)
-			p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{})
+			p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI})
 			tc.props.Image = "ghcr.io/acme/x:1.0.0"
 			stagecraft.NewBatchStage(p, tc.id, tc.props)
 			err = stagecraft.Validate(app)

@@ -118,7 +118,7 @@ var ssRows = []ssRow{
 		}
 	}), "test/p/s", "Job p/s", ssContainer + ".env[", "abc123xyz"},
 	{"bearer token in a WorkflowTemplate annotation an override writes", func(app cdk8s.App) {
-		p := ssPipeline(app, nil, PipelineProps{Workflows: &Workflows{}})
+		p := ssPipeline(app, nil, PipelineProps{Workflows: &Workflows{}, Network: testAPI})
 		NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Command: []string{"/run"}}})
 		p.Override(func(obj runtime.Object) {
 			if c, ok := obj.(*customObject); ok && c.Kind == "WorkflowTemplate" {
@@ -213,7 +213,7 @@ func TestNotSecretsObjectEntryMustMatch(t *testing.T) {
 func TestSecretScanSeesEveryString(t *testing.T) {
 	app := cdk8s.NewApp(nil)
 	benchDefine(cdk8s.NewChart(app, jsii.String("bench"), nil), 30)
-	p := NewPipeline(cdk8s.NewChart(app, jsii.String("wf"), nil), "wf", PipelineProps{Workflows: &Workflows{}})
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("wf"), nil), "wf", PipelineProps{Workflows: &Workflows{}, Network: testAPI})
 	NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Command: []string{"/run"}, Env: []EnvVar{Env("MODE", "full")}}})
 	for _, row := range ssRows {
 		if row.field == "" && !strings.Contains(row.name, "NotSecrets") {

@@ -154,7 +154,7 @@ func TestSecretLiteralsRefused(t *testing.T) {
 	for _, row := range scRows {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
-			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
 			row.build(p, Workload{Image: muImage})
 			err := Validate(app)
 			if row.field == "" {

@@ -91,7 +91,7 @@ func TestAIWorkloadValidation(t *testing.T) {
 			var err error
 			stagetest.Do(func() {
 				app := cdk8s.NewApp(nil)
-				p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{})
+				p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI})
 				c.define(p)
 				err = stagecraft.Validate(app)
 			})

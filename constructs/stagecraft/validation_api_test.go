@@ -183,7 +183,7 @@ func vtPodRuleCases() []vtCase {
 			want: []vtWant{vtAt("test/p", "Labels[job-name]", tForbidden, "job-name")}},
 		{name: "labels/controller-uid on the chart", build: func(c cdk8s.Chart) {
 			app := c.Node().Scope().(constructs.Construct)
-			NewPipeline(cdk8s.NewChart(app, jsii.String("other"), &cdk8s.ChartProps{Labels: &map[string]*string{"controller-uid": jsii.String("x")}}), "p", PipelineProps{})
+			NewPipeline(cdk8s.NewChart(app, jsii.String("other"), &cdk8s.ChartProps{Labels: &map[string]*string{"controller-uid": jsii.String("x")}}), "p", PipelineProps{Network: testAPI})
 		}, want: []vtWant{vtAt("other", "ChartProps.Labels[controller-uid]", tForbidden, "controller-uid")}},
 		{name: "storage/block volume mounted as a filesystem", build: vtProc(func(p *Pipeline, s *ProcessorStageProps) {
 			s.Mounts = []Mount{{Storage: NewPipelineStorage(p, "raw", PipelineStorageProps{Size: "1Gi", VolumeMode: "Block", AccessModes: []string{"ReadWriteOnce"}}), Path: "/raw"}}
@@ -206,17 +206,17 @@ func vtCollisionCases() []vtCase {
 			NewProcessorStage(NewPipeline(c, "p", PipelineProps{Network: Network{Disabled: true}}), "default-deny", web)
 		}},
 		{name: "collision/persistent volumes across pipelines", build: func(c cdk8s.Chart) {
-			NewPipelineStorage(NewPipeline(c, "a", PipelineProps{}), "b-c", PipelineStorageProps{Size: "1Gi", Existing: nfs})
-			NewPipelineStorage(NewPipeline(c, "a-b", PipelineProps{}), "c", PipelineStorageProps{Size: "1Gi", Existing: nfs})
+			NewPipelineStorage(NewPipeline(c, "a", PipelineProps{Network: testAPI}), "b-c", PipelineStorageProps{Size: "1Gi", Existing: nfs})
+			NewPipelineStorage(NewPipeline(c, "a-b", PipelineProps{Network: testAPI}), "c", PipelineStorageProps{Size: "1Gi", Existing: nfs})
 		}, want: []vtWant{vtAt("test/a-b/c", "id", tDuplicate, "c").saying(`PersistentVolume "a-b-c" (cluster-wide, named <namespace>-<id>) is also the volume of storage test/a/b-c`)}},
 		{name: "collision/claims of one name in two pipelines", build: func(c cdk8s.Chart) {
-			NewPipelineStorage(NewPipeline(c, "a", PipelineProps{}), "data", PipelineStorageProps{Size: "1Gi", Existing: nfs})
-			NewPipelineStorage(NewPipeline(c, "b", PipelineProps{}), "data", PipelineStorageProps{Size: "1Gi", Existing: nfs})
+			NewPipelineStorage(NewPipeline(c, "a", PipelineProps{Network: testAPI}), "data", PipelineStorageProps{Size: "1Gi", Existing: nfs})
+			NewPipelineStorage(NewPipeline(c, "b", PipelineProps{Network: testAPI}), "data", PipelineStorageProps{Size: "1Gi", Existing: nfs})
 		}},
 		{name: "collision/two charts with one id", build: func(c cdk8s.Chart) {
 			vtPipeline(c)
 			group := constructs.NewConstruct(c.Node().Scope().(constructs.Construct), jsii.String("group"))
-			NewPipeline(cdk8s.NewChart(group, jsii.String("test"), nil), "q", PipelineProps{})
+			NewPipeline(cdk8s.NewChart(group, jsii.String("test"), nil), "q", PipelineProps{Network: testAPI})
 		}, want: []vtWant{vtAt("group/test", "id", tDuplicate, "test").saying("chart test has the same id")}},
 		{name: "collision/waiting stage named default", build: func(c cdk8s.Chart) {
 			p := vtPipeline(c)

@@ -70,7 +70,7 @@ func vtAt(path, fld string, typ field.ErrorType, value any) vtWant {
 	return vtWant{construct: path, field: fld, typ: typ, value: value}
 }
 
-func vtPipeline(c cdk8s.Chart) *Pipeline { return NewPipeline(c, "p", PipelineProps{}) }
+func vtPipeline(c cdk8s.Chart) *Pipeline { return NewPipeline(c, "p", PipelineProps{Network: testAPI}) }
 
 func vtPipe(props PipelineProps) func(cdk8s.Chart) {
 	return func(c cdk8s.Chart) { NewPipeline(c, "p", props) }
@@ -370,7 +370,7 @@ func vtPipelineCases() []vtCase {
 			want: []vtWant{vtAt(p, "Namespace", tInvalid, "Bad_NS")}},
 		{name: "pipeline/namespace too long", build: vtPipe(PipelineProps{Namespace: vtLong(64)}),
 			want: []vtWant{vtAt(p, "Namespace", tInvalid, vtLong(64))}},
-		{name: "pipeline/namespace from invalid id", build: func(c cdk8s.Chart) { NewPipeline(c, "Bad", PipelineProps{}) },
+		{name: "pipeline/namespace from invalid id", build: func(c cdk8s.Chart) { NewPipeline(c, "Bad", PipelineProps{Network: testAPI}) },
 			want: []vtWant{vtAt("test/Bad", "id", tInvalid, "Bad")}},
 		{name: "pipeline/reserved label", build: vtPipe(PipelineProps{Labels: map[string]string{"app.kubernetes.io/name": "x"}}),
 			want: []vtWant{vtAt(p, "Labels[app.kubernetes.io/name]", tForbidden, "app.kubernetes.io/name")}},
@@ -399,11 +399,11 @@ func vtPipelineCases() []vtCase {
 			NewPipeline(c, "b", PipelineProps{Namespace: "shared"})
 		}, want: []vtWant{vtAt("test/b", "Namespace", tDuplicate, "shared")}},
 		{name: "pipeline/namespace of one equals id of other", build: func(c cdk8s.Chart) {
-			NewPipeline(c, "a", PipelineProps{})
+			NewPipeline(c, "a", PipelineProps{Network: testAPI})
 			NewPipeline(c, "b", PipelineProps{Namespace: "a"})
 		}, want: []vtWant{vtAt("test/b", "Namespace", tDuplicate, "a")}},
 		{name: "pipeline/duplicate id", build: func(c cdk8s.Chart) {
-			NewPipeline(c, "p", PipelineProps{})
+			NewPipeline(c, "p", PipelineProps{Network: testAPI})
 			NewPipeline(c, "p", PipelineProps{Namespace: "other"})
 		}, want: []vtWant{vtAt(p, "id", tDuplicate, "p")}},
 		{name: "pipeline/valid labels and defaults", build: vtPipe(PipelineProps{
@@ -617,7 +617,7 @@ func vtEnvMountCases() []vtCase {
 		{name: "mount/dot-dot subpath", build: vtData(func(d *PipelineStorage) []Mount { return []Mount{{Storage: d, Path: "/data", SubPath: "a/../../b"}} }),
 			want: []vtWant{vtS("Mounts[0].SubPath", tInvalid, "a/../../b")}},
 		{name: "mount/storage of another pipeline", build: func(c cdk8s.Chart) {
-			other := NewPipelineStorage(NewPipeline(c, "q", PipelineProps{}), "data", PipelineStorageProps{Size: "1Gi"})
+			other := NewPipelineStorage(NewPipeline(c, "q", PipelineProps{Network: testAPI}), "data", PipelineStorageProps{Size: "1Gi"})
 			NewBatchStage(vtPipeline(c), "s", BatchStageProps{Workload: vtW(Mount{Storage: other, Path: "/data"})})
 		}, want: []vtWant{vtS("Mounts[0].Storage", tInvalid, "test/q/data")}},
 		{name: "mount/storage outside any pipeline", build: func(c cdk8s.Chart) {
@@ -1080,7 +1080,7 @@ func TestValidationErrorFor(t *testing.T) {
 
 // vtSeed declares the seed pipeline of apps/seed.
 func vtSeed(chart cdk8s.Chart) {
-	p := NewPipeline(chart, "ai-pipeline", PipelineProps{})
+	p := NewPipeline(chart, "ai-pipeline", PipelineProps{Network: testAPI})
 	data := NewPipelineStorage(p, "pipeline-data", PipelineStorageProps{Size: "20Gi"})
 	NewProcessorStage(p, "data-processor", ProcessorStageProps{
 		Workload: Workload{

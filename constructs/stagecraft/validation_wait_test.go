@@ -134,3 +134,7 @@ func vtHeadlessCases() []vtCase {
 		})},
 	}
 }
+
+// testAPI states the API server's address (a documentation address,
+// RFC 5737) for the pipelines of tests whose stages wait.
+var testAPI = Network{APIServerCIDRs: []string{"192.0.2.10/32"}}

@@ -12,7 +12,7 @@ import (
 // "data", and the stages of build.
 func vtArgo(w Workflows, build func(p *Pipeline, data *PipelineStorage)) func(cdk8s.Chart) {
 	return func(c cdk8s.Chart) {
-		p := NewPipeline(c, "p", PipelineProps{Workflows: &w})
+		p := NewPipeline(c, "p", PipelineProps{Workflows: &w, Network: testAPI})
 		build(p, NewPipelineStorage(p, "data", PipelineStorageProps{Size: "1Gi"}))
 	}
 }

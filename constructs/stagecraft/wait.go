@@ -2,6 +2,7 @@ package stagecraft
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -18,8 +19,9 @@ import (
 // accelerator or Kueue quota, and a small gate Job ("gate release", see
 // internal/gate) removes the gate once the upstream Jobs have completed, or
 // fails the stage's Job as soon as one of them fails. Other stages wait in
-// an init container ("gate wait"). Only the gate's container gets an API
-// token, through a projected volume; the service account it runs as may
+// an init container ("gate wait"). Only the gate's container and the wait
+// init container get an API token, through a projected volume mounted
+// into them alone (see accounts.go); the service account each runs as may
 // read exactly the Jobs involved.
 
 const (
@@ -30,8 +32,15 @@ const (
 	// queueAnnotation names, on a held Job queued with Kueue, the LocalQueue
 	// the user chose (gate.QueueAnnotation).
 	queueAnnotation = "stagecraft.dev/queue"
-	tokenVolume     = "kube-api-access-gate"
-	tokenPath       = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// deadlineAnnotation carries, on a held Job, its ActiveDeadline in
+	// seconds (gate.DeadlineAnnotation): the Job controller counts
+	// spec.activeDeadlineSeconds from the Job's start, gated pods included,
+	// so the gate sets it when it releases the Job, to the time elapsed
+	// plus the deadline. dist/ does not set the field, so a GitOps tool's
+	// re-apply leaves the gate's value alone.
+	deadlineAnnotation = "stagecraft.dev/active-deadline-seconds"
+	tokenVolume        = "kube-api-access-gate"
+	tokenPath          = "/var/run/secrets/kubernetes.io/serviceaccount"
 	// tokenLifetime is the lifetime of the gate's projected token, in
 	// seconds; the kubelet renews it.
 	tokenLifetime = 3600
@@ -175,4 +184,29 @@ func podFailurePolicyForWait() batchv1.PodFailurePolicyRule {
 			Values:        append([]int32(nil), gateExitCodes...),
 		},
 	}
+}
+
+// holdDeadline moves the ActiveDeadline of a held stage's Job from
+// spec.activeDeadlineSeconds, which would count while the Job is held,
+// into deadlineAnnotation, for its gate to set at release.
+func (r *rendering) holdDeadline(s *stage, job *batchv1.Job) {
+	if !s.gated || len(r.g.waits[s]) == 0 || job.Spec.ActiveDeadlineSeconds == nil {
+		return
+	}
+	if job.Annotations == nil {
+		job.Annotations = map[string]string{}
+	}
+	job.Annotations[deadlineAnnotation] = strconv.FormatInt(*job.Spec.ActiveDeadlineSeconds, 10)
+	job.Spec.ActiveDeadlineSeconds = nil
+}
+
+// heldDeadline reports whether the held stage s has an ActiveDeadline,
+// which its gate sets at release.
+func (r *rendering) heldDeadline(s *stage) bool {
+	for _, st := range r.g.order {
+		if b, ok := st.(*BatchStage); ok && &b.stage == s {
+			return b.job.ActiveDeadline > 0
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cdk8s-team/cdk8s-core-go/cdk8s/v2"
 	"github.com/stagecraft-dev/stagecraft/constructs/stagecraft"
@@ -17,7 +18,7 @@ import (
 // ProcessorStage that does not wait) and "warm" (one that asks to wait);
 // "audit" runs after the ScheduledStage.
 func readers(chart cdk8s.Chart) {
-	p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+	p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
 	data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "1Gi"})
 	read := func(wait *bool) stagecraft.Workload {
 		return stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{{Storage: data, Path: "/data", ReadOnly: true, WaitForWriters: wait}}}
@@ -116,7 +117,7 @@ func TestGateNameFits(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("x", 54)
 	m := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
 		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		stagecraft.NewBatchStage(p, long, stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
 	})
@@ -140,19 +141,119 @@ func has(m *stagetest.Manifest, kind, prefix string) bool {
 func TestGateAdmissionPolicy(t *testing.T) {
 	t.Parallel()
 	m := stagetest.SynthChart(t, "c", readers)
-	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gates.w")
-	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username in ['system:serviceaccount:w:train-gate']" {
+	policy := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.w.train-gate")
+	if got := fmt.Sprint(m.Get(t, policy, "spec.matchConditions[0].expression")); got != "request.userInfo.username == 'system:serviceaccount:w:train-gate'" {
 		t.Errorf("the policy applies to %s", got)
 	}
-	if got := fmt.Sprint(m.Get(t, m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gates.w"), "spec.validationActions")); got != "[Deny]" {
+	if got := fmt.Sprint(m.Get(t, policy, "spec.validations[0].expression")); !strings.Contains(got, "orValue('') == 'train'") {
+		t.Errorf("the policy lets the gate release the pods of %s", got)
+	}
+	binding := m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gate.w.train-gate")
+	if got := fmt.Sprint(m.Get(t, binding, "spec.validationActions")); got != "[Deny]" {
 		t.Errorf("the binding's actions are %s", got)
 	}
+	if got := fmt.Sprint(m.Get(t, binding, "spec.matchResources.namespaceSelector.matchLabels")); got != "map[kubernetes.io/metadata.name:w]" {
+		t.Errorf("the binding applies to namespaces %s", got)
+	}
 	without := stagetest.SynthChart(t, "c", func(chart cdk8s.Chart) {
-		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true})
+		p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{NoGateAdmissionPolicy: true, Network: testAPI})
 		a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
 	})
 	if n := len(without.Objects("ValidatingAdmissionPolicy")) + len(without.Objects("ValidatingAdmissionPolicyBinding")); n != 0 || !has(without, "Job", "b-gate-") {
 		t.Errorf("NoGateAdmissionPolicy: %d admission objects, gate present %v", n, has(without, "Job", "b-gate-"))
+	}
+}
+
+// testAPI states the API server's address (a documentation address,
+// RFC 5737) for the pipelines of tests whose stages wait.
+var testAPI = stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}}
+
+// TestGatePoliciesOfTwoApps: two apps whose pipelines share a namespace
+// write cluster-scoped objects of distinct names, so that neither
+// replaces the other's; each policy applies to its own gate's account.
+func TestGatePoliciesOfTwoApps(t *testing.T) {
+	t.Parallel()
+	app := func(id, stage string) *stagetest.Manifest {
+		return stagetest.SynthChart(t, id, func(chart cdk8s.Chart) {
+			p := stagecraft.NewPipeline(chart, id, stagecraft.PipelineProps{Namespace: "shared", Network: testAPI})
+			a := stagecraft.NewBatchStage(p, stage+"-up", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
+			stagecraft.NewBatchStage(p, stage, stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}}).RunsAfter(a)
+		})
+	}
+	names := map[string]string{}
+	for _, a := range []struct{ id, stage string }{{"one", "train"}, {"two", "tune"}} {
+		m := app(a.id, a.stage)
+		cluster := 0
+		for _, kind := range []string{"Namespace", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "ClusterRole", "ClusterRoleBinding"} {
+			for _, o := range m.Objects(kind) {
+				if kind == "Namespace" {
+					continue // the namespace itself is what the apps share
+				}
+				cluster++
+				key := kind + "/" + o.GetName()
+				if other, ok := names[key]; ok {
+					t.Errorf("apps %s and %s both write %s", other, a.id, key)
+				}
+				names[key] = a.id
+			}
+		}
+		if cluster != 2 {
+			t.Errorf("app %s writes %d cluster-scoped objects besides its namespace, want a policy and a binding", a.id, cluster)
+		}
+		p := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.shared."+a.stage+"-gate")
+		if got := fmt.Sprint(m.Get(t, p, "spec.matchConditions[0].expression")); !strings.HasSuffix(got, ":shared:"+a.stage+"-gate'") {
+			t.Errorf("app %s: the policy applies to %s", a.id, got)
+		}
+	}
+}
+
+// TestHeldDeadline: a held Job's ActiveDeadline is not its
+// spec.activeDeadlineSeconds, which the Job controller would count while
+// the pods are held, but an annotation its gate reads at release; only
+// then may the gate patch the Job.
+func TestHeldDeadline(t *testing.T) {
+	t.Parallel()
+	define := func(deadline time.Duration) func(cdk8s.Chart) {
+		return func(chart cdk8s.Chart) {
+			p := stagecraft.NewPipeline(chart, "w", stagecraft.PipelineProps{Network: testAPI})
+			a := stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image},
+				JobSettings: stagecraft.JobSettings{ActiveDeadline: time.Hour}})
+			stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image},
+				JobSettings: stagecraft.JobSettings{ActiveDeadline: deadline}}).RunsAfter(a)
+		}
+	}
+	m := stagetest.SynthChart(t, "c", define(90*time.Minute))
+	b := m.FindStage(t, "Job", "w", "b")
+	if v, err := stagetest.Lookup(b.Object, "spec.activeDeadlineSeconds"); err == nil {
+		t.Errorf("the held Job has spec.activeDeadlineSeconds %v", v)
+	}
+	if got := b.GetAnnotations()["stagecraft.dev/active-deadline-seconds"]; got != "5400" {
+		t.Errorf("the held Job's deadline annotation is %q, want 5400", got)
+	}
+	if got := fmt.Sprint(m.Get(t, m.FindStage(t, "Job", "w", "a"), "spec.activeDeadlineSeconds")); got != "3600" {
+		t.Errorf("a Job that is not held has spec.activeDeadlineSeconds %s, want 3600", got)
+	}
+	patch := "resourceNames:[" + b.GetName() + "] resources:[jobs] verbs:[patch]"
+	if role := fmt.Sprint(m.Get(t, m.Find(t, "Role", "w", "b-gate"), "rules")); !strings.Contains(role, patch) {
+		t.Errorf("the gate may not set the deadline: %s", role)
+	}
+	jobs := m.Find(t, "ValidatingAdmissionPolicy", "", "stagecraft-gate.w.b-gate.job")
+	if got := fmt.Sprint(m.Get(t, jobs, "spec.matchConstraints.resourceRules[0].resources")); got != "[jobs]" {
+		t.Errorf("the gate's Job policy applies to %s", got)
+	}
+	if got := fmt.Sprint(m.Get(t, jobs, "spec.validations[0].expression")); !strings.HasPrefix(got, "!has(oldObject.spec.activeDeadlineSeconds) && ") {
+		t.Errorf("the gate's Job policy lets it set the deadline more than once: %s", got)
+	}
+	m.Find(t, "ValidatingAdmissionPolicyBinding", "", "stagecraft-gate.w.b-gate.job")
+	none := stagetest.SynthChart(t, "c", define(0))
+	if role := fmt.Sprint(none.Get(t, none.Find(t, "Role", "w", "b-gate"), "rules")); strings.Contains(role, "resources:[jobs] verbs:[patch]") {
+		t.Errorf("without a deadline the gate may still patch the Job: %s", role)
+	}
+	if n := len(none.Objects("ValidatingAdmissionPolicy")); n != 1 {
+		t.Errorf("without a deadline: %d admission policies, want the gate's on pods alone", n)
+	}
+	if _, ok := none.FindStage(t, "Job", "w", "b").GetAnnotations()["stagecraft.dev/active-deadline-seconds"]; ok {
+		t.Error("a held Job without a deadline carries the annotation")
 	}
 }

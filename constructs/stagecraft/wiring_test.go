@@ -132,7 +132,7 @@ func TestCycleNamesItsStages(t *testing.T) {
 	var err error
 	stagetest.Do(func() {
 		app := cdk8s.NewApp(nil)
-		p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI})
 		a := stagecraft.NewBatchStage(p, "extract", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		b := stagecraft.NewBatchStage(p, "transform", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
 		c := stagecraft.NewBatchStage(p, "load", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image}})
@@ -155,7 +155,7 @@ func TestCycleThroughStorage(t *testing.T) {
 	var err error
 	stagetest.Do(func() {
 		app := cdk8s.NewApp(nil)
-		p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{})
+		p := stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("c"), nil), "p", stagecraft.PipelineProps{Network: testAPI})
 		raw := stagecraft.NewPipelineStorage(p, "raw", stagecraft.PipelineStorageProps{Size: "1Gi"})
 		clean := stagecraft.NewPipelineStorage(p, "clean", stagecraft.PipelineStorageProps{Size: "1Gi"})
 		stagecraft.NewBatchStage(p, "a", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: image, Mounts: []stagecraft.Mount{
@@ -220,7 +220,7 @@ func TestWiringValidation(t *testing.T) {
 			stagetest.Do(func() {
 				app := cdk8s.NewApp(nil)
 				chart := cdk8s.NewChart(app, jsii.String("c"), nil)
-				c.define(stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{}), stagecraft.NewPipeline(chart, "other", stagecraft.PipelineProps{}))
+				c.define(stagecraft.NewPipeline(chart, "p", stagecraft.PipelineProps{Network: testAPI}), stagecraft.NewPipeline(chart, "other", stagecraft.PipelineProps{Network: testAPI}))
 				err = stagecraft.Validate(app)
 			})
 			var verr *stagecraft.ValidationError

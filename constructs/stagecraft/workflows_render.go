@@ -65,7 +65,7 @@ func (r *rendering) executorPolicy(meta metav1.ObjectMeta) *networkingv1.Network
 			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: workflowLabel, Operator: metav1.LabelSelectorOpExists}},
 		},
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		Egress:      []networkingv1.NetworkPolicyEgressRule{toAddresses(p.network.APIServerCIDRs, nil, "", p.network.APIServerPorts)},
+		Egress:      p.apiServerRule(),
 	})
 }
 

@@ -17,7 +17,7 @@ import (
 // writes storage, a sharded GPU task that reads it (which would be held by
 // a gate as a Job), and a task after it.
 func argoChain(chart cdk8s.Chart) {
-	p := stagecraft.NewPipeline(chart, "c", stagecraft.PipelineProps{Workflows: &stagecraft.Workflows{Name: "nightly"}})
+	p := stagecraft.NewPipeline(chart, "c", stagecraft.PipelineProps{Workflows: &stagecraft.Workflows{Name: "nightly"}, Network: testAPI})
 	data := stagecraft.NewPipelineStorage(p, "data", stagecraft.PipelineStorageProps{Size: "1Gi"})
 	stagecraft.NewScheduledStage(p, "ingest", stagecraft.ScheduledStageProps{
 		Workload: stagecraft.Workload{Image: image, Command: []string{"/ingest"}, Mounts: []stagecraft.Mount{{Storage: data, Path: "/d"}}},

@@ -11,8 +11,12 @@
 // only now); when an upstream Job fails, or does not complete in time, it
 // fails the stage's Job at once, with a condition whose reason is
 // ReasonUpstreamFailed or ReasonUpstreamTimeout and whose message names the
-// upstream Job and why it failed. Long-running stages that were asked to
-// wait run "gate wait" in an init container instead.
+// upstream Job and why it failed. A gate that cannot do its work (the API
+// refuses it, its arguments are wrong, it crashed) fails the stage's Job
+// too, with ReasonGateFailed, rather than leave it held. At release it
+// sets the Job's activeDeadlineSeconds from DeadlineAnnotation, so that
+// the deadline counts from then on. Long-running stages that were asked
+// to wait run "gate wait" in an init container instead.
 //
 // The functions of this file decide; Release and Wait (run.go) carry the
 // decisions out through the Kubernetes API.
@@ -21,8 +25,11 @@ package gate
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +46,17 @@ const (
 	// ReasonUpstreamTimeout is the reason of those conditions when the
 	// upstream Jobs did not complete within the timeout.
 	ReasonUpstreamTimeout = "UpstreamTimeout"
+	// ReasonGateFailed is the reason of those conditions when the gate is
+	// misconfigured: the API refuses its work (its Role, its binding), or
+	// its arguments or the Job's annotations are wrong, or it crashed.
+	ReasonGateFailed = "GateFailed"
+	// DeadlineAnnotation, on a held Job, is its ActiveDeadline in whole
+	// seconds. The Job controller counts spec.activeDeadlineSeconds from
+	// the Job's start, while its pods are still held; so stagecraft leaves
+	// that field out and the gate sets it as it releases the Job (see
+	// DeadlinePatch). A GitOps tool that re-applies the manifests does not
+	// manage the field, so it keeps the gate's value.
+	DeadlineAnnotation = "stagecraft.dev/active-deadline-seconds"
 	// ReasonReleased is the reason of the Event recorded on a Job when its
 	// upstream Jobs have completed and its pods are released.
 	ReasonReleased = "UpstreamCompleted"
@@ -60,6 +78,9 @@ const (
 	ExitUpstreamFailed = 2
 	// ExitTimeout: the upstream Jobs did not complete within the timeout.
 	ExitTimeout = 3
+	// ExitMisconfigured: a usage or configuration error; the gated Job
+	// was failed when the gate could.
+	ExitMisconfigured = 1
 )
 
 // Phase is where a Job stands, as far as the stages after it are concerned.
@@ -230,4 +251,35 @@ func FailurePatch(job *batchv1.Job, reason, message string, now metav1.Time) []b
 	}
 	b, _ := json.Marshal(map[string]any{"status": status})
 	return b
+}
+
+// DeadlinePatch returns the JSON merge patch that sets the held job's
+// spec.activeDeadlineSeconds as it is released at now, so that its pods
+// get DeadlineAnnotation's seconds from now on: the Job controller counts
+// from status.startTime (the creation time if unset), so the value is the
+// whole seconds elapsed since, rounded up, plus the deadline; a suspended
+// Job (queued with Kueue) gets a new start time when it resumes, so it
+// gets the deadline alone. It returns nil without the annotation, or when
+// the field is set already (by an earlier run of the gate). A value that
+// is not a positive whole number of seconds is an error.
+func DeadlinePatch(job *batchv1.Job, now time.Time) ([]byte, error) {
+	v, ok := job.Annotations[DeadlineAnnotation]
+	if !ok || job.Spec.ActiveDeadlineSeconds != nil {
+		return nil, nil
+	}
+	d, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || d <= 0 {
+		return nil, fmt.Errorf("annotation %s of Job %s is %q, not a positive whole number of seconds", DeadlineAnnotation, job.Name, v)
+	}
+	if job.Spec.Suspend == nil || !*job.Spec.Suspend {
+		start := job.CreationTimestamp.Time
+		if job.Status.StartTime != nil {
+			start = job.Status.StartTime.Time
+		}
+		if elapsed := now.Sub(start).Seconds(); elapsed > 0 {
+			d += int64(math.Ceil(elapsed))
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"spec": map[string]any{"activeDeadlineSeconds": d}})
+	return b, nil
 }

@@ -136,7 +136,7 @@ func TestFailurePatch(t *testing.T) {
 
 func TestParseArgs(t *testing.T) {
 	c, err := ParseArgs([]string{"release", "--namespace=ns", "--job=d-1234abcd", "--upstream=a-1", "--upstream=b-2", "--timeout=24h"})
-	if err != nil || c.Mode != "release" || c.Job != "d-1234abcd" || len(c.Upstream) != 2 || c.Timeout != 24*time.Hour || c.Interval != 5*time.Second {
+	if err != nil || c.Mode != "release" || c.Job != "d-1234abcd" || len(c.Upstream) != 2 || c.Timeout != 24*time.Hour || c.Interval != 5*time.Second || c.Grace != 2*time.Minute {
 		t.Errorf("ParseArgs = %+v, %v", c, err)
 	}
 	for _, bad := range [][]string{
@@ -148,6 +148,7 @@ func TestParseArgs(t *testing.T) {
 		{"wait", "--namespace=ns", "--upstream=a", "--job=d"}, // --job is release's
 		{"wait", "--namespace=ns", "--upstream=a", "extra"},   // stray argument
 		{"wait", "--namespace=ns", "--upstream=a", "--interval=0"},
+		{"wait", "--namespace=ns", "--upstream=a", "--grace=0s"},
 	} {
 		if _, err := ParseArgs(bad); err == nil {
 			t.Errorf("ParseArgs(%q) accepted", bad)

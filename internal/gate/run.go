@@ -28,6 +28,10 @@ const (
 	// TimedOut: the upstream Jobs did not complete in time; Release has
 	// failed the gated Job.
 	TimedOut
+	// Misconfigured: the gate cannot do its work (the API refuses it, its
+	// arguments or the held Job's annotations are wrong); Release has
+	// failed the gated Job with ReasonGateFailed.
+	Misconfigured
 )
 
 // Result is how a gate ended, and a message that says why, for the
@@ -51,8 +55,41 @@ type Upstream struct {
 	Timeout time.Duration
 	// Log receives one line per change of state. Default: discarded.
 	Log io.Writer
+	// Grace is how long the gate retries answers of the API that say it is
+	// misconfigured (forbidden, unauthorized, an object or field that does
+	// not exist) before it gives up: Release fails the held Job with
+	// ReasonGateFailed, Wait returns Misconfigured. Default: 2 minutes
+	// (RBAC objects applied in the same sync may come a little later).
+	Grace time.Duration
 	// now is the clock; time.Now by default.
 	now func() time.Time
+	// denied is when the current run of such answers began; zero: none.
+	denied time.Time
+}
+
+// defaultGrace is Upstream.Grace's default.
+const defaultGrace = 2 * time.Minute
+
+// misconfigured tells an answer of the API that retrying will not change
+// (the gate's permissions, a name or a value) from a passing one.
+func misconfigured(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsNotFound(err) ||
+		apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err)
+}
+
+// givingUp records err, the trouble of one look, and reports whether
+// answers that say the gate is misconfigured have now lasted Grace. A nil
+// or passing err ends such a run.
+func (u *Upstream) givingUp(err error) bool {
+	if err == nil || !misconfigured(err) {
+		u.denied = time.Time{}
+		return false
+	}
+	now := u.now()
+	if u.denied.IsZero() {
+		u.denied = now
+	}
+	return now.Sub(u.denied) >= u.Grace
 }
 
 func (u *Upstream) defaults() {
@@ -64,6 +101,9 @@ func (u *Upstream) defaults() {
 	}
 	if u.now == nil {
 		u.now = time.Now
+	}
+	if u.Grace <= 0 {
+		u.Grace = defaultGrace
 	}
 }
 
@@ -123,16 +163,21 @@ func Wait(ctx context.Context, u Upstream) (Result, error) {
 		switch {
 		case err != nil:
 			log.say("%v (retrying)", err)
+			if u.givingUp(err) {
+				return Result{Misconfigured, fmt.Sprintf("the gate is misconfigured: %v", err)}, nil
+			}
+			v.Message = err.Error()
 		case v.Action == Release:
 			log.say("%s", v.Message)
 			return Result{Done, v.Message}, nil
 		case v.Action == Fail:
 			return Result{UpstreamFailed, v.Message}, nil
 		default:
+			u.givingUp(nil)
 			log.say("%s", v.Message)
-			if u.Timeout > 0 && u.now().Sub(start) >= u.Timeout {
-				return Result{TimedOut, fmt.Sprintf("timed out after %v %s", u.Timeout, v.Message)}, nil
-			}
+		}
+		if u.Timeout > 0 && u.now().Sub(start) >= u.Timeout {
+			return Result{TimedOut, fmt.Sprintf("timed out after %v %s", u.Timeout, v.Message)}, nil
 		}
 		if err := sleep(ctx, u.Interval); err != nil {
 			return Result{}, err
@@ -167,45 +212,85 @@ type QueueCreator interface {
 // Run holds the Job until the upstream Jobs have completed, then removes
 // the scheduling gate from its pods until it has finished (pods created
 // later, by retries or parallelism, carry the gate too). When an upstream
-// Job fails, or the timeout passes first, it fails the Job with a
-// condition and an Event saying why. Errors of the API are logged and
-// retried; the error returned is the context's, or ErrNotGated.
+// Job fails, or the timeout passes first (whatever holds the Job), it
+// fails the Job with a condition and an Event saying why; so it does when
+// the API has refused its work for Grace (ReasonGateFailed). Other errors
+// of the API are logged and retried; the error returned is the context's,
+// ErrNotGated, or one saying that the gate could not fail the Job either.
 func (r *Releaser) Run(ctx context.Context) (Result, error) {
 	r.defaults()
 	log := &logger{w: r.Log}
 	released := false
+	start := r.now()
 	for {
 		job, err := r.Client.BatchV1().Jobs(r.Namespace).Get(ctx, r.Job, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			log.say("waiting for Job %s to be created", r.Job)
+			if r.Timeout > 0 && r.now().Sub(start) >= r.Timeout {
+				return Result{}, fmt.Errorf("no Job %s/%s was created within %v: the gate names no Job of this namespace", r.Namespace, r.Job, r.Timeout)
+			}
 		case err != nil:
-			log.say("read Job %s: %v (retrying)", r.Job, err)
+			if res, done, ferr := r.retry(ctx, log, nil, fmt.Errorf("read Job %s: %w", r.Job, err)); done {
+				return res, ferr
+			}
 		default:
-			if done, msg := Finished(job); done {
-				return Result{Done, msg}, nil
-			}
-			if gateIndex(&corev1.Pod{Spec: job.Spec.Template.Spec}) < 0 {
-				return Result{}, fmt.Errorf("release %s/%s: %w", r.Namespace, r.Job, ErrNotGated)
-			}
-			if !released {
-				switch st, res := r.hold(ctx, job, log); st {
-				case failed:
-					return res, nil
-				case releasedNow:
-					released = true
-				}
-			}
-			if released {
-				if err := r.ungate(ctx, job, log); err != nil {
-					log.say("%v (retrying)", err)
-				}
+			if res, done, err := r.look(ctx, job, log, &released); done {
+				return res, err
 			}
 		}
 		if err := sleep(ctx, r.Interval); err != nil {
 			return Result{}, err
 		}
 	}
+}
+
+// look decides about the held Job once and carries the decision out; done
+// tells that the gate's work is over.
+func (r *Releaser) look(ctx context.Context, job *batchv1.Job, log *logger, released *bool) (res Result, done bool, err error) {
+	if fin, msg := Finished(job); fin {
+		return Result{Done, msg}, true, nil
+	}
+	if gateIndex(&corev1.Pod{Spec: job.Spec.Template.Spec}) < 0 {
+		return Result{}, true, fmt.Errorf("release %s/%s: %w", r.Namespace, r.Job, ErrNotGated)
+	}
+	if !*released {
+		st, res, err := r.hold(ctx, job, log)
+		switch {
+		case st == failed:
+			return res, true, nil
+		case err != nil:
+			return r.retry(ctx, log, job, err)
+		case st == releasedNow:
+			*released = true
+		}
+	}
+	if *released {
+		if err := r.ungate(ctx, job, log); err != nil {
+			return r.retry(ctx, log, job, err)
+		}
+	}
+	r.givingUp(nil)
+	return Result{}, false, nil
+}
+
+// retry logs err, the trouble of one look. Once answers that say the gate
+// is misconfigured have lasted Grace, it fails the held Job (job, or the
+// Job by name when it cannot be read) with ReasonGateFailed, and the
+// gate's work is over.
+func (r *Releaser) retry(ctx context.Context, log *logger, job *batchv1.Job, err error) (Result, bool, error) {
+	log.say("%v (retrying)", err)
+	if !r.givingUp(err) {
+		return Result{}, false, nil
+	}
+	if job == nil {
+		job = &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: r.Job, Namespace: r.Namespace}}
+	}
+	msg := fmt.Sprintf("the gate is misconfigured: %v", err)
+	if st, res := r.fail(ctx, job, ReasonGateFailed, msg, Misconfigured); st == failed {
+		return res, true, nil
+	}
+	return Result{}, true, fmt.Errorf("%s; the gate could not fail Job %s either", msg, r.Job)
 }
 
 // holdStep is where a held Job stands after one look at its upstream.
@@ -218,37 +303,68 @@ const (
 )
 
 // hold decides about the Job while it is held, and carries the decision
-// out. A failed step comes with the result of the gate.
-// The timeout counts from the Job's creation, so that a restarted gate
-// does not start it again.
-func (r *Releaser) hold(ctx context.Context, job *batchv1.Job, log *logger) (holdStep, Result) {
+// out. A failed step comes with the result of the gate; an error is the
+// API's, which the caller retries. The timeout counts from the Job's
+// creation, so that a restarted gate does not start it again, and ends
+// the hold whatever holds the Job (its upstream Jobs or an error).
+func (r *Releaser) hold(ctx context.Context, job *batchv1.Job, log *logger) (holdStep, Result, error) {
+	st, res, why, err := r.tryRelease(ctx, job, log)
+	if st == held && r.Timeout > 0 && r.now().Sub(job.CreationTimestamp.Time) >= r.Timeout {
+		st, res = r.fail(ctx, job, ReasonUpstreamTimeout, fmt.Sprintf("timed out after %v %s", r.Timeout, why), TimedOut)
+		return st, res, nil
+	}
+	return st, res, err
+}
+
+// tryRelease releases the Job if its upstream Jobs have completed: it
+// creates its LocalQueue (with Kueue) and sets its deadline (when it has
+// one), or fails it if an upstream Job failed. why says what still holds
+// it.
+func (r *Releaser) tryRelease(ctx context.Context, job *batchv1.Job, log *logger) (st holdStep, res Result, why string, err error) {
 	v, err := r.decide(ctx)
 	if err != nil {
-		log.say("%v (retrying)", err)
-		return held, Result{}
+		return held, Result{}, err.Error(), err
 	}
 	switch v.Action {
 	case Fail:
-		return r.fail(ctx, job, ReasonUpstreamFailed, v.Message, UpstreamFailed)
+		st, res := r.fail(ctx, job, ReasonUpstreamFailed, v.Message, UpstreamFailed)
+		return st, res, v.Message, nil
 	case Hold:
 		log.say("%s", v.Message)
-		if r.Timeout > 0 && r.now().Sub(job.CreationTimestamp.Time) >= r.Timeout {
-			msg := fmt.Sprintf("timed out after %v %s", r.Timeout, v.Message)
-			return r.fail(ctx, job, ReasonUpstreamTimeout, msg, TimedOut)
-		}
-		return held, Result{}
+		return held, Result{}, v.Message, nil
 	}
 	if like := job.Annotations[QueueAnnotation]; like != "" {
 		name := job.Labels[QueueLabel]
 		if err := r.queues().Ensure(ctx, r.Namespace, name, like, job); err != nil {
-			log.say("%s, but LocalQueue %s cannot be created: %v (retrying)", v.Message, name, err)
-			return held, Result{}
+			err = fmt.Errorf("%s, but LocalQueue %s cannot be created: %w", v.Message, name, err)
+			return held, Result{}, err.Error(), err
 		}
 		v.Message += fmt.Sprintf("; queued in LocalQueue %s (on the ClusterQueue of %s)", name, like)
 	}
+	if st, res, err := r.setDeadline(ctx, job, v.Message); st != releasedNow || err != nil {
+		return st, res, v.Message, err
+	}
 	log.say("%s: releasing Job %s", v.Message, r.Job)
 	r.event(ctx, job, corev1.EventTypeNormal, ReasonReleased, v.Message+": pods released")
-	return releasedNow, Result{}
+	return releasedNow, Result{}, "", nil
+}
+
+// setDeadline sets the held Job's activeDeadlineSeconds from its
+// DeadlineAnnotation, as it is released (see DeadlinePatch); a wrong
+// annotation fails the Job.
+func (r *Releaser) setDeadline(ctx context.Context, job *batchv1.Job, why string) (holdStep, Result, error) {
+	patch, err := DeadlinePatch(job, r.now())
+	if err != nil {
+		st, res := r.fail(ctx, job, ReasonGateFailed, "the gate is misconfigured: "+err.Error(), Misconfigured)
+		return st, res, nil
+	}
+	if patch == nil {
+		return releasedNow, Result{}, nil
+	}
+	if _, err := r.Client.BatchV1().Jobs(r.Namespace).Patch(ctx, job.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return held, Result{}, fmt.Errorf("%s, but the deadline of Job %s cannot be set: %w", why, job.Name, err)
+	}
+	return releasedNow, Result{}, nil
 }
 
 // fail fails the Job with reason and message. A failure to write the

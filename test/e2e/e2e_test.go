@@ -241,6 +241,11 @@ func TestBrokenPipeline(t *testing.T) {
 			"FailedScheduling",
 			"Insufficient nvidia.com/gpu",
 		}},
+		{"gate-denied", []string{
+			"GateFailed",
+			"the gate is misconfigured: read Job e2e-broken-gate/first-6786dfa5",
+			"forbidden",
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {

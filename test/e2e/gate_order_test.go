@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +61,12 @@ func checkGates(ctx context.Context, c *cluster, ap *app, runs map[string]JobRun
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gates."+g.ns) {
+		if d, err := checkHeldDeadline(ctx, c, g, held); err != nil {
+			errs = append(errs, err)
+		} else if d != "" {
+			desc += ", " + d
+		}
+		if hasObject(objects, "ValidatingAdmissionPolicy", "stagecraft-gate."+g.ns+"."+g.account) {
 			n, err := checkGateAdmission(ctx, c, g)
 			if err != nil {
 				errs = append(errs, err)
@@ -147,7 +153,8 @@ func checkGateSAR(ctx context.Context, c *cluster, g *gateRun, objects map[strin
 		{"list", "", "pods", "", "", true},
 		{"patch", "", "pods", "", "any-pod", true},
 		{"create", "", "events", "", "", true},
-		{"patch", "batch", "jobs", "", g.cmd.Job, false},
+		// The gate sets a held Job's deadline at release, when it has one.
+		{"patch", "batch", "jobs", "", g.cmd.Job, heldDeadline(objects["Job/"+g.ns+"/"+g.cmd.Job]) != ""},
 		{"delete", "batch", "jobs", "", g.cmd.Job, false},
 		{"list", "batch", "jobs", "", "", false},
 		{"delete", "", "pods", "", "any-pod", false},
@@ -265,7 +272,7 @@ func checkGateAdmission(ctx context.Context, c *cluster, g *gateRun) (int, error
 		switch {
 		case err == nil:
 			errs = append(errs, fmt.Errorf("%s: its ServiceAccount could %s (pod %s)", g, x.what, x.pod))
-		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gate."+g.ns+"."+g.account+"'"):
 			refused++
 		default:
 			errs = append(errs, fmt.Errorf("%s: trying to %s (pod %s) failed, but not by the gates' admission policy: %v", g, x.what, x.pod, err))
@@ -308,7 +315,7 @@ func checkGateRelease(ctx context.Context, c *cluster, g *gateRun, client kubern
 		switch {
 		case err == nil:
 			return refused, fmt.Errorf("%s: its ServiceAccount could release a pod and %s at once", g, x.what)
-		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gates."+g.ns+"'"):
+		case strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'stagecraft-gate."+g.ns+"."+g.account+"'"):
 			refused++
 		default:
 			errs = append(errs, fmt.Errorf("%s: trying to release a pod and %s failed, but not by the gates' admission policy: %v", g, x.what, err))
@@ -329,4 +336,53 @@ func hasObject(objects map[string]*manifest, kind, name string) bool {
 		}
 	}
 	return false
+}
+
+// heldDeadline returns the deadline annotation of a held Job's manifest,
+// or "".
+func heldDeadline(m *manifest) string {
+	if m == nil {
+		return ""
+	}
+	return m.obj.GetAnnotations()[gate.DeadlineAnnotation]
+}
+
+// checkHeldDeadline proves that a held Job with a deadline ships none in
+// its spec (the Job controller would count it while the pods are held) and
+// that its gate set it at release, through its Role and admission policy,
+// to at least the deadline. It says what it found, or "" for a Job
+// without a deadline.
+func checkHeldDeadline(ctx context.Context, c *cluster, g *gateRun, m *manifest) (string, error) {
+	want := heldDeadline(m)
+	if _, found, _ := unstructured.NestedFieldNoCopy(m.obj.Object, "spec", "activeDeadlineSeconds"); found {
+		return "", fmt.Errorf("%s: the held Job ships spec.activeDeadlineSeconds, which counts while its pods are held", m)
+	}
+	if want == "" {
+		return "", nil
+	}
+	job, err := c.client.BatchV1().Jobs(g.ns).Get(ctx, g.cmd.Job, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", g, err)
+	}
+	d, _ := strconv.ParseInt(want, 10, 64)
+	if s := job.Spec.ActiveDeadlineSeconds; s == nil || *s < d {
+		return "", fmt.Errorf("%s: after the release the held Job's activeDeadlineSeconds is %v, want at least its deadline %d", g, s, d)
+	}
+	// A GitOps tool re-applies dist/ (server-side apply, the app's field
+	// manager): the field it does not set keeps the gate's value.
+	set := *job.Spec.ActiveDeadlineSeconds
+	a, err := newApplier(c.cfg, appFieldManager)
+	if err != nil {
+		return "", err
+	}
+	if _, err := a.apply(ctx, m.obj.DeepCopy()); err != nil {
+		return "", fmt.Errorf("%s: re-applying the held Job: %w", g, err)
+	}
+	if job, err = c.client.BatchV1().Jobs(g.ns).Get(ctx, g.cmd.Job, metav1.GetOptions{}); err != nil {
+		return "", fmt.Errorf("%s: %w", g, err)
+	}
+	if s := job.Spec.ActiveDeadlineSeconds; s == nil || *s != set {
+		return "", fmt.Errorf("%s: re-applying the held Job's manifest changed the deadline its gate set (%d) to %v", g, set, s)
+	}
+	return fmt.Sprintf("deadline set at release to %ds (%ss from then on), kept by a re-apply", set, want), nil
 }

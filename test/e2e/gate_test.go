@@ -163,7 +163,7 @@ func (g *gateRun) start(ctx context.Context, c *cluster) error {
 	g.started = time.Now()
 	g.mu.Unlock()
 	go func() {
-		res, err := g.cmd.Run(ctx, client, gate.Queues{Client: dyn}, g)
+		res, err := g.cmd.RunSafely(ctx, client, gate.Queues{Client: dyn}, g)
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.res, g.err, g.ended, g.done = res, err, time.Now(), true

@@ -208,6 +208,7 @@ func (r *run) deploy(ctx context.Context, t reporter) int {
 		}
 	}
 	r.substituteVolumes(t)
+	r.substituteAPIServer(t)
 
 	for _, ns := range r.namespace {
 		if err := waitFor(3*time.Minute, time.Second, c.procs, func() (bool, error) {

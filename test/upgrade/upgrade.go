@@ -52,7 +52,9 @@ func Base(ns string) Version {
 // ingest Job and read by a sharded embed Job, a processor, a stateful
 // index, a GPU processor and a nightly report.
 func Define(chart cdk8s.Chart, v Version) {
-	p := stagecraft.NewPipeline(chart, "up", stagecraft.PipelineProps{Namespace: v.Namespace})
+	p := stagecraft.NewPipeline(chart, "up", stagecraft.PipelineProps{Namespace: v.Namespace,
+		// A documentation address (RFC 5737) for the API server the waits reach.
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}}})
 	for _, c := range v.Accept {
 		p.AcceptChange(c)
 	}

@@ -37,6 +37,8 @@ const Namespace = "bench"
 func Define(scope constructs.Construct, n int) *stagecraft.Pipeline {
 	p := stagecraft.NewPipeline(scope, Namespace, stagecraft.PipelineProps{
 		Labels: map[string]string{"team": "bench"},
+		// A documentation address (RFC 5737) for the API server the waits reach.
+		Network: stagecraft.Network{APIServerCIDRs: []string{"192.0.2.10/32"}},
 		Defaults: stagecraft.Defaults{
 			Resources: stagecraft.Resources{CPURequest: "250m", MemoryRequest: "512Mi", MemoryLimit: "512Mi"},
 		},

@@ -218,6 +218,10 @@ func pipelineProps(in *input) sc.PipelineProps {
 		p.GateImage = in.opt(dict{good: []string{"ghcr.io/stagecraft-dev/gate:0.1.0", "registry.example.com/gate@sha256:" + strings.Repeat("ab", 32)}, bad: []string{"gate:latest"}})
 		p.WaitTimeout = in.duration()
 		p.NoGateAdmissionPolicy = in.chance(1)
+	} else {
+		// Without Network, still state the API server (a pipeline that
+		// waits needs it), so that most inputs with waits are accepted.
+		p.Network.APIServerCIDRs = []string{"192.0.2.10/32"}
 	}
 	return p
 }

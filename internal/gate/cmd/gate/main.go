@@ -7,9 +7,11 @@
 //
 // release removes the scheduling gate from JOB's pods once every upstream
 // Job has completed, and keeps doing so until JOB finishes; it fails JOB
-// as soon as an upstream Job fails. wait returns once every upstream Job
-// has completed, for an init container. Exit status: 0 done, 2 an
-// upstream Job failed, 3 timed out, 1 a usage or configuration error. The
+// as soon as an upstream Job fails, and when it cannot do its work (wrong
+// arguments, the API refusing it for two minutes, a crash), with reason
+// GateFailed. wait returns once every upstream Job has completed, for an
+// init container. Exit status: 0 done, 2 an upstream Job failed, 3 timed
+// out, 1 a usage or configuration error. The
 // reason is the last line of the output and, in the cluster, the
 // container's termination message.
 package main
@@ -38,23 +40,34 @@ func main() {
 
 func run(args []string) int {
 	cmd, err := gate.ParseArgs(args)
+	cfg, cfgErr := rest.InClusterConfig()
+	if cfgErr == nil {
+		cfg.UserAgent = "stagecraft-gate"
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gate:", err)
+		if cfgErr == nil {
+			// A release gate with wrong arguments fails the Job it names,
+			// if it names one, rather than leave it held.
+			if client, cerr := kubernetes.NewForConfig(cfg); cerr == nil {
+				if ferr := cmd.FailHeld(context.Background(), client, "the gate's arguments are wrong: "+err.Error(), os.Stderr); ferr != nil {
+					fmt.Fprintln(os.Stderr, "gate:", ferr)
+				}
+			}
+		}
 		return 1
 	}
-	cfg, err := rest.InClusterConfig()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "gate: not in a cluster:", err)
+	if cfgErr != nil {
+		fmt.Fprintln(os.Stderr, "gate: not in a cluster:", cfgErr)
 		return 1
 	}
-	cfg.UserAgent = "stagecraft-gate"
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	client, err := kubernetes.NewForConfig(cfg)
 	if err == nil {
 		var dyn dynamic.Interface
 		if dyn, err = dynamic.NewForConfig(cfg); err == nil {
-			res, runErr := cmd.Run(ctx, client, gate.Queues{Client: dyn}, os.Stdout)
+			res, runErr := cmd.RunSafely(ctx, client, gate.Queues{Client: dyn}, os.Stdout)
 			return finish(res, runErr)
 		}
 	}
