@@ -96,10 +96,13 @@ var scalerRules = map[string]scalerRule{
 // KEDA's rules for its scaler.
 func validateScalerRules(f *field.Path, t Trigger) field.ErrorList {
 	rule, known := scalerRules[t.Type]
+	if t.Type == "cron" {
+		rule, known = cronRule, true
+	}
 	if !known {
 		rule = scalerRule{metricTypes: externalMetricTypes}
 	}
-	var errs field.ErrorList
+	errs := validateScalerType(f, t)
 	if !slices.Contains(rule.metricTypes, t.MetricType) {
 		errs = append(errs, notSupported(f.Child("MetricType"), t.MetricType, "KEDA's "+t.Type+" scaler takes "+metricTypeList(rule.metricTypes)))
 	}
