@@ -99,6 +99,11 @@ func (r *rendering) tokenViolations(o runtime.Object, src source) map[string]any
 	if res, ok := r.g.reservedAccounts(r.p)[spec.ServiceAccountName]; ok && res.owner != b {
 		out[fld.Child("serviceAccountName").String()+" is "+res.what+", which a stage may not run as: only the gate's, the wait's and Argo's executor containers hold a token"] = spec.ServiceAccountName
 	}
+	if alias := spec.DeprecatedServiceAccount; alias != "" && alias != spec.ServiceAccountName {
+		// The API server takes the deprecated alias for serviceAccountName
+		// when that is empty, so it would choose the pod's account unseen.
+		out[fld.Child("serviceAccount").String()+" is the deprecated alias of serviceAccountName, which the API server runs the pod as when serviceAccountName is empty: leave it empty, and set Workload.ServiceAccountName"] = alias
+	}
 	if spec.AutomountServiceAccountToken != nil && *spec.AutomountServiceAccountToken && !b.work.token {
 		out[fld.Child("automountServiceAccountToken").String()+" mounts the token of the pod's ServiceAccount into every container; set Workload.ServiceAccountToken instead"] = true
 	}
@@ -211,6 +216,16 @@ func accessProblems(o runtime.Object, src source, before, after map[string]any) 
 			Detail: "after the override, " + k})
 	}
 	return out
+}
+
+// checkOverridesAndAccess runs the overrides of src on o and keeps their
+// problems (checkOverrides), and those of a token or account they lend a
+// stage (accessViolations), as one problem a change.
+func (r *rendering) checkOverridesAndAccess(o runtime.Object, src source) {
+	access, n := r.accessViolations(o, src), len(r.problems)
+	r.checkOverrides(o, src)
+	borrowed := accessProblems(o, src, access, r.accessViolations(o, src))
+	r.problems = append(append(r.problems[:n], withoutTwins(r.problems[n:], borrowed)...), borrowed...)
 }
 
 // withoutTwins drops from widened (the problems of an override that grants

@@ -43,7 +43,7 @@ func validateNetwork(n Network) field.ErrorList {
 		}
 	}
 	for i, c := range n.APIServerCIDRs {
-		errs = append(errs, validateCIDR(fld.Child("APIServerCIDRs").Index(i), c)...)
+		errs = append(errs, validateAPIServerCIDR(fld.Child("APIServerCIDRs").Index(i), c)...)
 	}
 	for i, port := range n.APIServerPorts {
 		errs = append(errs, each(fld.Child("APIServerPorts").Index(i), port, validation.IsValidPortNum(int(port)))...)
@@ -68,6 +68,43 @@ func parseCIDR(fld *field.Path, c string) (netip.Prefix, field.ErrorList) {
 		return p, field.ErrorList{invalid(fld, c, fmt.Sprintf("has address bits set beyond the /%d prefix; the range is %q", p.Bits(), p.Masked().String()))}
 	}
 	return p, nil
+}
+
+// Widest API-server ranges: a NetworkPolicy selects pods, not containers,
+// so the range is open to the stage's own code too; a control plane's
+// subnet of 16 addresses is the most it may name.
+const (
+	widestAPIServerV4 = 28
+	widestAPIServerV6 = 124
+)
+
+// validateAPIServerCIDR checks one of the API server's address ranges: a
+// range, and no wider than a control plane's subnet.
+func validateAPIServerCIDR(fld *field.Path, c string) field.ErrorList {
+	p, errs := parseCIDR(fld, c)
+	if len(errs) > 0 {
+		return errs
+	}
+	widest := widestAPIServerV4
+	if p.Addr().Is6() {
+		widest = widestAPIServerV6
+	}
+	if p.Bits() < widest {
+		return field.ErrorList{invalid(fld, c, fmt.Sprintf("opens %s on the API server's ports to the stage's own containers (a NetworkPolicy selects pods, not containers): list the API server's endpoint addresses, each as a /32 or /128 (kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes), or its control plane's subnet, at most /%d for IPv4 and /%d for IPv6", describeRange(p), widestAPIServerV4, widestAPIServerV6))}
+	}
+	return nil
+}
+
+// describeRange names the size of a range for a message.
+func describeRange(p netip.Prefix) string {
+	if p.Bits() == 0 {
+		return "every address"
+	}
+	host := 32
+	if p.Addr().Is6() {
+		host = 128
+	}
+	return fmt.Sprintf("2^%d addresses", host-p.Bits())
 }
 
 func validateCIDR(fld *field.Path, c string) field.ErrorList {

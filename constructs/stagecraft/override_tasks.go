@@ -32,7 +32,7 @@ func (r *rendering) taskPod(s Stage, pod corev1.PodTemplateSpec) corev1.PodTempl
 		}
 		*tmpl = *pod.DeepCopy()
 		src.task = r.p.workflows.name + "/" + s.Name()
-		r.checkOverrides(o, src)
+		r.checkOverridesAndAccess(o, src)
 		tmpl, _ = podTemplateOf(o)
 		return *tmpl
 	}

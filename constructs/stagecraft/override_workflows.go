@@ -82,12 +82,15 @@ func (s *argoSpec) pods() map[string]*corev1.PodTemplateSpec {
 		}
 		spec.Containers = append([]corev1.Container{*t.Container}, spec.Containers...)
 		spec.Volumes = append(append(spec.Volumes, t.Volumes...), s.Volumes...)
-		spec.SecurityContext = firstSet(t.SecurityContext, s.SecurityContext, spec.SecurityContext)
-		spec.AutomountServiceAccountToken = firstSet(t.AutomountServiceAccountToken, s.AutomountServiceAccountToken, spec.AutomountServiceAccountToken)
-		if s.HostNetwork != nil {
+		// Argo patches the pod last: what a podSpecPatch sets wins. The
+		// API server takes the deprecated serviceAccount for an empty
+		// serviceAccountName.
+		spec.SecurityContext = firstSet(spec.SecurityContext, t.SecurityContext, s.SecurityContext)
+		spec.AutomountServiceAccountToken = firstSet(spec.AutomountServiceAccountToken, t.AutomountServiceAccountToken, s.AutomountServiceAccountToken)
+		if s.HostNetwork != nil && !spec.HostNetwork {
 			spec.HostNetwork = *s.HostNetwork
 		}
-		spec.ServiceAccountName = firstOf(t.ServiceAccountName, s.ServiceAccountName, spec.ServiceAccountName)
+		spec.ServiceAccountName = firstOf(spec.ServiceAccountName, spec.DeprecatedServiceAccount, t.ServiceAccountName, s.ServiceAccountName)
 		pod := &corev1.PodTemplateSpec{Spec: spec}
 		if t.Metadata != nil {
 			pod.Labels, pod.Annotations = t.Metadata.Labels, t.Metadata.Annotations

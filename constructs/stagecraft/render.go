@@ -150,10 +150,7 @@ func (r *rendering) emit(f func(runtime.Object, string) error, objs []runtime.Ob
 		var before map[string]bool
 		if len(src.overrides) > 0 {
 			before = flagged(o)
-			access, n := r.accessViolations(o, src), len(r.problems)
-			r.checkOverrides(o, src)
-			borrowed := accessProblems(o, src, access, r.accessViolations(o, src))
-			r.problems = append(append(r.problems[:n], withoutTwins(r.problems[n:], borrowed)...), borrowed...)
+			r.checkOverridesAndAccess(o, src)
 		}
 		if job, ok := o.(*batchv1.Job); ok && src.owner != nil && src.owner.base().completes {
 			r.nameRun(src.owner, job)

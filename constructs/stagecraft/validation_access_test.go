@@ -145,6 +145,19 @@ func vtTokenOverrideCases() []vtCase {
 	return []vtCase{
 		{name: "tokens/override runs the pod as a gate's account", build: vtBeside(PipelineProps{}, "batch", none, vtPod(func(s *corev1.PodSpec) { s.ServiceAccountName = "s-gate" })),
 			want: []vtWant{at("s-gate").saying("after the override, spec.template.spec.serviceAccountName is the ServiceAccount of the gate of stage test/p/s")}},
+		{name: "tokens/override runs the pod as a gate's account through the deprecated alias", build: vtBeside(PipelineProps{}, "batch", none, vtPod(func(s *corev1.PodSpec) { s.DeprecatedServiceAccount = "s-gate" })),
+			want: []vtWant{at("s-gate").saying("spec.template.spec.serviceAccount is the deprecated alias of serviceAccountName")}},
+		{name: "tokens/override of an Argo task runs it as the executor through the deprecated alias", build: func(c cdk8s.Chart) {
+			p := NewPipeline(c, "p", PipelineProps{Workflows: &Workflows{}, Network: testAPI})
+			up := NewBatchStage(p, "up", BatchStageProps{Workload: Workload{Image: vtImage, Command: []string{"/app"}}})
+			t := NewBatchStage(p, "t", BatchStageProps{Workload: Workload{Image: vtImage, Command: []string{"/app"}, ServiceAccountToken: true}})
+			t.RunsAfter(up)
+			t.Override(func(o runtime.Object) {
+				if j, ok := o.(*batchv1.Job); ok {
+					j.Spec.Template.Spec.DeprecatedServiceAccount = "p-executor"
+				}
+			})
+		}, want: []vtWant{at("p-executor").saying("deprecated alias of serviceAccountName")}},
 		{name: "tokens/override projects a token", build: vtBeside(PipelineProps{}, "batch", none, vtPod(func(s *corev1.PodSpec) {
 			s.Volumes = append(s.Volumes, projected)
 			s.Containers[0].VolumeMounts = append(s.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "tok", MountPath: "/tok"})
