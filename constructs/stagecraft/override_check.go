@@ -107,6 +107,7 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 		add(validatePodRules(path, &tmpl.Spec))
 		add(validatePodReferences(path, &tmpl.Spec, claimNames(o)))
 		add(validatePodFields(path, &tmpl.Spec, restartPolicies(o)...))
+		add(validatePodExtras(path, &tmpl.Spec))
 		for i := range tmpl.Spec.InitContainers {
 			add(validateContainerFields(path.Child("spec", "initContainers").Index(i), &tmpl.Spec.InitContainers[i]))
 		}
@@ -291,7 +292,7 @@ func restartPolicies(o runtime.Object) []corev1.RestartPolicy {
 	case *batchv1.Job:
 		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
 	case *batchv1.CronJob:
-		return nil // the API server checks it on the Jobs the CronJob creates
+		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever} // the API server checks the job template too
 	}
 	return []corev1.RestartPolicy{corev1.RestartPolicyAlways}
 }

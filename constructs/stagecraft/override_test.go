@@ -2,6 +2,7 @@ package stagecraft
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,7 +197,7 @@ var ovRows = []ovRow{
 // TestOverridesCheckedAgain: every object an Override changed is checked
 // again, and a problem names the construct, the object and the override.
 func TestOverridesCheckedAgain(t *testing.T) {
-	for _, row := range append(ovRows, ovPodRows...) {
+	for _, row := range slices.Concat(ovRows, ovPodRows, ovAPIRows, ovDroppedRows) {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
