@@ -38,6 +38,45 @@ func ovEgressRule(f func(r *networkingv1.NetworkPolicyEgressRule)) func(*network
 	}
 }
 
+// withGPU gives a Deployment's main container one nvidia.com/gpu.
+func withGPU(d *appsv1.Deployment) {
+	gpu := resource.MustParse("1")
+	ovMain(d).Resources.Limits["nvidia.com/gpu"], ovMain(d).Resources.Requests["nvidia.com/gpu"] = gpu, gpu
+}
+
+// ovRunRows are overrides that the API server accepts and that would not
+// run: accelerators added to a Deployment that surges (a surge pod waits
+// for a spare accelerator for ever), unless the rollout is the user's
+// choice (a Rollout, or an override of the strategy).
+var ovRunRows = []ovRow{
+	{name: "accelerators added to a Deployment that surges", overrides: []func(runtime.Object){onDeployment(withGPU)},
+		field: "Override[0]", want: []string{"Deployment p/s", "spec.strategy.rollingUpdate.maxSurge", "25% (the default)", "nvidia.com/gpu", "Accelerators", "Rollout", "maxSurge 0"}},
+	{name: "accelerators added to a stage whose Rollout surges", build: ovWith(func(p *ProcessorStageProps) { p.Rollout = &Rollout{MaxSurge: "1"} }),
+		overrides: []func(runtime.Object){onDeployment(withGPU)}, field: "Override[0]", want: []string{"maxSurge", `"1"`, "nvidia.com/gpu"}},
+	{name: "accelerators added with a surge the override chose", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		withGPU(d)
+		d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromInt32(1))}
+	})}},
+	{name: "an accelerated stage's surge chosen by an override", build: ovWith(func(p *ProcessorStageProps) { p.Accelerators = &Accelerators{Count: 1} }),
+		overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxSurge = ptr.To(intstr.FromString("25%")) })}},
+	{name: "a vendor's accelerator added to a Deployment that surges", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		ovMain(d).Resources.Limits["example.com/fpga"] = resource.MustParse("2")
+	})}, field: "Override[0]", want: []string{"example.com/fpga"}},
+	{name: "accelerators added without surge", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		withGPU(d)
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: ptr.To(intstr.FromInt32(0)), MaxUnavailable: ptr.To(intstr.FromInt32(1))}}
+	})}},
+	{name: "accelerators added with Recreate", overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) {
+		withGPU(d)
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	})}},
+	{name: "an accelerated stage's Rollout surge is the props' choice", build: ovWith(func(p *ProcessorStageProps) {
+		p.Accelerators = &Accelerators{Count: 1}
+		p.Rollout = &Rollout{MaxSurge: "1"}
+	}), overrides: []func(runtime.Object){onDeployment(func(d *appsv1.Deployment) { d.Spec.RevisionHistoryLimit = ptr.To[int32](3) })}},
+}
+
 // ovAPIRows are more of the API server's rules that an override may break
 // (override_podspec.go, override_container.go, override_kinds.go): the
 // silently invalid overrides of issue 23's red team, and their neighbours.

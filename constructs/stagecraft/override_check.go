@@ -36,6 +36,7 @@ func overridden(o runtime.Object, src source) []Problem {
 		if src.task != "" {
 			addErrors(v, taskDropped(rendered, o, src.task))
 		}
+		addErrors(v, acceleratorSurge(rendered, o))
 		if !src.widen {
 			addErrors(v, widening(rendered, o))
 			if !src.privileged {
@@ -208,6 +209,9 @@ func (m machinery) check(o runtime.Object, out map[string]any) {
 	}
 	m.checkOrder(spec, tmpl.Spec.InitContainers, out)
 	if j, ok := o.(*batchv1.Job); ok {
+		if m.gated {
+			checkHeldQueue(j, out)
+		}
 		if m.waitedFor {
 			m.checkWaitedFor(j, out)
 		} else if j.Spec.TTLSecondsAfterFinished != nil {
