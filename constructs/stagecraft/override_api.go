@@ -44,23 +44,27 @@ func validateKindRules(o runtime.Object) field.ErrorList {
 	case *appsv1.DaemonSet:
 		return validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)
 	case *batchv1.Job:
-		errs := validateJobModes(spec, &t.Spec)
+		errs := append(validateJobModes(spec, &t.Spec), validateJobExtras(spec, &t.Spec)...)
 		if t.Spec.ManualSelector != nil && *t.Spec.ManualSelector {
 			errs = append(errs, validateSelects(spec, t.Spec.Selector, t.Spec.Template.Labels, true)...)
 		}
 		return errs
 	case *batchv1.CronJob:
-		return append(validateCronJob(spec, &t.Spec), validateJobModes(spec.Child("jobTemplate", "spec"), &t.Spec.JobTemplate.Spec)...)
+		js := spec.Child("jobTemplate", "spec")
+		errs := append(validateCronJob(spec, &t.Spec), validateJobModes(js, &t.Spec.JobTemplate.Spec)...)
+		return append(append(errs, validateJobExtras(js, &t.Spec.JobTemplate.Spec)...), validateCronJobName(t.Name)...)
 	case *corev1.Service:
-		return validateServicePorts(spec, &t.Spec)
+		return append(validateServicePorts(spec, &t.Spec), validateServiceType(spec, &t.Spec)...)
 	case *networkingv1.Ingress:
-		return validateIngressRules(spec, &t.Spec)
+		return append(validateIngressRules(spec, &t.Spec), validateIngressExtras(spec, &t.Spec)...)
+	case *networkingv1.NetworkPolicy:
+		return validateNetworkPolicy(spec, &t.Spec)
 	case *corev1.PersistentVolumeClaim:
-		return validateAccessModes(spec.Child("accessModes"), modeNames(t.Spec.AccessModes))
+		return append(validateAccessModes(spec.Child("accessModes"), modeNames(t.Spec.AccessModes)), validateClaimExtras(spec, &t.Spec)...)
 	case *corev1.PersistentVolume:
 		return validateAccessModes(spec.Child("accessModes"), modeNames(t.Spec.AccessModes))
 	case *policyv1.PodDisruptionBudget:
-		return validateSelects(spec, t.Spec.Selector, nil, false)
+		return append(validateSelects(spec, t.Spec.Selector, nil, false), validatePDB(spec, &t.Spec)...)
 	}
 	return nil
 }
@@ -288,7 +292,7 @@ func notFound(fld *field.Path, v any, detail string) *field.Error {
 func validateStrategy(fld *field.Path, s appsv1.DeploymentStrategy) field.ErrorList {
 	errs := oneOf(fld.Child("type"), s.Type, appsv1.RecreateDeploymentStrategyType, appsv1.RollingUpdateDeploymentStrategyType)
 	if s.Type == appsv1.RecreateDeploymentStrategyType && s.RollingUpdate != nil {
-		errs = append(errs, forbidden(fld.Child("rollingUpdate"), "set", "may not be specified when strategy `type` is 'Recreate'"))
+		errs = append(errs, forbidden(fld.Child("rollingUpdate"), s.RollingUpdate, "may not be specified when strategy `type` is 'Recreate'; remove it, or set `type` RollingUpdate"))
 	}
 	if ru := s.RollingUpdate; ru != nil && isZero(ru.MaxSurge) && isZero(ru.MaxUnavailable) {
 		errs = append(errs, invalid(fld.Child("rollingUpdate", "maxUnavailable"), 0, "may not be 0 when `maxSurge` is 0"))

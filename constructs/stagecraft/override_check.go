@@ -36,6 +36,7 @@ func overridden(o runtime.Object, src source) []Problem {
 		if src.task != "" {
 			addErrors(v, taskDropped(rendered, o, src.task))
 		}
+		addErrors(v, acceleratorSurge(rendered, o))
 		if !src.widen {
 			addErrors(v, widening(rendered, o))
 			if !src.privileged {
@@ -107,6 +108,7 @@ func objectViolations(o runtime.Object, privileged bool) map[string]any {
 		add(validatePodRules(path, &tmpl.Spec))
 		add(validatePodReferences(path, &tmpl.Spec, claimNames(o)))
 		add(validatePodFields(path, &tmpl.Spec, restartPolicies(o)...))
+		add(validatePodExtras(path, &tmpl.Spec))
 		for i := range tmpl.Spec.InitContainers {
 			add(validateContainerFields(path.Child("spec", "initContainers").Index(i), &tmpl.Spec.InitContainers[i]))
 		}
@@ -207,6 +209,9 @@ func (m machinery) check(o runtime.Object, out map[string]any) {
 	}
 	m.checkOrder(spec, tmpl.Spec.InitContainers, out)
 	if j, ok := o.(*batchv1.Job); ok {
+		if m.gated {
+			checkHeldQueue(j, out)
+		}
 		if m.waitedFor {
 			m.checkWaitedFor(j, out)
 		} else if j.Spec.TTLSecondsAfterFinished != nil {
@@ -291,7 +296,7 @@ func restartPolicies(o runtime.Object) []corev1.RestartPolicy {
 	case *batchv1.Job:
 		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}
 	case *batchv1.CronJob:
-		return nil // the API server checks it on the Jobs the CronJob creates
+		return []corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever} // the API server checks the job template too
 	}
 	return []corev1.RestartPolicy{corev1.RestartPolicyAlways}
 }

@@ -57,14 +57,46 @@ func validateCounts(o runtime.Object) field.ErrorList {
 			}
 		}
 	case *autoscalingv2.HorizontalPodAutoscaler:
-		if m := t.Spec.MinReplicas; m != nil && (*m < 0 || *m > t.Spec.MaxReplicas) {
-			c.errs = append(c.errs, invalid(spec.Child("minReplicas"), *m, "must be between 0 and maxReplicas"))
-		}
-		if t.Spec.MaxReplicas < 1 {
-			c.errs = append(c.errs, invalid(spec.Child("maxReplicas"), t.Spec.MaxReplicas, "must be greater than or equal to 1"))
-		}
+		c.errs = append(c.errs, validateHPA(spec, &t.Spec)...)
 	}
 	return c.errs
+}
+
+// validateHPA checks an autoscaler: its bounds (minReplicas at least 1,
+// the API server's default without the alpha HPAScaleToZero, and at most
+// maxReplicas), its target, and that each metric has the source of its
+// type.
+func validateHPA(spec *field.Path, s *autoscalingv2.HorizontalPodAutoscalerSpec) field.ErrorList {
+	var errs field.ErrorList
+	if m := s.MinReplicas; m != nil && (*m < 1 || *m > s.MaxReplicas) {
+		errs = append(errs, invalid(spec.Child("minReplicas"), *m, "must be greater than or equal to 1 and at most maxReplicas"))
+	}
+	if s.MaxReplicas < 1 {
+		errs = append(errs, invalid(spec.Child("maxReplicas"), s.MaxReplicas, "must be greater than or equal to 1"))
+	}
+	ref := spec.Child("scaleTargetRef")
+	if s.ScaleTargetRef.Kind == "" {
+		errs = append(errs, required(ref.Child("kind"), "the kind of the scaled object"))
+	}
+	if s.ScaleTargetRef.Name == "" {
+		errs = append(errs, required(ref.Child("name"), "the name of the scaled object"))
+	}
+	for i, m := range s.Metrics {
+		mf := spec.Child("metrics").Index(i)
+		source := map[autoscalingv2.MetricSourceType]bool{autoscalingv2.ObjectMetricSourceType: m.Object != nil, autoscalingv2.PodsMetricSourceType: m.Pods != nil,
+			autoscalingv2.ResourceMetricSourceType: m.Resource != nil, autoscalingv2.ContainerResourceMetricSourceType: m.ContainerResource != nil, autoscalingv2.ExternalMetricSourceType: m.External != nil}
+		set, ok := source[m.Type]
+		switch {
+		case !ok:
+			errs = append(errs, notSupported(mf.Child("type"), m.Type, "must be one of \"ContainerResource\", \"External\", \"Object\", \"Pods\", \"Resource\""))
+		case !set:
+			errs = append(errs, required(mf, "must populate information for the given metric source (type "+string(m.Type)+")"))
+		}
+		if r := m.Resource; r != nil && r.Target.Type == autoscalingv2.UtilizationMetricType && (r.Target.AverageUtilization == nil || *r.Target.AverageUtilization < 1) {
+			errs = append(errs, invalid(mf.Child("resource", "target", "averageUtilization"), r.Target.AverageUtilization, "must be greater than 0 for a Utilization target"))
+		}
+	}
+	return errs
 }
 
 // job checks the counts of a Job's spec.

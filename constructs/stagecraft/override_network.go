@@ -4,9 +4,13 @@ import (
 	"net/netip"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -170,4 +174,95 @@ func blockCovers(q, p networkingv1.IPBlock) bool {
 // inside reports whether prefix a lies within prefix b.
 func inside(a, b netip.Prefix) bool {
 	return a.Addr().Is4() == b.Addr().Is4() && a.Bits() >= b.Bits() && b.Contains(a.Masked().Addr())
+}
+
+// validateNetworkPolicy checks a NetworkPolicy as the API server does: its
+// selectors, its policy types, each port (a protocol, a port number or
+// name, an end port only after a number and not below it) and each peer
+// (an address block of valid CIDRs whose exceptions lie strictly inside
+// it, or selectors).
+func validateNetworkPolicy(spec *field.Path, s *networkingv1.NetworkPolicySpec) field.ErrorList {
+	errs := metavalidation.ValidateLabelSelector(&s.PodSelector, metavalidation.LabelSelectorValidationOptions{}, spec.Child("podSelector"))
+	for i, t := range s.PolicyTypes {
+		errs = append(errs, oneOf(spec.Child("policyTypes").Index(i), t, networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress)...)
+	}
+	for i, r := range s.Ingress {
+		errs = append(errs, validatePolicyRule(spec.Child("ingress").Index(i), "from", r.Ports, r.From)...)
+	}
+	for i, r := range s.Egress {
+		errs = append(errs, validatePolicyRule(spec.Child("egress").Index(i), "to", r.Ports, r.To)...)
+	}
+	return errs
+}
+
+// validatePolicyRule checks the ports and peers of one rule.
+func validatePolicyRule(fld *field.Path, peersName string, ports []networkingv1.NetworkPolicyPort, peers []networkingv1.NetworkPolicyPeer) field.ErrorList {
+	var errs field.ErrorList
+	for i, p := range ports {
+		pf := fld.Child("ports").Index(i)
+		if p.Protocol != nil {
+			errs = append(errs, oneOf(pf.Child("protocol"), *p.Protocol, corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP)...)
+		}
+		switch {
+		case p.Port == nil:
+			if p.EndPort != nil {
+				errs = append(errs, required(pf.Child("port"), "when endPort is specified"))
+			}
+		case p.Port.Type == intstr.String:
+			errs = append(errs, each(pf.Child("port"), p.Port.StrVal, validation.IsValidPortName(p.Port.StrVal))...)
+			if p.EndPort != nil {
+				errs = append(errs, invalid(pf.Child("endPort"), *p.EndPort, "may not be specified when port is non-numeric"))
+			}
+		default:
+			errs = append(errs, each(pf.Child("port"), p.Port.IntVal, validation.IsValidPortNum(int(p.Port.IntVal)))...)
+			if p.EndPort != nil && *p.EndPort < p.Port.IntVal {
+				errs = append(errs, invalid(pf.Child("endPort"), *p.EndPort, "must be greater than or equal to port"))
+			}
+		}
+	}
+	for i, p := range peers {
+		errs = append(errs, validatePeer(fld.Child(peersName).Index(i), p)...)
+	}
+	return errs
+}
+
+// validatePeer checks one peer of a rule.
+func validatePeer(fld *field.Path, p networkingv1.NetworkPolicyPeer) field.ErrorList {
+	var errs field.ErrorList
+	opts := metavalidation.LabelSelectorValidationOptions{}
+	if p.PodSelector != nil {
+		errs = append(errs, metavalidation.ValidateLabelSelector(p.PodSelector, opts, fld.Child("podSelector"))...)
+	}
+	if p.NamespaceSelector != nil {
+		errs = append(errs, metavalidation.ValidateLabelSelector(p.NamespaceSelector, opts, fld.Child("namespaceSelector"))...)
+	}
+	b := p.IPBlock
+	switch {
+	case b == nil:
+		if p.PodSelector == nil && p.NamespaceSelector == nil {
+			errs = append(errs, required(fld, "must specify a peer"))
+		}
+		return errs
+	case p.PodSelector != nil || p.NamespaceSelector != nil:
+		return append(errs, forbidden(fld, "ipBlock", "may not specify more than 1 peer type"))
+	}
+	bf := fld.Child("ipBlock")
+	if b.CIDR == "" {
+		return append(errs, required(bf.Child("cidr"), "an address block"))
+	}
+	cidrErrs := validation.IsValidCIDR(bf.Child("cidr"), b.CIDR)
+	errs = append(errs, cidrErrs...)
+	outer, _ := netip.ParsePrefix(b.CIDR)
+	for i, e := range b.Except {
+		ef := bf.Child("except").Index(i)
+		exceptErrs := validation.IsValidCIDR(ef, e)
+		errs = append(errs, exceptErrs...)
+		if len(cidrErrs) > 0 || len(exceptErrs) > 0 {
+			continue
+		}
+		if in, _ := netip.ParsePrefix(e); !inside(in, outer) || in.Bits() <= outer.Bits() {
+			errs = append(errs, invalid(ef, e, "must be a strict subset of `cidr`"))
+		}
+	}
+	return errs
 }

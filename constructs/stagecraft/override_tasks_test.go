@@ -129,6 +129,16 @@ func TestOverridesOfArgoTasks(t *testing.T) {
 				s.Executor.ServiceAccountName = jsii.String("default")
 			}),
 			want: []string{"spec.executor.serviceAccountName", "default", "another account than \"p-executor\""}},
+		{name: "a task's host alias of a bad IP is checked as a Job's would be",
+			task: onPod(func(s *corev1.PodSpec) {
+				s.HostAliases = []corev1.HostAlias{{IP: "300.1.1.1", Hostnames: []string{"x"}}}
+			}),
+			want: []string{"test/p/task", "Job p/task", "spec.template.spec.hostAliases[0].ip", "300.1.1.1", "valid IP address"}},
+		{name: "a task's host alias reaches its podSpecPatch",
+			task: onPod(func(s *corev1.PodSpec) {
+				s.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"argo-host.example"}}}
+			}),
+			inYAML: []string{`"hostAliases":[{"hostnames":["argo-host.example"],"ip":"10.1.2.3"}]`}},
 		{name: "a privileged task is checked as a Job would be",
 			task: onPod(func(s *corev1.PodSpec) { s.Containers[0].SecurityContext.Privileged = ptr.To(true) }),
 			want: []string{"Job p/task", "restricted", "privileged"}},

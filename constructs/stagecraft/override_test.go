@@ -2,6 +2,7 @@ package stagecraft
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,7 +197,7 @@ var ovRows = []ovRow{
 // TestOverridesCheckedAgain: every object an Override changed is checked
 // again, and a problem names the construct, the object and the override.
 func TestOverridesCheckedAgain(t *testing.T) {
-	for _, row := range append(ovRows, ovPodRows...) {
+	for _, row := range slices.Concat(ovRows, ovPodRows, ovAPIRows, ovRunRows, ovDroppedRows) {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI})
@@ -305,6 +306,16 @@ func TestOverridesKeepTheWaits(t *testing.T) {
 				d.Spec.Template.Spec.InitContainers[0].Image = "ghcr.io/acme/kubectl:1.0.0"
 			}),
 			want: map[string][]string{"test/p/web": {"Override[0]", "initContainers[wait-upstream]", "GateImage"}}},
+		{name: "Kueue's queue label on the held Job",
+			held: onJobs(func(j *batchv1.Job) { j.Labels[queueLabel] = "gpu" }),
+			want: map[string][]string{"test/p/down": {"Override[0]", "metadata.labels[kueue.x-k8s.io/queue-name]", "held by its gate", "JobSettings.Queue"}}},
+		{name: "Kueue's queue label on the held Job's pods",
+			held: onJobs(func(j *batchv1.Job) { j.Spec.Template.Labels[queueLabel] = "gpu" }),
+			want: map[string][]string{"test/p/down": {"Override[0]", "spec.template.metadata.labels[kueue.x-k8s.io/queue-name]"}}},
+		{name: "Kueue's priority class on the held Job: allowed (it queues nothing)",
+			held: onJobs(func(j *batchv1.Job) { j.Labels[priorityClassLabel] = "high" })},
+		{name: "Kueue's queue label on a Job that is not held: allowed",
+			upstream: onJobs(func(j *batchv1.Job) { j.Labels[queueLabel] = "gpu" })},
 		{name: "the wait container dropped",
 			web:  onDeployment(func(d *appsv1.Deployment) { d.Spec.Template.Spec.InitContainers = nil }),
 			want: map[string][]string{"test/p/web": {"Override[0]", "initContainers[wait-upstream]"}}},

@@ -167,6 +167,71 @@ func TestOverrideMutations(t *testing.T) {
 	} {
 		muts["round 2: "+name] = m
 	}
+	// The third round: issue 23's red team, and neighbours.
+	for name, m := range map[string]func(runtime.Object){
+		"dnsPolicy None without dnsConfig": dep(func(d *appsv1.Deployment) { d.Spec.Template.Spec.DNSPolicy = corev1.DNSNone }),
+		"dnsConfig valid ok": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.10"}, Searches: []string{"svc.cluster.local."}}
+		}),
+		"host alias bad IP": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.HostAliases = []corev1.HostAlias{{IP: "999.1.1.1", Hostnames: []string{"x"}}}
+		}),
+		"host alias ok": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.HostAliases = []corev1.HostAlias{{IP: "10.1.2.3", Hostnames: []string{"a.example"}}}
+		}),
+		"image leading space": dep(func(d *appsv1.Deployment) { c0(d).Image = " " + c0(d).Image }),
+		"preStop sleep negative": dep(func(d *appsv1.Deployment) {
+			c0(d).Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: -5}}}
+		}),
+		"preStop sleep 5 ok": dep(func(d *appsv1.Deployment) {
+			c0(d).Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 5}}}
+		}),
+		"recursiveReadOnly writable": dep(func(d *appsv1.Deployment) {
+			c0(d).VolumeMounts[0].RecursiveReadOnly = ptr.To(corev1.RecursiveReadOnlyEnabled)
+		}),
+		"resourceFieldRef divisor 3": dep(func(d *appsv1.Deployment) {
+			c0(d).Env = append(c0(d).Env, corev1.EnvVar{Name: "MEM", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("3")}}})
+		}),
+		"resourceFieldRef 1Mi ok": dep(func(d *appsv1.Deployment) {
+			c0(d).Env = append(c0(d).Env, corev1.EnvVar{Name: "MEM", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory", Divisor: resource.MustParse("1Mi")}}})
+		}),
+		"node affinity In without values": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "zone", Operator: corev1.NodeSelectorOpIn}}}}}}}
+		}),
+		"overhead negative": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("-1")}
+		}),
+		"readiness gate bad": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "not a condition!"}}
+		}),
+		"readiness gate ok": dep(func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/ready"}}
+		}),
+		"claim not in pod":    dep(func(d *appsv1.Deployment) { c0(d).Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}} }),
+		"job OnFailure + pfp": job(func(j *batchv1.Job) { j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure }),
+		"job successPolicy nonindexed": job(func(j *batchv1.Job) {
+			j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededCount: ptr.To[int32](1)}}}
+		}),
+		"job managedBy bad": job(func(j *batchv1.Job) { j.Spec.ManagedBy = ptr.To("not a domain/x") }),
+		"job managedBy ok":  job(func(j *batchv1.Job) { j.Spec.ManagedBy = ptr.To("example.com/controller") }),
+		"cron name 53":      cron(func(c *batchv1.CronJob) { c.Name = "c" + strings.Repeat("a", 52) }),
+		"svc ExternalName":  svc(func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName }),
+		"svc ExternalName ok": svc(func(s *corev1.Service) {
+			s.Spec.Type, s.Spec.ExternalName = corev1.ServiceTypeExternalName, "db.example.com"
+		}),
+		"svc LB range /40": svc(func(s *corev1.Service) {
+			s.Spec.Type, s.Spec.LoadBalancerSourceRanges = corev1.ServiceTypeLoadBalancer, []string{"10.0.0.0/40"}
+		}),
+		"svc ClientIP timeout 0": svc(func(s *corev1.Service) {
+			s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+			s.Spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](0)}}
+		}),
+		"ingress class bad":         ing(func(i *networkingv1.Ingress) { i.Spec.IngressClassName = ptr.To("Nginx_Class") }),
+		"ingress backend port both": ing(func(i *networkingv1.Ingress) { i.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Port.Number = 80 }),
+	} {
+		muts["round 3: "+name] = m
+	}
 	silent, refused, fine, falseRefusal := 0, 0, 0, 0
 	for name, m := range muts {
 		app := cdk8s.NewApp(nil)
@@ -174,7 +239,6 @@ func TestOverrideMutations(t *testing.T) {
 		s := stagecraft.NewProcessorStage(p, "s", stagecraft.ProcessorStageProps{Workload: stagecraft.Workload{Image: "ghcr.io/acme/worker:1.0.0"}, Ports: []stagecraft.Port{{Name: "http", ContainerPort: 8080}}, Ingress: &stagecraft.Ingress{Host: "a.example.com"}})
 		b := stagecraft.NewBatchStage(p, "b", stagecraft.BatchStageProps{Workload: stagecraft.Workload{Image: "ghcr.io/acme/worker:1.0.0"}})
 		c := stagecraft.NewScheduledStage(p, "c", stagecraft.ScheduledStageProps{Workload: stagecraft.Workload{Image: "ghcr.io/acme/worker:1.0.0"}, Schedule: "@daily"})
-		c.Override(m)
 		var changed []runtime.Object
 		rec := func(o runtime.Object) {
 			before, _ := yaml.Marshal(o)
@@ -186,6 +250,7 @@ func TestOverrideMutations(t *testing.T) {
 		}
 		s.Override(rec)
 		b.Override(rec)
+		c.Override(rec)
 		_, err := stagecraft.Synthesize(app)
 		var verr *stagecraft.ValidationError
 		ours := errors.As(err, &verr)
