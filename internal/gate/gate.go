@@ -268,8 +268,8 @@ func DeadlinePatch(job *batchv1.Job, now time.Time) ([]byte, error) {
 		return nil, nil
 	}
 	d, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || d <= 0 {
-		return nil, fmt.Errorf("annotation %s of Job %s is %q, not a positive whole number of seconds", DeadlineAnnotation, job.Name, v)
+	if err != nil || d <= 0 || d > math.MaxInt32 {
+		return nil, fmt.Errorf("annotation %s of Job %s is %q, not a positive whole number of seconds up to %d", DeadlineAnnotation, job.Name, v, math.MaxInt32)
 	}
 	if job.Spec.Suspend == nil || !*job.Spec.Suspend {
 		start := job.CreationTimestamp.Time

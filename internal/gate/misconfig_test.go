@@ -47,6 +47,8 @@ func TestDeadlinePatch(t *testing.T) {
 		{name: "not a number", job: held(func(j *batchv1.Job) { j.Annotations[DeadlineAnnotation] = "1h" }),
 			err: `annotation stagecraft.dev/active-deadline-seconds of Job d is "1h", not a positive whole number of seconds`},
 		{name: "zero", job: held(func(j *batchv1.Job) { j.Annotations[DeadlineAnnotation] = "0" }), err: `is "0", not a positive`},
+		{name: "too large to add the wait to", job: held(func(j *batchv1.Job) { j.Annotations[DeadlineAnnotation] = "9223372036854775807" }),
+			err: `is "9223372036854775807", not a positive whole number of seconds up to 2147483647`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := DeadlinePatch(tc.job, now)
