@@ -892,6 +892,8 @@ func vtJobCases() []vtCase {
 			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 69)).saying("must be no more than 63 bytes: the Job's kueue.x-k8s.io/queue-name label")}},
 		{name: "job/queue of a scheduled stage of 64 characters", build: vtSched(func(s *ScheduledStageProps) { s.Queue = strings.Repeat("q", 64) }),
 			want: []vtWant{vtS("Queue", tInvalid, strings.Repeat("q", 64)).saying("no more than 63 bytes")}},
+		{name: "job/queue annotation in a stage's annotations", build: vtWork(func(w *Workload) { w.Annotations = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"} }),
+			want: []vtWant{vtS("Annotations[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("its older form")}},
 		{name: "job/queue label in a stage's labels", build: vtWork(func(w *Workload) { w.Labels = map[string]string{"kueue.x-k8s.io/queue-name": "gpu"} }),
 			want: []vtWant{vtS("Labels[kueue.x-k8s.io/queue-name]", tForbidden, "gpu").saying("queue a stage's Job with JobSettings.Queue")}},
 		{name: "job/queue label in a batch stage's labels", build: vtBatch(func(_ *Pipeline, s *BatchStageProps) {

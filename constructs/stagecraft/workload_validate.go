@@ -33,6 +33,9 @@ func validateWorkload(p *Pipeline, w workloadSpec, extra ...namedPath) field.Err
 	errs = append(errs, validateReservedLabels(field.NewPath("Labels"), g.Labels)...)
 	errs = append(errs, validateAnnotations(field.NewPath("Annotations"), g.Annotations)...)
 	errs = append(errs, validatePodAnnotations(field.NewPath("Annotations"), g.Annotations)...)
+	if v, ok := g.Annotations[queueLabel]; ok {
+		errs = append(errs, forbidden(field.NewPath("Annotations").Key(queueLabel), v, "Kueue reads its queue from this annotation too (its older form), which would queue the stage's pods past stagecraft's waits; queue a stage's Job with JobSettings.Queue"))
+	}
 	if len(g.Command) > 0 && strings.TrimSpace(g.Command[0]) == "" {
 		errs = append(errs, invalid(field.NewPath("Command").Index(0), g.Command[0], "the program to run: must not be empty (leave Command unset to run the image's entrypoint)"))
 	}
