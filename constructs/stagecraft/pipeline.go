@@ -96,8 +96,9 @@ type Network struct {
 	// Service's address translation, so list the API server's endpoint
 	// addresses (kubectl get endpointslices -n default -l
 	// kubernetes.io/service-name=kubernetes), not the Service's ClusterIP,
-	// each as a /32 or /128. Default: none; a pipeline that needs the API
-	// without them is a problem (unless Disabled).
+	// each as a /32 or /128; a range wider than a control plane's subnet
+	// (/28, or /124 for IPv6) is a problem. Default: none; a pipeline that
+	// needs the API without them is a problem (unless Disabled).
 	APIServerCIDRs []string
 	// APIServerPorts are the API server's ports as pods reach them, after
 	// the kubernetes Service's address translation. Default: 443 and 6443.
