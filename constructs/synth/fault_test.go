@@ -2,6 +2,7 @@ package synth
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -329,5 +330,78 @@ func TestKustomizationIsYAML11(t *testing.T) {
 	}
 	if err := yamlv2.Unmarshal(kustomization(names), &k); err != nil || strings.Join(k.Resources, "|") != strings.Join(names, "|") {
 		t.Errorf("read back as %q (%v) from\n%s", k.Resources, err, kustomization(names))
+	}
+}
+
+// TestFaultLeftoversOfSimilarNames: the leftovers of an interrupted write
+// are matched exactly (".<name>.old-<digits>"), so app x neither adopts
+// nor removes those of apps x.old-y and x.tmp-y (it once restored
+// .x.old-y.old-123456 as its own output); each app recovers its own.
+func TestFaultLeftoversOfSimilarNames(t *testing.T) {
+	repo, dist := faultRepo(t)
+	for _, app := range []string{"x.old-y", "x.tmp-y"} {
+		if err := WriteDir(filepath.Join(dist, app), map[string][]byte{"a.yaml": []byte(app + "\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// x.old-y crashed between its two renames; x.tmp-y while writing.
+	if err := os.Rename(filepath.Join(dist, "x.old-y"), filepath.Join(dist, ".x.old-y.old-123456")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dist, ".x.tmp-y.tmp-77"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	notify := func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }
+	out, err := openOutput(filepath.Join(dist, "x"), linkPolicy{root: dist}, notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = out.replace(map[string][]byte{"a.yaml": []byte("x\n")})
+	out.close()
+	if err != nil || len(notes) > 0 {
+		t.Fatalf("app x: %v, notices %q; want none", err, notes)
+	}
+	for _, n := range []string{".x.old-y.old-123456", ".x.tmp-y.tmp-77"} {
+		if _, err := os.Lstat(filepath.Join(dist, n)); err != nil {
+			t.Errorf("app x removed %s: %v", n, err)
+		}
+	}
+	if name, _ := markerName(filepath.Join(dist, "x")); name != "x" {
+		t.Errorf("dist/x is the output of %q", name)
+	}
+	out, err = openOutput(filepath.Join(dist, "x.old-y"), linkPolicy{root: dist}, notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.close()
+	if len(notes) != 1 || !strings.Contains(notes[0], "restored the previous output of "+filepath.Join(dist, "x.old-y")+" from .x.old-y.old-123456") {
+		t.Errorf("app x.old-y: notices %q", notes)
+	}
+	if b, err := os.ReadFile(filepath.Join(dist, "x.old-y", "a.yaml")); err != nil || string(b) != "x.old-y\n" {
+		t.Errorf("app x.old-y's output: %q, %v", b, err)
+	}
+	if err := WriteDir(filepath.Join(dist, "x.tmp-y"), map[string][]byte{"a.yaml": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dist, ".x*-*")); len(left) > 0 {
+		t.Errorf("left %v", left)
+	}
+	untouched(t, repo)
+}
+
+// TestLeftoverNames: the working names are those leftover matches.
+func TestLeftoverNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, part := range []string{tmpPart, oldPart} {
+		p, err := workDir(dir, "x", part, part == tmpPart)
+		if err != nil || !leftover(filepath.Base(p), "x", part) {
+			t.Errorf("workDir(%q) = %s, %v: not a leftover", part, p, err)
+		}
+	}
+	for _, n := range []string{".x.old-", ".x.old-y.old-1", ".x.tmp-1a", "x.old-1", ".x.lock", ".xy.old-1"} {
+		if leftover(n, "x", oldPart) || leftover(n, "x", tmpPart) {
+			t.Errorf("%s is taken for a leftover of x", n)
+		}
 	}
 }
