@@ -282,7 +282,7 @@ func TestFaultReadsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := previousObjects(dir); err == nil || !strings.Contains(err.Error(), "big.yaml: it is larger than") {
+	if _, err := previousObjects(dir, "", map[string]int{}); err == nil || !strings.Contains(err.Error(), "big.yaml: it is larger than") {
 		t.Errorf("a manifest past the limit: %v", err)
 	}
 }

@@ -1,11 +1,16 @@
 package synth
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -19,9 +24,75 @@ import (
 // MarkerFile names the same output, never to another app's.
 const MarkerFile = ".stagecraft-output"
 
-// markerText is the content of the MarkerFile of the output called name.
-func markerText(name string) string {
-	return "stagecraft output: synth replaces this folder as a whole; keep no other files here\nfolder: " + name + "\n"
+// markerText is the content of the MarkerFile of the output called name
+// that holds files: after the name, a line "documents: <count> <path>"
+// for each manifest (see isManifest), so that the upgrade check finds a
+// manifest of the previous output that is gone or shorter than synth
+// wrote it (cut at a document boundary), which nothing in the file itself
+// shows.
+func markerText(name string, files map[string][]byte) string {
+	var b strings.Builder
+	b.WriteString("stagecraft output: synth replaces this folder as a whole; keep no other files here\nfolder: " + name + "\n")
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		if isManifest(path.Base(p)) {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		fmt.Fprintf(&b, "%s%d %s\n", documentsLine, documentCount(files[p]), p)
+	}
+	return b.String()
+}
+
+// documentsLine starts a line of MarkerFile that gives a manifest's
+// number of documents.
+const documentsLine = "documents: "
+
+// isManifest reports whether the file called name (no folder) holds
+// objects: a *.yaml or *.yml file but the kustomization.
+func isManifest(name string) bool {
+	return name != KustomizationFile && (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"))
+}
+
+// documentCount is the number of YAML documents of a manifest that hold
+// anything ("---" lines apart).
+func documentCount(data []byte) int {
+	n := 0
+	for _, doc := range bytes.Split(data, []byte("\n---\n")) {
+		if len(bytes.TrimSpace(bytes.TrimPrefix(doc, []byte("---\n")))) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// markerCounts returns the documents counts of the MarkerFile of dir, by
+// manifest path (slash-separated, relative to dir); none for an output
+// of a release before the counts, or a folder without MarkerFile.
+func markerCounts(dir string) (map[string]int, error) {
+	data, err := readPrevious(filepath.Join(dir, MarkerFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", MarkerFile, err)
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, documentsLine)
+		if !ok {
+			continue
+		}
+		n, p, _ := strings.Cut(rest, " ")
+		c, err := strconv.Atoi(n)
+		if err != nil || p == "" {
+			return nil, fmt.Errorf("%s: line %q is not \"%s<count> <file>\"", MarkerFile, line, documentsLine)
+		}
+		counts[p] = c
+	}
+	return counts, nil
 }
 
 // markerName returns the output name the MarkerFile of dir gives, and

@@ -124,7 +124,7 @@ func writeFiles(tmp string, files map[string][]byte, name string) error {
 			return err
 		}
 	}
-	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name))); err != nil {
+	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name, files))); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
