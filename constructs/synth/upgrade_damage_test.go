@@ -49,7 +49,9 @@ func TestIncompletePreviousOutput(t *testing.T) {
 			return os.WriteFile(p, []byte(f(string(data))), 0o644)
 		}
 	}
-	beforeClaim := func(s string) int { return strings.LastIndex(s[:strings.Index(s, "kind: PersistentVolumeClaim\n")], "\n---\n") }
+	beforeClaim := func(s string) int {
+		return strings.LastIndex(s[:strings.Index(s, "kind: PersistentVolumeClaim\n")], "\n---\n")
+	}
 	for _, c := range []struct {
 		name   string
 		layout synth.Layout
