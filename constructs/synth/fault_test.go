@@ -61,8 +61,14 @@ func TestFaultLinkedOutput(t *testing.T) {
 		{"a folder yet to be made, out of dist", "../elsewhere/seed", "outside"},
 		{"a folder yet to be made in a folder that is not there", "../nowhere/seed", "whose folder cannot be resolved"},
 		{"a loop", "seed", "cannot be resolved"},
+		{"an empty folder inside another app's output", "other/sub", `inside ` + "%DIST%" + `/other, the output of "other": synth writes an output beside the others`},
+		{"a folder yet to be made inside another app's output", "other/new", `, the output of "other": synth writes an output beside the others`},
 	} {
 		repo, dist := faultRepo(t)
+		if err := os.Mkdir(filepath.Join(dist, "other", "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.want = strings.ReplaceAll(c.want, "%DIST%", evalDir(t, dist))
 		if err := os.MkdirAll(filepath.Join(dist, "notes"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -404,4 +410,41 @@ func TestLeftoverNames(t *testing.T) {
 			t.Errorf("%s is taken for a leftover of x", n)
 		}
 	}
+}
+
+// evalDir returns dir with its links resolved.
+func evalDir(t *testing.T, dir string) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestFaultNestedOutput: an output inside another's is refused, both when
+// it would be written and when the outer output would be replaced (which
+// deleted the inner one, written through a link by a release before the
+// link check).
+func TestFaultNestedOutput(t *testing.T) {
+	repo, dist := faultRepo(t)
+	err := WriteDir(filepath.Join(dist, "other", "sub"), map[string][]byte{"s.yaml": []byte("s\n")})
+	if err == nil || !strings.Contains(err.Error(), `is inside `+evalDir(t, dist)+`/other, the output of "other"`) {
+		t.Errorf("an output inside another's: %v", err)
+	}
+	sub := filepath.Join(dist, "other", "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, MarkerFile), []byte(markerText("s8", nil)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteDir(filepath.Join(dist, "other"), map[string][]byte{"o.yaml": []byte(otherManifest)})
+	if err == nil || !strings.Contains(err.Error(), "output "+filepath.Join(dist, "other")+" holds "+sub+`, the output of "s8" (a link led its synthesis there): replacing the folder would delete it`) {
+		t.Errorf("replacing an output that holds another: %v", err)
+	}
+	if !isOutput(sub) {
+		t.Error("the inner output is gone")
+	}
+	untouched(t, repo)
 }

@@ -15,13 +15,16 @@ import (
 )
 
 // MarkerFile is the file WriteDir puts in every output folder it writes:
-// a note, and the name of the output ("folder: seed", the last element of
-// WriteDir's dir, that is the app's name). A folder that holds it, as a
-// regular file, is a stagecraft output. WriteDir replaces an existing
-// folder only when it is empty, holds a MarkerFile, or is an output of a
-// release before MarkerFile (see IsOutput), never a folder of someone
-// else's; it follows a symbolic link at dir only to such a folder whose
-// MarkerFile names the same output, never to another app's.
+// a note, the name of the output ("folder: seed", the last element of
+// WriteDir's dir, that is the app's name), and the number of documents of
+// each manifest ("documents: 12 seed.k8s.yaml"), which the upgrade check
+// holds the previous output to. A folder that holds it, as a regular
+// file, is a stagecraft output. WriteDir replaces an existing folder only
+// when it is empty, holds a MarkerFile, or is an output of a release
+// before MarkerFile (see IsOutput), never a folder of someone else's nor
+// one that holds another output; it follows a symbolic link at dir only
+// to such a folder whose MarkerFile names the same output, never to
+// another app's nor into one, and writes no output inside another.
 const MarkerFile = ".stagecraft-output"
 
 // markerText is the content of the MarkerFile of the output called name
@@ -119,6 +122,9 @@ func markerName(dir string) (string, bool) {
 // the output of another name: a folder copied or renamed to carry an
 // app's output, and its upgrade check, over to a new name.
 func checkOwned(shown, dir, name string) error {
+	if at, owner, ok := nestedOutput(dir); ok {
+		return fmt.Errorf("synth: output %s holds %s, the output of %q (a link led its synthesis there): replacing the folder would delete it; move it out, and make %s a folder of its own", shown, at, owner, owner)
+	}
 	if owner, ok := markerName(dir); ok {
 		if owner != name && owner != "" && shown != dir { // "": a marker that names none
 			if shown != dir {
@@ -157,6 +163,11 @@ type linkPolicy struct {
 func target(dir string, links linkPolicy) (string, error) {
 	dir = filepath.Clean(dir)
 	fi, err := os.Lstat(dir)
+	if err == nil && fi.Mode()&fs.ModeSymlink == 0 || os.IsNotExist(err) {
+		if err := notInOutput(dir); err != nil {
+			return "", err
+		}
+	}
 	switch {
 	case os.IsNotExist(err):
 		return dir, nil
@@ -182,6 +193,9 @@ func target(dir string, links linkPolicy) (string, error) {
 	if !within(t, root) && !links.outside {
 		return "", fmt.Errorf("synth: output %s links to %s, outside %s: synth follows a link out of its output directory only when told to (Options.LinkOutsideDir, %s=1 for Main)", dir, t, links.root, LinkOutsideDirEnv)
 	}
+	if at, owner, ok := enclosingOutput(t); ok {
+		return "", fmt.Errorf("synth: output %s links to %s, inside %s, the output of %q: synth writes an output beside the others, never inside one (whose next synthesis would delete it); remove the link", dir, t, at, owner)
+	}
 	fi, err = os.Lstat(t)
 	switch {
 	case os.IsNotExist(err):
@@ -195,6 +209,55 @@ func target(dir string, links linkPolicy) (string, error) {
 		return "", fmt.Errorf("%w (it follows a link only to its own output, or to an empty or missing folder)", err)
 	}
 	return t, nil
+}
+
+// notInOutput returns an error if the folder dir (not a link) would be
+// inside another output.
+func notInOutput(dir string) error {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	if err != nil {
+		return nil // made by the write, inside nothing
+	}
+	parent, _ = filepath.Abs(parent)
+	if at, owner, ok := enclosingOutput(filepath.Join(parent, filepath.Base(dir))); ok {
+		return fmt.Errorf("synth: output %s is inside %s, the output of %q: synth writes an output beside the others, never inside one (whose next synthesis would delete it)", dir, at, owner)
+	}
+	return nil
+}
+
+// enclosingOutput returns the nearest folder above path (absolute, clean,
+// without links) that is an output (MarkerFile, or an earlier release's
+// kustomization.yaml), and the output's name.
+func enclosingOutput(path string) (at, owner string, ok bool) {
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		if name, ok := markerName(d); ok {
+			return d, name, true
+		}
+		if generatedKustomization(d) {
+			return d, filepath.Base(d), true
+		}
+		if filepath.Dir(d) == d {
+			return "", "", false
+		}
+	}
+}
+
+// nestedOutput returns a folder inside dir (not following links) that
+// holds a MarkerFile, and the output it names: synth writes one only at
+// the top of an output, so it is another output, written there through a
+// link.
+func nestedOutput(dir string) (at, owner string, ok bool) {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || p == dir {
+			return nil
+		}
+		if name, found := markerName(p); found {
+			at, owner, ok = p, name, true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return at, owner, ok
 }
 
 // linkTarget resolves the link at dir to an absolute, clean path with no
