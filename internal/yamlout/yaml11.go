@@ -35,8 +35,13 @@ func yaml11Tag(s string) bool { return yaml11Other.MatchString(s) }
 // one: PyYAML reads a plain "x<NEL>y" as "x y". sigs.k8s.io/yaml writes it
 // as any other character (plain, single-quoted or in a block scalar).
 // U+2028 and U+2029, YAML 1.1's other line breaks, sigs.k8s.io/yaml
-// already quotes so that they read back.
-func yaml11Break(s string) bool { return strings.ContainsRune(s, '\u0085') }
+// already quotes so that they read back. It also reports the characters
+// outside YAML's printable set that sigs.k8s.io/yaml refuses to write
+// ("control characters are not allowed") and YAML allows only as escapes:
+// DEL, the other C1 controls (U+007F to U+009F), U+FFFE and U+FFFF.
+func yaml11Break(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff })
+}
 
 // escaped writes s as a double-quoted scalar on one line, every line
 // break, control character and byte order mark as an escape (NEL as \N,
@@ -64,7 +69,7 @@ func escaped(s string) string {
 		case '\u2029':
 			b.WriteString(`\P`)
 		default:
-			if r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0xfeff || r == 0xfffd {
+			if r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0xfeff || r >= 0xfffd && r <= 0xffff {
 				fmt.Fprintf(&b, `\u%04X`, r)
 				continue
 			}

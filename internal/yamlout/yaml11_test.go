@@ -149,8 +149,9 @@ func sigsExempt(obj any, got []byte) []byte {
 
 // yaml11Breaks are YAML 1.1's line breaks and the other characters a
 // YAML 1.1 reader treats specially around or inside a scalar: NEL, LS,
-// PS, CR, tab, the byte order mark, no-break space.
-var yaml11Breaks = []string{"\u0085", "\u2028", "\u2029", "\r", "\t", "\ufeff", "\u00a0"}
+// PS, CR, tab, the byte order mark, no-break space, and C1 controls
+// DEL and U+FFFE (which sigs.k8s.io/yaml refuses to write).
+var yaml11Breaks = []string{"\u0085", "\u2028", "\u2029", "\r", "\t", "\ufeff", "\u00a0", "\u0080", "\u009f", "\u007f", "\ufffe"}
 
 // TestYAML11Breaks writes strings holding each of yaml11Breaks, at their
 // start, middle and end, next to a ": " and a line break, as keys,
@@ -163,7 +164,7 @@ func TestYAML11Breaks(t *testing.T) {
 		for _, s := range []string{"x" + r + "y", r + "y", "y" + r, "a: " + r, "a\n" + r + "b", "a " + r + " b"} {
 			for _, multi := range []bool{false, true} {
 				obj := map[string]any{"k": s, "l": []any{s, map[string]any{"k": s}}}
-				if r == "\u0085" || !strings.Contains(s, "\n") { // sigs.k8s.io/yaml cannot write other break keys
+				if yaml11Break(r) || !strings.Contains(s, "\n") { // sigs.k8s.io/yaml cannot write other break keys
 					obj[s] = "v"
 				}
 				if multi {
