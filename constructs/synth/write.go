@@ -21,11 +21,12 @@ import (
 // The files are written and synced into a temporary directory beside dir,
 // which then takes dir's place in one atomic exchange (renameat2 on
 // Linux). Where the exchange is not available, two renames are used; a
-// crash between them leaves the old directory as ".<name>.old-*" beside
-// dir, and the next WriteDir, Write or failed Write puts it back before
-// it does anything else. Leftovers of a crashed writer (".<name>.tmp-*")
-// are removed only while the lock is held, so never while their writer is
-// alive.
+// crash between them leaves the old directory as ".<name>.old-<digits>"
+// beside dir, and the next WriteDir, Write or failed Write puts it back
+// before it does anything else. Leftovers of a crashed writer
+// (".<name>.tmp-<digits>") are removed only while the lock is held, so
+// never while their writer is alive. Leftovers are matched by that exact
+// form, so never those of another output whose name starts with name.
 //
 // The lock is the file ".<name>.lock" beside dir, locked with flock(2)
 // and removed when the write is done (a writer killed with SIGKILL leaves
@@ -33,9 +34,10 @@ import (
 //
 // Every folder written holds MarkerFile. When dir is a symbolic link to
 // a folder inside dir's parent that holds MarkerFile (or that does not
-// exist yet), that folder is replaced and the link kept; any other link,
-// and a FIFO, device, socket or file at dir, is an error before anything
-// is written or removed. A previous output that cannot be removed after the exchange (a
+// exist yet), that folder is replaced and the link kept; any other link
+// (one into another output too), a FIFO, device, socket or file at dir,
+// a dir inside another output, and a dir that holds another output, is
+// an error before anything is written or removed. A previous output that cannot be removed after the exchange (a
 // read-only tree, for a user other than its owner) does not fail the
 // write: the new output is in place, and the old is removed next time.
 func WriteDir(dir string, files map[string][]byte) error {
