@@ -2,6 +2,7 @@ package synth
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,8 +61,14 @@ func TestFaultLinkedOutput(t *testing.T) {
 		{"a folder yet to be made, out of dist", "../elsewhere/seed", "outside"},
 		{"a folder yet to be made in a folder that is not there", "../nowhere/seed", "whose folder cannot be resolved"},
 		{"a loop", "seed", "cannot be resolved"},
+		{"an empty folder inside another app's output", "other/sub", `inside ` + "%DIST%" + `/other, the output of "other": synth writes an output beside the others`},
+		{"a folder yet to be made inside another app's output", "other/new", `, the output of "other": synth writes an output beside the others`},
 	} {
 		repo, dist := faultRepo(t)
+		if err := os.Mkdir(filepath.Join(dist, "other", "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		c.want = strings.ReplaceAll(c.want, "%DIST%", evalDir(t, dist))
 		if err := os.MkdirAll(filepath.Join(dist, "notes"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +288,7 @@ func TestFaultReadsAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if _, err := previousObjects(dir); err == nil || !strings.Contains(err.Error(), "big.yaml: it is larger than") {
+	if _, err := previousObjects(dir, "", map[string]int{}); err == nil || !strings.Contains(err.Error(), "big.yaml: it is larger than") {
 		t.Errorf("a manifest past the limit: %v", err)
 	}
 }
@@ -330,4 +337,114 @@ func TestKustomizationIsYAML11(t *testing.T) {
 	if err := yamlv2.Unmarshal(kustomization(names), &k); err != nil || strings.Join(k.Resources, "|") != strings.Join(names, "|") {
 		t.Errorf("read back as %q (%v) from\n%s", k.Resources, err, kustomization(names))
 	}
+}
+
+// TestFaultLeftoversOfSimilarNames: the leftovers of an interrupted write
+// are matched exactly (".<name>.old-<digits>"), so app x neither adopts
+// nor removes those of apps x.old-y and x.tmp-y (it once restored
+// .x.old-y.old-123456 as its own output); each app recovers its own.
+func TestFaultLeftoversOfSimilarNames(t *testing.T) {
+	repo, dist := faultRepo(t)
+	for _, app := range []string{"x.old-y", "x.tmp-y"} {
+		if err := WriteDir(filepath.Join(dist, app), map[string][]byte{"a.yaml": []byte(app + "\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// x.old-y crashed between its two renames; x.tmp-y while writing.
+	if err := os.Rename(filepath.Join(dist, "x.old-y"), filepath.Join(dist, ".x.old-y.old-123456")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dist, ".x.tmp-y.tmp-77"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	notify := func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }
+	out, err := openOutput(filepath.Join(dist, "x"), linkPolicy{root: dist}, notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = out.replace(map[string][]byte{"a.yaml": []byte("x\n")})
+	out.close()
+	if err != nil || len(notes) > 0 {
+		t.Fatalf("app x: %v, notices %q; want none", err, notes)
+	}
+	for _, n := range []string{".x.old-y.old-123456", ".x.tmp-y.tmp-77"} {
+		if _, err := os.Lstat(filepath.Join(dist, n)); err != nil {
+			t.Errorf("app x removed %s: %v", n, err)
+		}
+	}
+	if name, _ := markerName(filepath.Join(dist, "x")); name != "x" {
+		t.Errorf("dist/x is the output of %q", name)
+	}
+	out, err = openOutput(filepath.Join(dist, "x.old-y"), linkPolicy{root: dist}, notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.close()
+	if len(notes) != 1 || !strings.Contains(notes[0], "restored the previous output of "+filepath.Join(dist, "x.old-y")+" from .x.old-y.old-123456") {
+		t.Errorf("app x.old-y: notices %q", notes)
+	}
+	if b, err := os.ReadFile(filepath.Join(dist, "x.old-y", "a.yaml")); err != nil || string(b) != "x.old-y\n" {
+		t.Errorf("app x.old-y's output: %q, %v", b, err)
+	}
+	if err := WriteDir(filepath.Join(dist, "x.tmp-y"), map[string][]byte{"a.yaml": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dist, ".x*-*")); len(left) > 0 {
+		t.Errorf("left %v", left)
+	}
+	untouched(t, repo)
+}
+
+// TestLeftoverNames: the working names are those leftover matches.
+func TestLeftoverNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, part := range []string{tmpPart, oldPart} {
+		p, err := workDir(dir, "x", part, part == tmpPart)
+		if err != nil || !leftover(filepath.Base(p), "x", part) {
+			t.Errorf("workDir(%q) = %s, %v: not a leftover", part, p, err)
+		}
+	}
+	for _, n := range []string{".x.old-", ".x.old-y.old-1", ".x.tmp-1a", "x.old-1", ".x.lock", ".xy.old-1"} {
+		if leftover(n, "x", oldPart) || leftover(n, "x", tmpPart) {
+			t.Errorf("%s is taken for a leftover of x", n)
+		}
+	}
+}
+
+// evalDir returns dir with its links resolved.
+func evalDir(t *testing.T, dir string) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestFaultNestedOutput: an output inside another's is refused, both when
+// it would be written and when the outer output would be replaced (which
+// deleted the inner one, written through a link by a release before the
+// link check).
+func TestFaultNestedOutput(t *testing.T) {
+	repo, dist := faultRepo(t)
+	err := WriteDir(filepath.Join(dist, "other", "sub"), map[string][]byte{"s.yaml": []byte("s\n")})
+	if err == nil || !strings.Contains(err.Error(), `is inside `+evalDir(t, dist)+`/other, the output of "other"`) {
+		t.Errorf("an output inside another's: %v", err)
+	}
+	sub := filepath.Join(dist, "other", "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, MarkerFile), []byte(markerText("s8", nil)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteDir(filepath.Join(dist, "other"), map[string][]byte{"o.yaml": []byte(otherManifest)})
+	if err == nil || !strings.Contains(err.Error(), "output "+filepath.Join(dist, "other")+" holds "+sub+`, the output of "s8" (a link led its synthesis there): replacing the folder would delete it`) {
+		t.Errorf("replacing an output that holds another: %v", err)
+	}
+	if !isOutput(sub) {
+		t.Error("the inner output is gone")
+	}
+	untouched(t, repo)
 }

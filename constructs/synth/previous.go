@@ -1,17 +1,21 @@
 package synth
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // MaxPreviousFileBytes is the largest manifest file of a previous output
@@ -29,9 +33,13 @@ type prevGroup struct {
 // previousApp reads the whole previous output of an app, whatever layout
 // wrote it: the manifests in its folder (MainChart, Main) and those in
 // each of its subfolders (MainEnvironments), so that a change of layout
-// is checked like any other. A folder that does not exist has none.
+// is checked like any other. A folder that does not exist has none. A
+// manifest that the output's kustomization.yaml or MarkerFile lists and
+// that is gone, empty or shorter than synth wrote it is an error: its
+// objects would be missing from the check, and pruned unchecked.
 func previousApp(dir string) ([]prevGroup, error) {
-	top, err := previousObjects(dir)
+	counts := map[string]int{}
+	top, err := previousObjects(dir, "", counts)
 	if err != nil || top == nil {
 		return nil, err
 	}
@@ -44,21 +52,55 @@ func previousApp(dir string) ([]prevGroup, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		docs, err := previousObjects(filepath.Join(dir, e.Name()))
+		docs, err := previousObjects(filepath.Join(dir, e.Name()), e.Name()+"/", counts)
 		if err != nil {
 			return nil, fmt.Errorf("%s/%w", e.Name(), err)
 		}
 		groups = append(groups, prevGroup{env: e.Name(), docs: docs})
 	}
+	if err := checkComplete(dir, counts); err != nil {
+		return nil, err
+	}
 	return groups, nil
+}
+
+// checkComplete compares the documents of each manifest read (counts, by
+// path in dir) with those MarkerFile says synth wrote.
+func checkComplete(dir string, counts map[string]int) error {
+	want, err := markerCounts(dir)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var problems []string
+	for _, p := range paths {
+		got, ok := counts[p]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s is missing: synth wrote it with %d documents (%s lists it)", p, want[p], MarkerFile))
+		case got < want[p]:
+			problems = append(problems, fmt.Sprintf("%s holds %d documents, %d when synth wrote it (%s): it was cut short or documents were removed", p, got, want[p], MarkerFile))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // previousObjects reads the documents of a previous output folder: every
 // YAML document of its *.yaml and *.yml files, but the kustomization, by
 // the object each holds. A folder that does not exist has none. An entry
 // that is neither a regular file nor a folder (a link, a FIFO, a device, a
-// socket) is an error: synth writes none, and reads none.
-func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
+// socket) is an error: synth writes none, and reads none. counts gets the
+// number of documents of each manifest, by prefix and file name; a
+// manifest that the folder's kustomization.yaml lists and that is missing
+// or empty is an error.
+func previousObjects(dir, prefix string, counts map[string]int) (map[objectKey]*prevDoc, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -72,18 +114,55 @@ func previousObjects(dir string) (map[objectKey]*prevDoc, error) {
 		if !e.Type().IsRegular() && !e.IsDir() {
 			return nil, fmt.Errorf("%s is %s, which synth never writes: remove it (synth reads and replaces only the regular files and folders it wrote)", n, describeMode(e.Type()))
 		}
-		if e.IsDir() || n == KustomizationFile || (!strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml")) {
+		if e.IsDir() || !isManifest(n) {
 			continue
 		}
 		data, err := readPrevious(filepath.Join(dir, n))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
+		counts[prefix+n] = documentCount(data)
 		if err := splitDocuments(n, data, out); err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}
 	}
-	return out, nil
+	return out, listedManifests(dir, prefix, counts)
+}
+
+// listedManifests returns an error unless every manifest that the
+// kustomization.yaml synth wrote in dir lists was read (is in counts) and
+// holds a document.
+func listedManifests(dir, prefix string, counts map[string]int) error {
+	if !generatedKustomization(dir) {
+		return nil
+	}
+	data, err := readPrevious(filepath.Join(dir, KustomizationFile))
+	if err != nil {
+		return fmt.Errorf("%s: %w", KustomizationFile, err)
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err == nil {
+		err = json.Unmarshal(j, &k)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", KustomizationFile, err)
+	}
+	var problems []string
+	for _, r := range k.Resources {
+		switch n, ok := counts[prefix+r]; {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s lists %s, which is missing", KustomizationFile, r))
+		case n == 0:
+			problems = append(problems, fmt.Sprintf("%s lists %s, which is empty (no document)", KustomizationFile, r))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; ") + ": synth wrote every file it lists with its objects")
+	}
+	return nil
 }
 
 // readPrevious reads a regular file of at most MaxPreviousFileBytes,
@@ -180,7 +259,14 @@ func damaged(data []byte) error {
 func scanKey(doc []byte) (objectKey, bool) {
 	var apiVersion, kind, name, namespace string
 	inMeta := false
+	seen := map[string]bool{} // the lines of the key read, by key
 	for _, line := range strings.Split(string(doc), "\n") {
+		if k, _, _ := strings.Cut(line, ":"); keyLines[k] && (inMeta || k[0] != ' ') {
+			if seen[k] {
+				return objectKey{}, false // a key twice: decoded, and refused
+			}
+			seen[k] = true
+		}
 		switch {
 		case strings.HasPrefix(line, "apiVersion: "):
 			apiVersion = line[len("apiVersion: "):]
@@ -204,14 +290,29 @@ func scanKey(doc []byte) (objectKey, bool) {
 	return keyOf(apiVersion, kind, namespace, name), kind != "" && name != ""
 }
 
-// decodeObjects adds the objects of a YAML stream to out.
+// keyLines are the keys of the lines scanKey reads a document's key from.
+var keyLines = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "  name": true, "  namespace": true}
+
+// decodeObjects adds the objects of a YAML stream to out. A document
+// with a key twice in one mapping is an error (sigs.k8s.io/yaml's strict
+// mode): a reader would keep one of the two, and which one is not ours to
+// guess (a claim whose kind was overwritten by a second kind line once
+// passed for a ConfigMap).
 func decodeObjects(data []byte, out map[objectKey]*unstructured.Unstructured) error {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
+			return err
+		}
+		j, err := yaml.YAMLToJSONStrict(doc)
+		if err != nil {
+			return err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(j, &m); err != nil {
 			return err
 		}
 		if m == nil {

@@ -36,7 +36,7 @@ func BenchmarkUpgradeCheck(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		prev, err := previousObjects(dir)
+		prev, err := previousObjects(dir, "", map[string]int{})
 		if err != nil {
 			b.Fatal(err)
 		}

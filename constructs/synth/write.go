@@ -1,10 +1,14 @@
 package synth
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -17,11 +21,12 @@ import (
 // The files are written and synced into a temporary directory beside dir,
 // which then takes dir's place in one atomic exchange (renameat2 on
 // Linux). Where the exchange is not available, two renames are used; a
-// crash between them leaves the old directory as ".<name>.old-*" beside
-// dir, and the next WriteDir, Write or failed Write puts it back before
-// it does anything else. Leftovers of a crashed writer (".<name>.tmp-*")
-// are removed only while the lock is held, so never while their writer is
-// alive.
+// crash between them leaves the old directory as ".<name>.old-<digits>"
+// beside dir, and the next WriteDir, Write or failed Write puts it back
+// before it does anything else. Leftovers of a crashed writer
+// (".<name>.tmp-<digits>") are removed only while the lock is held, so
+// never while their writer is alive. Leftovers are matched by that exact
+// form, so never those of another output whose name starts with name.
 //
 // The lock is the file ".<name>.lock" beside dir, locked with flock(2)
 // and removed when the write is done (a writer killed with SIGKILL leaves
@@ -29,9 +34,10 @@ import (
 //
 // Every folder written holds MarkerFile. When dir is a symbolic link to
 // a folder inside dir's parent that holds MarkerFile (or that does not
-// exist yet), that folder is replaced and the link kept; any other link,
-// and a FIFO, device, socket or file at dir, is an error before anything
-// is written or removed. A previous output that cannot be removed after the exchange (a
+// exist yet), that folder is replaced and the link kept; any other link
+// (one into another output too), a FIFO, device, socket or file at dir,
+// a dir inside another output, and a dir that holds another output, is
+// an error before anything is written or removed. A previous output that cannot be removed after the exchange (a
 // read-only tree, for a user other than its owner) does not fail the
 // write: the new output is in place, and the old is removed next time.
 func WriteDir(dir string, files map[string][]byte) error {
@@ -88,7 +94,7 @@ func (o *output) close() { o.lock.release() }
 
 // replace writes files into a temporary directory and swaps it in.
 func (o *output) replace(files map[string][]byte) error {
-	tmp, err := os.MkdirTemp(o.parent, "."+o.base+".tmp-")
+	tmp, err := workDir(o.parent, o.base, tmpPart, true)
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
@@ -120,7 +126,7 @@ func writeFiles(tmp string, files map[string][]byte, name string) error {
 			return err
 		}
 	}
-	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name))); err != nil {
+	if err := writeSynced(filepath.Join(tmp, MarkerFile), []byte(markerText(name, files))); err != nil {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -160,12 +166,9 @@ func (o *output) swap(tmp string) error {
 // where the previous output went. On failure the previous output is put
 // back.
 func (o *output) renameAside(tmp string) (string, error) {
-	old, err := os.MkdirTemp(o.parent, "."+o.base+".old-")
+	old, err := workDir(o.parent, o.base, oldPart, false)
 	if err != nil {
-		return "", fmt.Errorf("synth: %w", err)
-	}
-	if err := os.Remove(old); err != nil { // keep the unique name only
-		return "", fmt.Errorf("synth: %w", err)
+		return "", err
 	}
 	if err := os.Rename(o.real, old); err != nil {
 		return "", fmt.Errorf("synth: %w", err)
@@ -190,6 +193,55 @@ func validFileName(n string) bool {
 	return true
 }
 
+// The working names beside an output folder called base:
+// ".<base>.tmp-<digits>" for a folder being written, ".<base>.old-<digits>"
+// for a previous output moved aside.
+const (
+	tmpPart = ".tmp-"
+	oldPart = ".old-"
+)
+
+// workDir returns a new working name ".<base><part><digits>" in parent,
+// made as an empty folder when mkdir is set, else only found unused.
+func workDir(parent, base, part string, mkdir bool) (string, error) {
+	for range 10000 {
+		p := filepath.Join(parent, "."+base+part+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		var err error
+		if mkdir {
+			err = os.Mkdir(p, 0o700)
+		} else if _, err = os.Lstat(p); os.IsNotExist(err) {
+			return p, nil
+		} else if err == nil {
+			err = fs.ErrExist
+		}
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("synth: %w", err)
+		}
+	}
+	return "", fmt.Errorf("synth: no free working name %s%s* in %s", "."+base, part, parent)
+}
+
+// leftover reports whether the entry n beside an output folder called
+// base is one of its working names (see workDir): exactly "." base part
+// and digits, so that never a working name of another output, whose name
+// base starts ("x" and "x.old-y": ".x.old-y.old-1" has no digits only
+// after ".x.old-").
+func leftover(n, base, part string) bool {
+	digits, ok := strings.CutPrefix(n, "."+base+part)
+	if !ok || digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // recover cleans up after a writer that crashed (the caller holds the
 // lock, so no writer of this folder is alive): it restores a moved-away
 // previous output when the output itself is missing, and removes the
@@ -204,13 +256,13 @@ func (o *output) recover() error {
 	for _, e := range entries {
 		n, p := e.Name(), filepath.Join(o.parent, e.Name())
 		switch {
-		case strings.HasPrefix(n, "."+o.base+".old-") && missing && e.IsDir(): // never a link
+		case leftover(n, o.base, oldPart) && missing && e.IsDir(): // never a link
 			if err := os.Rename(p, o.real); err != nil {
 				return fmt.Errorf("synth: the previous output %s could not be restored to %s: %w", p, o.real, err)
 			}
 			o.notify("restored the previous output of %s from %s, left by an interrupted synthesis", o.real, n)
 			missing = false
-		case strings.HasPrefix(n, "."+o.base+".old-"), strings.HasPrefix(n, "."+o.base+".tmp-"):
+		case leftover(n, o.base, oldPart), leftover(n, o.base, tmpPart):
 			if err := removeTree(p); err != nil {
 				o.notify("could not remove %s, left by an interrupted synthesis: %v", p, err)
 			}

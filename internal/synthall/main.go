@@ -244,13 +244,7 @@ func recoverRemoved(dist string, keep map[string]bool) error {
 	}
 	done := map[string]bool{}
 	for _, e := range entries {
-		n := e.Name()
-		var app string
-		for _, suffix := range []string{".tmp-", ".old-", ".lock"} {
-			if i := strings.LastIndex(n, suffix); strings.HasPrefix(n, ".") && i > 1 && app == "" {
-				app = n[1:i]
-			}
-		}
+		app := leftoverApp(e.Name())
 		if app == "" || keep[app] || done[app] {
 			continue
 		}
@@ -260,6 +254,28 @@ func recoverRemoved(dist string, keep map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// leftoverApp returns the app whose working name n is (".<app>.lock",
+// ".<app>.tmp-<digits>" or ".<app>.old-<digits>", as synth names them),
+// matched exactly: ".x.old-y.lock" is app x.old-y's, not x's. It returns
+// "" for any other name.
+func leftoverApp(n string) string {
+	rest, ok := strings.CutPrefix(n, ".")
+	if !ok {
+		return ""
+	}
+	if app, ok := strings.CutSuffix(rest, ".lock"); ok && app != "" {
+		return app
+	}
+	for _, part := range []string{".tmp-", ".old-"} {
+		i := strings.LastIndex(rest, part)
+		digits := rest[i+len(part):]
+		if i > 0 && digits != "" && strings.Trim(digits, "0123456789") == "" {
+			return rest[:i]
+		}
+	}
+	return ""
 }
 
 func copyTree(src, dst string) error {

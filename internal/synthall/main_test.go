@@ -92,3 +92,25 @@ func TestRemovedAppLeftovers(t *testing.T) {
 		t.Errorf("want only notes (not an output) left, got %v", entries)
 	}
 }
+
+// TestLeftoverNamesOfSimilarApps: leftovers are matched to their app
+// exactly, so the lock left by a removed app x.old-y is cleaned up while
+// an app x exists (it was taken for x's, and kept).
+func TestLeftoverNamesOfSimilarApps(t *testing.T) {
+	for n, want := range map[string]string{".x.lock": "x", ".x.old-y.lock": "x.old-y", ".x.old-y.old-12": "x.old-y", ".x.tmp-y.old-5": "x.tmp-y",
+		".x.tmp-34": "x", ".x.old-": "", ".x.old-1a": "", "x.lock": "", ".lock": "", ".x.tmp-y": ""} {
+		if got := leftoverApp(n); got != want {
+			t.Errorf("leftoverApp(%q) = %q, want %q", n, got, want)
+		}
+	}
+	dist := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dist, ".x.old-y.lock"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeStale(dist, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dist); len(entries) != 0 {
+		t.Errorf("left %v", entries)
+	}
+}

@@ -2,8 +2,11 @@ package yamlout
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -26,6 +29,65 @@ var yaml11Other = regexp.MustCompile(`^(?:` +
 // yaml11Tag reports whether s, written plain, is not a string to a YAML
 // 1.1 reader.
 func yaml11Tag(s string) bool { return yaml11Other.MatchString(s) }
+
+// yaml11Break reports whether s holds NEL (U+0085), a line break to a
+// YAML 1.1 reader in every scalar style but an escape of a double-quoted
+// one: PyYAML reads a plain "x<NEL>y" as "x y". sigs.k8s.io/yaml writes it
+// as any other character (plain, single-quoted or in a block scalar).
+// U+2028 and U+2029, YAML 1.1's other line breaks, sigs.k8s.io/yaml
+// already quotes so that they read back. It also reports the characters
+// outside YAML's printable set that sigs.k8s.io/yaml refuses to write
+// ("control characters are not allowed") and YAML allows only as escapes:
+// DEL, the other C1 controls (U+007F to U+009F), U+FFFE and U+FFFF.
+func yaml11Break(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r >= 0x7f && r <= 0x9f || r == 0xfffe || r == 0xffff })
+}
+
+// escaped writes s as a double-quoted scalar on one line, every line
+// break, control character and byte order mark as an escape (NEL as \N,
+// U+2028 as \L, U+2029 as \P), which YAML 1.1 and 1.2 readers read back
+// as the same string.
+func escaped(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '\\':
+			b.WriteString(`\\`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\u0085':
+			b.WriteString(`\N`)
+		case '\u2028':
+			b.WriteString(`\L`)
+		case '\u2029':
+			b.WriteString(`\P`)
+		default:
+			if r < 0x20 || r >= 0x7f && r < 0xa0 || r == 0xfeff || r >= 0xfffd && r <= 0xffff {
+				fmt.Fprintf(&b, `\u%04X`, r)
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// breakToken is the plain scalar that stands for s, a string yaml11Break
+// matches, in an object that goes through sigs.k8s.io/yaml whole; it is
+// replaced by escaped(s) in the output. It depends on s alone, so that
+// the output (and the order of keys) is the same on every run.
+func breakToken(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return placeholder + "-nel-" + hex.EncodeToString(sum[:8])
+}
 
 // quote writes s, a string sigs.k8s.io/yaml writes plain (so free of
 // control characters), double-quoted.
@@ -62,14 +124,17 @@ const placeholder = "yamlout-yaml11-quote-4f1c"
 // marshalSlow writes obj with sigs.k8s.io/yaml, then quotes the strings
 // yaml11Tag matches as the direct path does.
 func marshalSlow(obj map[string]any) ([]byte, error) {
-	quoted, foreign := map[string]bool{}, false
-	swapped := swapTags(obj, quoted, &foreign)
+	quoted, breaks, foreign := map[string]bool{}, map[string]string{}, false
+	swapped := swapTags(obj, quoted, breaks, &foreign)
 	if foreign {
 		return nil, errors.New("yamlout: a string holds yamlout's own placeholder " + placeholder)
 	}
 	y, err := yaml.Marshal(swapped)
-	if err != nil || len(quoted) == 0 {
+	if err != nil || len(quoted)+len(breaks) == 0 {
 		return y, err
+	}
+	for token, s := range breaks {
+		y = bytes.ReplaceAll(y, []byte(token), []byte(escaped(s)))
 	}
 	for t := range quoted {
 		y = bytes.ReplaceAll(y, []byte(t+placeholder), []byte(quote(t)))
@@ -81,12 +146,18 @@ func marshalSlow(obj map[string]any) ([]byte, error) {
 }
 
 // swapTags returns v with every string (key or value) that yaml11Tag
-// matches and sigs.k8s.io/yaml writes plain followed by placeholder, in copies of its maps and
-// lists; n collects them, and foreign is set by a string that holds
-// placeholder.
-func swapTags(v any, n map[string]bool, foreign *bool) any {
+// matches and sigs.k8s.io/yaml writes plain followed by placeholder, and
+// every string yaml11Break matches replaced by its breakToken, in copies
+// of its maps and lists; n collects the first, breaks the second (by
+// token), and foreign is set by a string that holds placeholder.
+func swapTags(v any, n map[string]bool, breaks map[string]string, foreign *bool) any {
 	switch t := v.(type) {
 	case string:
+		if yaml11Break(t) {
+			token := breakToken(t)
+			breaks[token] = t
+			return token
+		}
 		if yaml11Tag(t) && sigsPlain(t) {
 			n[t] = true
 			return t + placeholder
@@ -95,13 +166,13 @@ func swapTags(v any, n map[string]bool, foreign *bool) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, x := range t {
-			out[swapTags(k, n, foreign).(string)] = swapTags(x, n, foreign)
+			out[swapTags(k, n, breaks, foreign).(string)] = swapTags(x, n, breaks, foreign)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, x := range t {
-			out[i] = swapTags(x, n, foreign)
+			out[i] = swapTags(x, n, breaks, foreign)
 		}
 		return out
 	}

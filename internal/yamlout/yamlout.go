@@ -16,7 +16,9 @@
 // key), "!", "&", "*" and the timestamps with a space
 // ("2001-12-14 21:59:43.10 -5"); sigs.k8s.io/yaml already quotes y, n,
 // yes, no, on, off, ~, 0777, 1e3 and the other YAML 1.1 forms. YAML 1.2
-// readers read both forms as the same string.
+// readers read both forms as the same string. And a string that holds
+// NEL (U+0085), which YAML 1.1 reads as a line break in every other
+// style, is written double-quoted with the NEL as \N.
 package yamlout
 
 import (
@@ -203,6 +205,10 @@ func (e *emitter) scalar(v any) error {
 	case string:
 		if plainSafe(t) {
 			e.buf.WriteString(t)
+			return nil
+		}
+		if yaml11Break(t) {
+			e.buf.WriteString(escaped(t))
 			return nil
 		}
 	case bool:

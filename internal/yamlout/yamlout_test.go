@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -91,6 +92,13 @@ func FuzzMarshalAsSigsYAML(f *testing.F) {
 		}
 		if bad := yaml11Problems(t, got); len(bad) > 0 {
 			t.Errorf("plain scalars YAML 1.1 does not read as strings: %q in\n%s", bad, got)
+		}
+		if yaml11Break(key + value) { // written double-quoted: compare what is read
+			var back, sigs any
+			if err := yaml.Unmarshal(got, &back); err != nil || yaml.Unmarshal(want, &sigs) != nil || !reflect.DeepEqual(back, sigs) {
+				t.Errorf("reads back as %v (%v), sigs.k8s.io/yaml's as %v:\n%s", back, err, sigs, got)
+			}
+			return
 		}
 		if !bytes.Equal(sigsExempt(obj, got), want) {
 			t.Errorf("differs from sigs.k8s.io/yaml for %q %q %v:\n--- want\n%s--- got\n%s", key, value, num, want, got)
