@@ -355,3 +355,13 @@ func echoProcessor(app cdk8s.App, id string, w Workload) {
 	w.Image = muImage
 	NewProcessorStage(p, id, ProcessorStageProps{Workload: w, Ports: []Port{{Name: "http", ContainerPort: 8080, ServicePort: 80}}})
 }
+
+// TestPanicErrorNeverRepeatsASecret: a recovered panic names its
+// construct and value without the secrets in them.
+func TestPanicErrorNeverRepeatsASecret(t *testing.T) {
+	e := &PanicError{Construct: "test/p/" + echoGhp, Doing: "rendering", Value: "bad URL postgres://app:" + scPw + "@db/app"}
+	got := e.Error()
+	if strings.Contains(got, echoGhp) || strings.Contains(got, scPw) || !strings.Contains(got, "test/p/(redacted): unexpected panic while rendering: bad URL (redacted)") {
+		t.Errorf("want the construct path and the value redacted, got %q", got)
+	}
+}
