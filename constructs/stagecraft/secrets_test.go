@@ -144,6 +144,9 @@ var scRows = []scRow{
 	{"a URL without a password", scEnv("DATABASE_URL", "postgres://app@db:5432/app"), ""},
 	{"a URL whose password is a variable", scEnv("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db:5432/app"), ""},
 	{"a password flag reading a variable", scBatch(func(w *Workload) { w.Args = []string{"--password", "$(DB_PASSWORD)"} }), ""},
+	{"combined short flags ending in u outside curl", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "docker exec -itu app:app worker true && rsync -au backup:/data /local"}
+	}), ""},
 	{"model names and ordinary flags", scBatch(func(w *Workload) {
 		w.Args = []string{"--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-tokens=2048", "--tokenizer", "bert-base-uncased"}
 	}), ""},

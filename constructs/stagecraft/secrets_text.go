@@ -35,9 +35,10 @@ var (
 	// authorization is the credentials of an HTTP Authorization header
 	// (after its scheme: Basic, Token, Api-Token).
 	authorization = regexp.MustCompile(`(?i)\bauthorization["']?\s*:\s*(?:[A-Za-z-]+\s+)?([^\s"'\\]{8,})`)
-	// userFlag is curl's (and wget's) user:password, after -u alone or
-	// last of combined short flags (-su, -fsu, -sku), or --user.
-	userFlag = regexp.MustCompile(`(?:^|\s)(?:-[A-Za-z]*u|--user|--proxy-user)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"']+)`)
+	// userFlag is curl's (and wget's) user:password, after -u or --user,
+	// or in a curl command after -u last of combined short flags (-su,
+	// -fsu, -sku).
+	userFlag = regexp.MustCompile(`(?:(?:^|\s)(?:-u|--user|--proxy-user)|\bcurl\b[^|;&\n]*?\s-[A-Za-z]+u)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"']+)`)
 	// redisPassword is redis-cli's -a password.
 	redisPassword = regexp.MustCompile(`\bredis-cli\b[^|;&]*?\s-a\s+("[^"]*"|'[^']*'|[^\s;&|'"]+)`)
 	// mysqlPassword is the password of the mysql clients, glued to -p.
