@@ -368,3 +368,23 @@ func TestPanicErrorNeverRepeatsASecret(t *testing.T) {
 		t.Errorf("want the construct path and the value redacted, got %q", got)
 	}
 }
+
+// TestProblemRedactsEveryPosition: a secret in the construct path, the
+// object, the field path, the value or the detail of a problem appears
+// in none of Problem.String, ValidationError.Error and FieldError.
+func TestProblemRedactsEveryPosition(t *testing.T) {
+	secrets := []string{echoGhp, scHF, scPw, scSendGrid, scOpenAI}
+	p := Problem{Construct: "test/p/" + echoGhp, Object: "Job p/" + scHF, Type: tForbidden, Field: "metadata.annotations[example.com/" + scSendGrid + "]",
+		Value: "postgres://app:" + scPw + "@db/app", Detail: "was " + scOpenAI}
+	texts := map[string]string{"Problem.String": p.String(), "ValidationError.Error": (&ValidationError{Problems: []Problem{p}}).Error(), "FieldError": p.FieldError().Error()}
+	for where, text := range texts {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s repeats %q: %s", where, s, text)
+			}
+		}
+	}
+	if want := "test/p/(redacted): Job p/(redacted): metadata.annotations[example.com/(redacted)]: Forbidden: \"(redacted)\": was (redacted)"; texts["Problem.String"] != want {
+		t.Errorf("want %s, got %s", want, texts["Problem.String"])
+	}
+}
