@@ -22,13 +22,15 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error names the construct and the panic's value, on one line.
+// Error names the construct and the panic's value, on one line; what
+// looks like a credential in either is written as "(redacted)", as
+// Problem.String writes it.
 func (e *PanicError) Error() string {
-	where := e.Construct
+	where := redactText(e.Construct, nil)
 	if where == "" {
 		where = "the app"
 	}
-	return fmt.Sprintf("stagecraft: %s: unexpected panic while %s: %v", where, e.Doing, e.Value)
+	return fmt.Sprintf("stagecraft: %s: unexpected panic while %s: %s", where, e.Doing, redactText(fmt.Sprint(e.Value), nil))
 }
 
 // cursor records which construct stagecraft is working on, for the

@@ -38,19 +38,20 @@ type Problem struct {
 //
 //	path: Field: Invalid value: "x": what is allowed
 //
-// What looks like a credential in the value or the detail (a token of a
-// well-known shape, a URL's password, a literal after password= or
-// Bearer) is written as "(redacted)".
+// What looks like a credential anywhere in it (a token of a well-known
+// shape, a URL's password, a literal after password= or Bearer), in the
+// construct path, the object, the field path (a map key), the value or
+// the detail, is written as "(redacted)".
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(p.Construct)
+	b.WriteString(redactText(p.Construct, nil))
 	if p.Object != "" {
 		b.WriteString(": ")
-		b.WriteString(p.Object)
+		b.WriteString(redactText(p.Object, nil))
 	}
 	if p.Field != "" {
 		b.WriteString(": ")
-		b.WriteString(p.Field)
+		b.WriteString(redactText(p.Field, nil))
 	}
 	b.WriteString(": ")
 	b.WriteString(p.Type.String())
@@ -67,9 +68,10 @@ func (p Problem) String() string {
 
 // FieldError returns the problem as a Kubernetes field.Error (without the
 // construct path), for field.ErrorMatcher and other apimachinery helpers;
-// credentials in the value and the detail are redacted as String does.
+// credentials in the field path, the value and the detail are redacted
+// as String does.
 func (p Problem) FieldError() *field.Error {
-	return &field.Error{Type: p.Type, Field: p.Field, BadValue: redactValue(p.Value, nil), Detail: redactText(p.Detail, nil)}
+	return &field.Error{Type: p.Type, Field: redactText(p.Field, nil), BadValue: redactValue(p.Value, nil), Detail: redactText(p.Detail, nil)}
 }
 
 // renderValue writes a value as field.Error does: strings quoted, numbers

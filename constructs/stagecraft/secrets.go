@@ -61,7 +61,7 @@ func (t tokenShape) spans(v string) [][]int {
 // tokenShapes are matched anywhere in a value.
 var tokenShapes = []tokenShape{
 	shape("an OpenAI or Anthropic API key", `\bsk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{20,}`, "sk-"),
-	shape("a GitHub token", `\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`, "gh"),
+	shape("a GitHub token", `\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})`, "gh", "github_pat_"),
 	shape("a Hugging Face token", `\b(?:hf_|api_org_)[A-Za-z0-9]{30,}`, "hf_", "api_org_"),
 	shape("an AWS access key ID", `\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`, "AKIA", "ASIA", "ABIA", "ACCA"),
 	shape("a GitLab token", `\bglpat-[A-Za-z0-9_-]{20,}`, "glpat-"),
@@ -73,7 +73,7 @@ var tokenShapes = []tokenShape{
 	shape("an Azure AD client secret", `(?:^|[^A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}`, "Q~"),
 	shape("an OpenShift token", `\bsha256~[A-Za-z0-9_-]{43}`, "sha256~"),
 	shape("a private key", `-----BEGIN[A-Z ]*PRIVATE KEY(?: BLOCK)?-----`, "PRIVATE KEY"),
-	shape("a JSON Web Token", `\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`, "eyJ"),
+	shape("a JSON Web Token", `\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9/\\_-]{10,}\.[A-Za-z0-9/\\_-]*`, ".ey"),
 	// The tokens of many services: a short prefix and a separator, then a
 	// long random body (ntn_..., sgp_..., hvs....), in both cases and
 	// with digits, which no Kubernetes name and no hex digest has.
@@ -272,6 +272,11 @@ func shapeSecret(value string) string {
 			if len(t.spans(value)) > 0 {
 				return "holds what looks like " + t.name
 			}
+		}
+		why := ""
+		vendorSpans(value, func(name string, _, _ int) bool { why = "holds what looks like " + name; return false })
+		if why != "" {
+			return why
 		}
 	}
 	if strings.Contains(value, "://") {

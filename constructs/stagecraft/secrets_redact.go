@@ -1,15 +1,16 @@
 package stagecraft
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 )
 
 // No problem repeats a secret of the input, whichever check found the
 // value bad: Problem.String and FieldError cut what the detector finds by
-// its shape out of the value and the detail, and check cuts the values it
-// flagged by their names (a literal under DB_PASSWORD) out of every
-// problem of the app.
+// its shape out of everything they render (construct path, object, field
+// path, value and detail), and check cuts the values it flagged by their
+// names (a literal under DB_PASSWORD) out of every problem of the app.
 
 // redacted stands in a problem for a value that holds a secret.
 const redacted = "(redacted)"
@@ -24,6 +25,10 @@ func secretSpans(v string) [][2]int {
 				out = append(out, [2]int{m[0], m[1]})
 			}
 		}
+		vendorSpans(v, func(_ string, start, end int) bool {
+			out = append(out, [2]int{start, end})
+			return true
+		})
 	}
 	if strings.Contains(v, "://") {
 		for _, m := range urlWithUserinfo.FindAllStringIndex(v, -1) {
@@ -31,6 +36,9 @@ func secretSpans(v string) [][2]int {
 				out = append(out, [2]int{m[0], m[1]})
 			}
 		}
+	}
+	if strings.IndexByte(v, '@') >= 0 {
+		out = append(out, userinfoPasswords(v)...)
 	}
 	textMatches(v, func(_ string, start, end int) bool {
 		out = append(out, [2]int{start, end})
@@ -41,6 +49,23 @@ func secretSpans(v string) [][2]int {
 			if base64Secret(v[m[0]:m[1]]) != "" {
 				out = append(out, [2]int{m[0], m[1]})
 			}
+		}
+	}
+	return out
+}
+
+// userinfo is user:password@host without a scheme, as an image
+// reference or a host name can be mistyped (bot:pw@registry.example.com).
+var userinfo = regexp.MustCompile(`(?:^|[^A-Za-z0-9._%+~-])[A-Za-z0-9._%+~-]+:([^\s/@:"']+)@([A-Za-z0-9-]+)`)
+
+// userinfoPasswords returns where the literal passwords of userinfo are
+// in v; an image's tag before its digest (x:1.2@sha256:...) is none.
+func userinfoPasswords(v string) [][2]int {
+	var out [][2]int
+	for _, m := range userinfo.FindAllStringSubmatchIndex(v, -1) {
+		host := v[m[4]:m[5]]
+		if literalValue(v[m[2]:m[3]]) && !(strings.HasPrefix(host, "sha") && m[5] < len(v) && v[m[5]] == ':') {
+			out = append(out, [2]int{m[2], m[3]})
 		}
 	}
 	return out
@@ -109,9 +134,13 @@ func redactValue(v any, known []string) any {
 }
 
 // redactProblems cuts the known secrets, and those found by their shape,
-// out of the values and details of ps.
+// out of the objects, field paths, values and details of ps (the
+// construct path stays as it is, for ValidationError.For; String cuts
+// what has a secret's shape out of it).
 func redactProblems(ps []Problem, known []string) {
 	for i := range ps {
+		ps[i].Object = redactText(ps[i].Object, known)
+		ps[i].Field = redactText(ps[i].Field, known)
 		ps[i].Value = redactValue(ps[i].Value, known)
 		ps[i].Detail = redactText(ps[i].Detail, known)
 	}

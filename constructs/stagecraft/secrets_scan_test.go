@@ -127,6 +127,14 @@ var ssRows = []ssRow{
 		})
 	}, "test/p", "WorkflowTemplate p/p", "metadata.annotations[example.com/notify]", "9fQx2LmZ7vKp3RtY8wNb"},
 
+	{"curl -fsu user:password in a liveness probe", ssProcessor(func(p *ProcessorStageProps) {
+		p.Liveness = &Probe{Command: []string{"sh", "-c", "curl -fsu admin:" + scPw + " http://127.0.0.1:8080/health"}}
+	}), "test/p/s", ssDeployment, ssContainer + ".livenessProbe.exec.command[2]", scPw},
+	{"SendGrid key in the args of an Argo task", func(app cdk8s.App) {
+		p := ssPipeline(app, nil, PipelineProps{Workflows: &Workflows{}, Network: testAPI})
+		NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Command: []string{"/run"}, Args: []string{"--sendgrid", scSendGrid}}})
+	}, "test/p/s", "", "Args[1]", scSendGrid},
+
 	// No secrets, in fields of every kind: synth passes.
 	{"object paths under key-like names", ssBatchOverride(Workload{Env: []EnvVar{Env("S3_KEY", "models/a.bin"), Env("MODEL_KEY", "/data/keys/x"),
 		Env("SHARD_KEY", "datasets/2024/shard-00017-of-00100.parquet"), Env("PARTITION_KEY", "region")}}, nil), "", "", "", ""},
@@ -153,6 +161,12 @@ var ssRows = []ssRow{
 		p.Liveness = &Probe{HTTPPath: "/healthz?api_key=public-demo-key-1234567890"}
 		p.Workload.NotSecrets = []string{"Deployment:" + ssContainer + ".livenessProbe.httpGet.path"}
 	}), "", "", "", ""},
+}
+
+// ssWhy is what the detail of a row's problem must say, by row name.
+var ssWhy = map[string]string{
+	"curl -fsu user:password in a liveness probe": "passes a literal user:password to -u/--user",
+	"SendGrid key in the args of an Argo task":    "holds what looks like a SendGrid API key",
 }
 
 // TestSecretsInRenderedObjects: a secret in a field that no prop check
@@ -184,6 +198,9 @@ func TestSecretsInRenderedObjects(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), row.secret) {
 				t.Errorf("the problem repeats the secret: %v", err)
+			}
+			if why := ssWhy[row.name]; !strings.Contains(pr.Detail, why) {
+				t.Errorf("want the detail to say %q, got %v", why, pr)
 			}
 			t.Log(pr)
 			refused++

@@ -27,6 +27,9 @@ const (
 	scAWSID  = "AKIAIOSFODNN7EXAMPL3"
 	scAWSKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	scJWT    = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+	// A SendGrid key: no separator after SG, 22 and 43 characters.
+	scSendGrid = "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"
+	scPw       = "Vq8sLm3x-Kd72Zr"
 )
 
 func scBatch(mod func(w *Workload)) func(p *Pipeline, w Workload) {
@@ -103,6 +106,15 @@ var scRows = []scRow{
 	{"redis-cli -a <password> in the args", scBatch(func(w *Workload) { w.Command = []string{"redis-cli", "-h", "redis", "-a", "S3cr3tPass", "ping"} }), "Command[4]"},
 	{"base64 of a Docker config with base64 credentials", scEnv("DOCKER_CFG", b64(`{"auths":{"r.example.com":{"auth":"`+b64("bot:hunter2")+`"}}}`)), "Env[0].Value"},
 
+	{"SendGrid key after a plain flag", scBatch(func(w *Workload) { w.Args = []string{"--sendgrid", scSendGrid} }), "Args[1]"},
+	{"SendGrid key in env", scEnv("MAILER", scSendGrid), "Env[0].Value"},
+	{"ini password after a literal \\n in printf", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "printf '[client]\\nuser=etl\\npassword=" + scPw + "\\n' > /tmp/my.cnf"}
+	}), "Command[2]"},
+	{"curl -su user:password", scBatch(func(w *Workload) { w.Args = []string{"-c", "curl -su admin:" + scPw + " https://api.example.com/"} }), "Args[1]"},
+	{"curl -sku user:password", scBatch(func(w *Workload) { w.Args = []string{"-c", "curl -sku admin:" + scPw + " https://api.example.com/"} }), "Args[1]"},
+	{"curl --user=user:password", scBatch(func(w *Workload) { w.Args = []string{"-c", "curl --user=admin:" + scPw + " https://api.example.com/"} }), "Args[1]"},
+
 	// No secrets: these must pass.
 	{"a versioned hash under CACHE_KEY", scEnv("CACHE_KEY", "v3-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"), ""},
 	{"object paths under *_KEY names", scBatch(func(w *Workload) {
@@ -132,6 +144,9 @@ var scRows = []scRow{
 	{"a URL without a password", scEnv("DATABASE_URL", "postgres://app@db:5432/app"), ""},
 	{"a URL whose password is a variable", scEnv("DATABASE_URL", "postgres://app:$(DB_PASSWORD)@db:5432/app"), ""},
 	{"a password flag reading a variable", scBatch(func(w *Workload) { w.Args = []string{"--password", "$(DB_PASSWORD)"} }), ""},
+	{"combined short flags ending in u outside curl", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "docker exec -itu app:app worker true && rsync -au backup:/data /local"}
+	}), ""},
 	{"model names and ordinary flags", scBatch(func(w *Workload) {
 		w.Args = []string{"--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-tokens=2048", "--tokenizer", "bert-base-uncased"}
 	}), ""},
@@ -140,10 +155,44 @@ var scRows = []scRow{
 		NewProcessorStage(p, "s", ProcessorStageProps{Workload: w, EventScaling: &EventScaling{MaxReplicas: 2,
 			Triggers: []Trigger{{Type: "rabbitmq", Metadata: map[string]string{"hostFromEnv": "RABBIT_URL", "passwordFromEnv": "RABBIT_PASSWORD", "queueName": "jobs"}}}}})
 	}, ""},
+	// Red team 2's values that are no secrets.
+	{"red team 2: paths, digests, UUIDs, URLs and names in env", scBatch(func(w *Workload) {
+		w.Env = []EnvVar{Env("CACHE_KEY", "s3://acme-models/llama-3.1-8b/shards/model-00001-of-00004.safetensors"), Env("PARTITION_KEY", "dt=2026-12-07/hour=23"),
+			Env("OIDC_ISSUER_URL", "https://token.actions.githubusercontent.com"), Env("TOKEN_AUDIENCE", "sts.amazonaws.com"),
+			Env("JWT_SIGNING_ALG", "ES384"), Env("PASSWORD_HASH_ALGORITHM", "argon2id"), Env("KEY_ALGORITHM", "RSA-OAEP-256"),
+			Env("MODEL_DIGEST", "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"), Env("IDEMPOTENCY_KEY", "9b2e4c1a-7d3f-4e8b-a6c5-0f1e2d3c4b5a"),
+			Env("API_KEY_HEADER", "X-Api-Key"), Env("TOKENIZER", "meta-llama/Llama-3.1-8B-Instruct"), Env("GIT_REMOTE", "https://ci-bot@git.example.com/acme/pipelines.git"),
+			Env("GIT_COMMIT", "4f3c2b1a0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a"), Env("KMS_KEY_ARN", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+			Env("PUBLIC_KEY_URL", "https://auth.example.com/.well-known/jwks.json"), Env("ENCRYPTION_KEY_ID", "alias/pipeline-data"),
+			Env("S3_KEY", "raw/2026/12/07/part-00042-7f9a8b2c.parquet"), Env("SORT_KEY", "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"),
+			Env("TLS_SECRET_NAME", "rag-tls"), Env("DSN_TEMPLATE", "postgresql://etl:$(DB_PASSWORD)@db:5432/warehouse"),
+			Env("TOKEN_URL", "https://login.microsoftonline.com/0f1e2d3c-4b5a-4e8b-a6c5-9b2e4c1a7d3f/oauth2/v2.0/token"),
+			Env("LABELS_B64", "eyJ0ZWFtIjoibWwiLCJ0aWVyIjoiZ29sZCJ9"), Env("SSH_PRIVATE_KEY_PATH", "/etc/ssh-key/id_ed25519")}
+	}), ""},
+	{"red team 2: an image by digest and a checksum annotation", scBatch(func(w *Workload) {
+		w.Image = "ghcr.io/acme/serve@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+		w.Annotations = map[string]string{"checksum/config": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}
+	}), ""},
+	{"red team 2: a password file, variables and scheme words in args", scBatch(func(w *Workload) {
+		w.Args = []string{"--password-file", "/var/run/secrets/db/password", "--api-key=$(API_KEY)", "--token", "$(HF_TOKEN)", "--auth-scheme=Bearer", "--token-type", "bearer"}
+	}), ""},
+	{"red team 2: shell strings reading passwords from variables", scBatch(func(w *Workload) {
+		w.Command = []string{"sh", "-c", "psql \"postgresql://etl:${PGPASSWORD}@db/warehouse\" && mysql -h db -u etl -p\"$MYSQL_PWD\" warehouse"}
+	}), ""},
 	{"a looks-like-a-secret value listed in NotSecrets", scBatch(func(w *Workload) {
 		w.Env = []EnvVar{Env("EXAMPLE_API_KEY", "public-demo-key")}
 		w.NotSecrets = []string{"Env[0].Value"}
 	}), ""},
+}
+
+// scWhy is what the detail of a row's problem must say, by row name.
+var scWhy = map[string]string{
+	"SendGrid key after a plain flag":            "holds what looks like a SendGrid API key",
+	"SendGrid key in env":                        "holds what looks like a SendGrid API key",
+	"ini password after a literal \\n in printf": `assigns a literal to the secret-like name "password"`,
+	"curl -su user:password":                     "passes a literal user:password to -u/--user",
+	"curl -sku user:password":                    "passes a literal user:password to -u/--user",
+	"curl --user=user:password":                  "passes a literal user:password to -u/--user",
 }
 
 // TestSecretLiteralsRefused: a literal value that looks like a credential
@@ -172,7 +221,10 @@ func TestSecretLiteralsRefused(t *testing.T) {
 			if pr.Construct != "test/p/s" || pr.Field != row.field || pr.Type != tForbidden || !strings.Contains(pr.Detail, "NotSecrets") {
 				t.Fatalf("want a Forbidden problem of test/p/s %s, got %v", row.field, pr)
 			}
-			if strings.Contains(pr.String(), "hunter2") || strings.Contains(pr.String(), scOpenAI) {
+			if why := scWhy[row.name]; !strings.Contains(pr.Detail, why) {
+				t.Errorf("want the detail to say %q, got %v", why, pr)
+			}
+			if strings.Contains(pr.String(), "hunter2") || strings.Contains(pr.String(), scOpenAI) || strings.Contains(pr.String(), scPw) || strings.Contains(pr.String(), scSendGrid) {
 				t.Errorf("the problem repeats the secret: %v", pr)
 			}
 			t.Log(pr)
@@ -213,37 +265,70 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 // another rule too is reported by both checks, and neither problem, nor
 // any other problem of the app, repeats the secret.
 func TestProblemsNeverRepeatASecret(t *testing.T) {
+	// want is a part of the problem's text (String) that shows where the
+	// secret was: its place, redacted.
 	rows := []struct {
-		name   string
-		build  func(app cdk8s.App)
-		secret string
+		name         string
+		build        func(app cdk8s.App)
+		secret, want string
 	}{
 		{"an invalid stage label under a secret-like key", func(app cdk8s.App) {
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
 			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Labels: map[string]string{"ci-token": "hunter2 x"}}})
-		}, "hunter2"},
+		}, "hunter2", ""},
 		{"an invalid chart label holding a token", func(app cdk8s.App) {
 			l := map[string]*string{"build": jsii.String(scGitHub + "!")}
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), &cdk8s.ChartProps{Labels: &l}), "p", PipelineProps{})
 			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage}})
-		}, scGitHub},
+		}, scGitHub, ""},
 		{"an invalid pipeline label holding a URL password", func(app cdk8s.App) {
 			NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Labels: map[string]string{"db": "postgres://app:s3cretpw@db/app"}})
-		}, "s3cretpw"},
+		}, "s3cretpw", ""},
 		{"an env var with a password and a control character", func(app cdk8s.App) {
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
 			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: muImage, Env: []EnvVar{Env("DB_PASSWORD", "hunter2\x07")}}})
-		}, "hunter2"},
+		}, "hunter2", ""},
 		{"a password flag whose value is also the image", func(app cdk8s.App) {
 			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
 			NewBatchStage(p, "s", BatchStageProps{Workload: Workload{Image: "Hunter2Pass!", Args: []string{"--password", "Hunter2Pass!"}}})
-		}, "Hunter2Pass!"},
+		}, "Hunter2Pass!", ""},
+		// A secret in a map key, a construct id, or a value another
+		// check refuses: the field path, the construct path and the
+		// value are redacted as the detail is.
+		{"a token as an annotation key", func(app cdk8s.App) {
+			echoProcessor(app, "api", Workload{Annotations: map[string]string{"example.com/" + echoGhp: "x"}})
+		}, echoGhp, "spec.template.metadata.annotations[(redacted)]: Forbidden"},
+		{"a token as a label key", func(app cdk8s.App) {
+			echoProcessor(app, "api", Workload{Labels: map[string]string{"example.com/" + echoGhp: "x"}})
+		}, echoGhp, "Service p/api: metadata.labels[(redacted)]: Forbidden"},
+		{"a token in an invalid node selector key", func(app cdk8s.App) {
+			echoProcessor(app, "api", Workload{NodeSelector: map[string]string{echoGhp + "=x": "y"}})
+		}, echoGhp, "NodeSelector[(redacted)=x]"},
+		{"a token as a KEDA trigger metadata key", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			NewProcessorStage(p, "api", ProcessorStageProps{Workload: Workload{Image: muImage}, Ports: []Port{{Name: "http", ContainerPort: 8080}},
+				EventScaling: &EventScaling{MaxReplicas: 3, Triggers: []Trigger{{Type: "prometheus",
+					Metadata: map[string]string{"serverAddress": "http://prom:9090", "query": "sum(x)", "threshold": "5", scHF: "1"}}}}})
+		}, scHF, "metadata[(redacted)]"},
+		{"a token as a stage id", func(app cdk8s.App) {
+			echoProcessor(app, "ghp_z9y8x7w6v5u4t3s2r1q0p9o8n7m6l5k4j3i2", Workload{})
+		}, "ghp_z9y8x7w6v5u4t3s2r1q0p9o8n7m6l5k4j3i2", "test/p/(redacted)"},
+		{"a password in an invalid Ingress host", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+			NewProcessorStage(p, "api", ProcessorStageProps{Workload: Workload{Image: muImage}, Ports: []Port{{Name: "http", ContainerPort: 8080, ServicePort: 80}},
+				Ingress: &Ingress{Host: "admin:" + scPw + "@rag.example.com"}})
+		}, scPw, `Ingress.Host: Invalid value: "admin:(redacted)@rag.example.com"`},
+		{"a password in an invalid gate image", func(app cdk8s.App) {
+			p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{Network: testAPI, GateImage: "bot:" + scPw + "@registry.example.com/gate:0.1.0"})
+			a := NewBatchStage(p, "a", BatchStageProps{Workload: Workload{Image: muImage}})
+			NewBatchStage(p, "b", BatchStageProps{Workload: Workload{Image: muImage}}).RunsAfter(a)
+		}, scPw, `GateImage: Invalid value: "bot:(redacted)@registry.example.com/gate:0.1.0"`},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			app := cdk8s.NewApp(nil)
 			row.build(app)
-			err := Validate(app)
+			_, err := Synthesize(app)
 			var verr *ValidationError
 			if !errors.As(err, &verr) {
 				t.Fatalf("want problems, got %v", err)
@@ -251,12 +336,55 @@ func TestProblemsNeverRepeatASecret(t *testing.T) {
 			if strings.Contains(err.Error(), row.secret) {
 				t.Errorf("a problem repeats the secret: %v", err)
 			}
+			if !strings.Contains(err.Error(), row.want) {
+				t.Errorf("want a problem with %q, got %v", row.want, err)
+			}
 			for _, p := range verr.Problems {
-				if fe := p.FieldError(); strings.Contains(fe.Error(), row.secret) || strings.Contains(renderValue(p.Value), row.secret) {
+				if fe := p.FieldError(); strings.Contains(fe.Error(), row.secret) || strings.Contains(p.String(), row.secret) {
 					t.Errorf("a field error repeats the secret: %v", fe)
 				}
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// echoGhp is a GitHub token, in the form red team 2 hid in keys.
+const echoGhp = "ghp_Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+
+// echoProcessor is a ProcessorStage id of pipeline "p" in chart "test".
+func echoProcessor(app cdk8s.App, id string, w Workload) {
+	p := NewPipeline(cdk8s.NewChart(app, jsii.String("test"), nil), "p", PipelineProps{})
+	w.Image = muImage
+	NewProcessorStage(p, id, ProcessorStageProps{Workload: w, Ports: []Port{{Name: "http", ContainerPort: 8080, ServicePort: 80}}})
+}
+
+// TestPanicErrorNeverRepeatsASecret: a recovered panic names its
+// construct and value without the secrets in them.
+func TestPanicErrorNeverRepeatsASecret(t *testing.T) {
+	e := &PanicError{Construct: "test/p/" + echoGhp, Doing: "rendering", Value: "bad URL postgres://app:" + scPw + "@db/app"}
+	got := e.Error()
+	if strings.Contains(got, echoGhp) || strings.Contains(got, scPw) || !strings.Contains(got, "test/p/(redacted): unexpected panic while rendering: bad URL (redacted)") {
+		t.Errorf("want the construct path and the value redacted, got %q", got)
+	}
+}
+
+// TestProblemRedactsEveryPosition: a secret in the construct path, the
+// object, the field path, the value or the detail of a problem appears
+// in none of Problem.String, ValidationError.Error and FieldError.
+func TestProblemRedactsEveryPosition(t *testing.T) {
+	secrets := []string{echoGhp, scHF, scPw, scSendGrid, scOpenAI}
+	p := Problem{Construct: "test/p/" + echoGhp, Object: "Job p/" + scHF, Type: tForbidden, Field: "metadata.annotations[example.com/" + scSendGrid + "]",
+		Value: "postgres://app:" + scPw + "@db/app", Detail: "was " + scOpenAI}
+	texts := map[string]string{"Problem.String": p.String(), "ValidationError.Error": (&ValidationError{Problems: []Problem{p}}).Error(), "FieldError": p.FieldError().Error()}
+	for where, text := range texts {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s repeats %q: %s", where, s, text)
+			}
+		}
+	}
+	if want := "test/p/(redacted): Job p/(redacted): metadata.annotations[example.com/(redacted)]: Forbidden: \"(redacted)\": was (redacted)"; texts["Problem.String"] != want {
+		t.Errorf("want %s, got %s", want, texts["Problem.String"])
 	}
 }

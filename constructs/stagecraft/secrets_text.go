@@ -35,8 +35,10 @@ var (
 	// authorization is the credentials of an HTTP Authorization header
 	// (after its scheme: Basic, Token, Api-Token).
 	authorization = regexp.MustCompile(`(?i)\bauthorization["']?\s*:\s*(?:[A-Za-z-]+\s+)?([^\s"'\\]{8,})`)
-	// userFlag is curl's (and wget's) user:password.
-	userFlag = regexp.MustCompile(`(?:^|\s)(?:-u|--user|--proxy-user)\s+("[^"]*"|'[^']*'|[^\s"']+)`)
+	// userFlag is curl's (and wget's) user:password, after -u or --user,
+	// or in a curl command after -u last of combined short flags (-su,
+	// -fsu, -sku).
+	userFlag = regexp.MustCompile(`(?:(?:^|\s)(?:-u|--user|--proxy-user)|\bcurl\b[^|;&\n]*?\s-[A-Za-z]+u)(?:\s+|=)("[^"]*"|'[^']*'|[^\s"']+)`)
 	// redisPassword is redis-cli's -a password.
 	redisPassword = regexp.MustCompile(`\bredis-cli\b[^|;&]*?\s-a\s+("[^"]*"|'[^']*'|[^\s;&|'"]+)`)
 	// mysqlPassword is the password of the mysql clients, glued to -p.
@@ -162,7 +164,7 @@ var textRules = []textRule{
 		}
 		return ""
 	}},
-	{userFlag, 0, 1, func(v string) bool { return strings.Contains(v, "-u") }, func(_, v string) string {
+	{userFlag, 0, 1, mayHoldUserFlag, func(_, v string) string {
 		if _, pw, _ := strings.Cut(unquote(v), ":"); literalValue(pw) {
 			return "passes a literal user:password to -u/--user"
 		}
@@ -182,9 +184,34 @@ var textRules = []textRule{
 	}},
 }
 
+// mayHoldUserFlag reports whether v may hold userFlag: a -u, a short
+// flag ending in u, or --user.
+func mayHoldUserFlag(v string) bool {
+	return strings.IndexByte(v, '-') >= 0 && (strings.Contains(v, "u ") || strings.Contains(v, "u=") || strings.Contains(v, "u\t") || strings.Contains(v, "-user"))
+}
+
+// spaceEscapes returns v with each escaped line break or tab written as
+// two characters (\n, \r, \t, as in printf's or echo -e's argument, or a
+// JSON string) turned into two spaces: it separates what it separates
+// once printed (printf 'user=etl\npassword=x'), and keeps every offset.
+func spaceEscapes(v string) string {
+	if strings.IndexByte(v, '\\') < 0 {
+		return v
+	}
+	b := []byte(v)
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == '\\' && (b[i+1] == 'n' || b[i+1] == 'r' || b[i+1] == 't') {
+			b[i], b[i+1] = ' ', ' '
+			i++
+		}
+	}
+	return string(b)
+}
+
 // textMatches calls f with why and where (start, end) each secret of the
 // text rules is in v, until f returns false.
 func textMatches(v string, f func(why string, start, end int) bool) {
+	v = spaceEscapes(v)
 	named := hasSecretWord(v)
 	for _, r := range textRules {
 		if r.name > 0 && !named || !r.pass(v) {

