@@ -107,10 +107,6 @@ func describeRange(p netip.Prefix) string {
 	return fmt.Sprintf("2^%d addresses", host-p.Bits())
 }
 
-func validateCIDR(fld *field.Path, c string) field.ErrorList {
-	_, errs := parseCIDR(fld, c)
-	return errs
-}
 
 func validateEgress(rules []EgressRule) field.ErrorList {
 	var errs field.ErrorList
