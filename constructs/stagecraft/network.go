@@ -107,7 +107,6 @@ func describeRange(p netip.Prefix) string {
 	return fmt.Sprintf("2^%d addresses", host-p.Bits())
 }
 
-
 func validateEgress(rules []EgressRule) field.ErrorList {
 	var errs field.ErrorList
 	for i, r := range rules {
