@@ -74,6 +74,12 @@ func environments(dir string, envs []string, kept map[string]bool, opts Options,
 		}
 	}
 	problems = append(problems, duplicates(synths)...)
+	if len(problems) > 0 {
+		// An environment that did not synthesize has no output to compare:
+		// the upgrade check would take every object of its previous output
+		// for one the change removes, and advise accepting the loss.
+		return nil, problems, nil
+	}
 	found, used := checkPrevious(dir, whole, kept, opts)
 	problems = append(problems, found...)
 	if used != nil {

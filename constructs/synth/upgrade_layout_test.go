@@ -43,6 +43,33 @@ func problemLines(t *testing.T, err error) string {
 	return strings.Join(out, "\n")
 }
 
+// TestInvalidEnvironmentIsNotChecked: an environment whose input has a
+// problem synthesizes nothing, so its previous output is not compared
+// with it: the problem is reported alone, never as the loss of its
+// namespace and claims (with the advice to accept it).
+func TestInvalidEnvironmentIsNotChecked(t *testing.T) {
+	dist := t.TempDir()
+	ns := func(env string) string { return "up-" + env }
+	if err := writeEnvs(t, dist, []string{"dev", "prod"}, ns); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	stagetest.Do(func() {
+		err = synth.WriteEnvironments("app", []string{"dev", "prod"}, synth.Options{Dir: dist, Notify: func(string) {}}, func(env string, app cdk8s.App) {
+			v := v1()
+			v.namespace = ns(env)
+			upgradeApp(v)(cdk8s.NewChart(app, jsii.String("c"), nil))
+			if env == "prod" {
+				stagecraft.NewPipeline(cdk8s.NewChart(app, jsii.String("bad"), nil), "bad", stagecraft.PipelineProps{Namespace: "Not_A_Namespace"})
+			}
+		})
+	})
+	got := problemLines(t, err)
+	if !strings.Contains(got, "[prod] bad/bad") || strings.Contains(got, "previous") || strings.Contains(got, "AcceptChange") {
+		t.Errorf("want prod's own problem alone, got\n%s", got)
+	}
+}
+
 // TestLayoutSwitchIsChecked: switching an app between one folder
 // (MainChart) and a folder per environment (MainEnvironments), either way,
 // is checked against the whole previous output: the namespace and claims
